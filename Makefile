@@ -1,0 +1,46 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test test-sqlite test-postgres bench check clean help
+
+help:
+	@echo "make run    - set up what is missing, start LeadHub with demo data on http://127.0.0.1:8000/"
+	@echo "make test   - the whole suite on SQLite, then on a throwaway PostgreSQL"
+	@echo "make bench  - the benchmarks in bench/"
+
+# Creates .venv and installs LeadHub with its test extras; again only when
+# pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "LeadHub needs Python 3.11 or newer (found %s)" % sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py seed_demo
+	DEBUG=1 $(BIN)/python manage.py run_demo
+
+test: $(STAMP) test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# Skips (with the reason) when no PostgreSQL server binaries are found, unless
+# LEADHUB_REQUIRE_POSTGRES=1 (CI), which makes that a failure.
+test-postgres: $(STAMP)
+	$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+check: $(STAMP)
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,43 @@
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+
+from .admin_scoping import DealerScopedAdmin
+from .models import Dealer, Membership
+
+
+@admin.register(Dealer)
+class DealerAdmin(DealerScopedAdmin):
+    dealer_field = "pk"
+    list_display = ["code", "name", "time_zone", "default_currency", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["code", "name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Dealer codes are what vendor leads are matched on; only IT changes them.
+        return [] if request.user.is_superuser else ["code", "is_active"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(DealerScopedAdmin):
+    list_display = ["user", "dealer", "role", "created_at"]
+    list_filter = ["role", "dealer"]
+    search_fields = ["user__username", "user__email", "dealer__code"]
+    autocomplete_fields = ["dealer"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["dealer"]
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class LeadHubUserAdmin(UserAdmin):
+    """Users are managed by the dealer group's IT (superusers); roles are memberships."""
+
+    inlines = [MembershipInline]

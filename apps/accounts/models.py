@@ -1,0 +1,81 @@
+"""Dealers and the people who work for them.
+
+A user reaches a dealer's data only through a Membership, which carries the role.
+Superusers see every dealer. See apps/accounts/roles.py for what each role may do.
+"""
+from __future__ import annotations
+
+import zoneinfo
+
+import pycountry
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Upper
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. America/Chicago).")
+
+
+def validate_currency(value: str) -> None:
+    if not value or pycountry.currencies.get(alpha_3=value) is None:
+        raise ValidationError(f"{value!r} is not an ISO 4217 currency code (e.g. USD, EUR, GBP).")
+
+
+dealer_code_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$",
+    "A dealer code is 1-32 letters, digits, '-' or '_' (for example a Cat dealer code such as B330).",
+)
+
+
+class Dealer(models.Model):
+    code = models.CharField(
+        max_length=32,
+        unique=True,
+        validators=[dealer_code_validator],
+        help_text="The dealer's code, e.g. its Cat dealer code (B330). Vendor leads are assigned by it.",
+    )
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    default_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(default_currency__regex=r"^[A-Z]{3}$"),
+                name="dealer_currency_is_three_capitals",
+            ),
+            models.UniqueConstraint(Upper("code"), name="dealer_code_unique_ignoring_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+
+class Role(models.TextChoices):
+    STAFF = "staff", "Dealer staff"
+    ADMIN = "admin", "Dealer admin"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dealer__code", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "dealer"], name="one_membership_per_user_and_dealer"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} at {self.dealer.code}"

@@ -1,0 +1,44 @@
+"""What each dealer role may do, in one table.
+
+Permissions are Django's own codenames, so the admin, `user.has_perm` and any
+later screen agree. They are granted per dealer: a dealer admin of B330 who is
+staff at C440 may edit B330's reasons and only read C440's. The object-level
+half of that lives in DealerRoleBackend and the scoped admin.
+"""
+from .models import Role
+
+
+def _crud(app_model: str, *actions: str) -> set[str]:
+    app, model = app_model.split(".")
+    return {f"{app}.{action}_{model}" for action in actions}
+
+
+STAFF_PERMISSIONS = frozenset(
+    _crud("accounts.dealer", "view")
+    | _crud("leads.lead", "view", "add", "change")
+    | _crud("leads.followup", "view", "add", "change")
+    | _crud("leads.statuslog", "view")
+    | _crud("leads.reason", "view")
+    | _crud("leads.salesstage", "view")
+    | _crud("vendors.vendoraccount", "view")
+)
+
+ADMIN_PERMISSIONS = frozenset(
+    STAFF_PERMISSIONS
+    | _crud("accounts.dealer", "change")
+    | _crud("accounts.membership", "view")
+    | _crud("leads.lead", "delete")
+    | _crud("leads.followup", "delete")
+    | _crud("leads.reason", "add", "change", "delete")
+    | _crud("leads.reasonmapping", "view", "add", "change", "delete")
+    | _crud("leads.salesstage", "add", "change", "delete")
+    | _crud("leads.stagemapping", "view", "add", "change", "delete")
+    | _crud("leads.statusmapping", "view", "add", "change", "delete")
+    | _crud("vendors.vendoraccount", "add", "change", "delete")
+)
+
+ROLE_PERMISSIONS = {Role.STAFF: STAFF_PERMISSIONS, Role.ADMIN: ADMIN_PERMISSIONS}
+
+
+def permissions_for_role(role: str) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role, frozenset())

@@ -1,0 +1,57 @@
+"""System checks for LeadHub's own settings (ids leadhub.E0xx / leadhub.W0xx)."""
+import os
+
+from django.conf import settings
+from django.core import checks
+
+
+@checks.register()
+def check_credentials_keys(app_configs, **kwargs):
+    from .crypto import _fernet
+
+    try:
+        _fernet()
+    except Exception as exc:  # ImproperlyConfigured with the fix in its text
+        return [checks.Error(str(exc), id="leadhub.E001")]
+    return []
+
+
+@checks.register()
+def check_q_broker(app_configs, **kwargs):
+    if settings.Q_REDIS_URL:
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            return [
+                checks.Error(
+                    "Q_REDIS_URL is set but the redis package is not installed.",
+                    hint="pip install 'leadhub[redis]'",
+                    id="leadhub.E002",
+                )
+            ]
+    return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_keys_come_from_environment(app_configs, **kwargs):
+    """In production every machine must share the same keys: they must come from the
+    environment, not from a file generated on one machine's var/ directory."""
+    warnings = []
+    if not os.environ.get("SECRET_KEY"):
+        warnings.append(
+            checks.Warning(
+                "SECRET_KEY is not set; a key generated into var/ is in use.",
+                hint="Set SECRET_KEY in the environment of every web and worker process.",
+                id="leadhub.W001",
+            )
+        )
+    if not os.environ.get("LEADHUB_CREDENTIALS_KEYS"):
+        warnings.append(
+            checks.Warning(
+                "LEADHUB_CREDENTIALS_KEYS is not set; vendor credentials are encrypted "
+                "with a key generated into var/ on this machine only.",
+                hint="Set LEADHUB_CREDENTIALS_KEYS on every process (see README, Configuration).",
+                id="leadhub.W002",
+            )
+        )
+    return warnings

@@ -1,0 +1,38 @@
+"""The one shape every business rule reports its findings in.
+
+A rule is a plain function over plain data that returns a list of Violations.
+The admin forms, the dealer screens, the CSV importers, ``validate_payload`` and
+the outbound payload builders all call the same functions and show the same
+Violations, so a rule is written once and enforced everywhere.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule.
+
+    field: the name of the field at fault, as the caller knows it (a payload key
+        for vendor rules, a model field for domain rules); "" for the whole object.
+    code: a stable machine name for the rule (``required``, ``max_length``,
+        ``invalid_choice``, ``comment_required_for_reason``...), for tests and
+        for mapping onto form fields.
+    message: one sentence a dealer can act on; it names the rule.
+    """
+
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class RuleViolationError(Exception):
+    """Raised where a caller must stop on violations rather than return them."""
+
+    def __init__(self, violations: list[Violation]):
+        self.violations = list(violations)
+        super().__init__("; ".join(v.message for v in self.violations) or "rule violated")

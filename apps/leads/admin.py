@@ -1,0 +1,324 @@
+"""Admin screens for leads, follow-ups, the status log, reasons, stages and mappings.
+
+Every screen is dealer-scoped through apps.accounts.admin_scoping. Status,
+stage and probability are read-only on the lead form: they change only through
+the "Change status" screen, which calls apps.leads.services.lead_change_status.
+"""
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from import_export.admin import ExportMixin
+
+from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline
+from apps.vendors.registry import VENDOR_CHOICES
+
+from . import selectors, services
+from .forms import ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm, add_violations
+from .models import FollowUp, Lead, Reason, ReasonMapping, SalesStage, StageMapping, StatusLog, StatusMapping, \
+    normalize_phone
+from .resources import LeadResource
+
+
+class VendorFilter(admin.SimpleListFilter):
+    title = "vendor"
+    parameter_name = "vendor"
+
+    def lookups(self, request, model_admin):
+        return [("none", "No vendor (manual / CSV)")] + list(VENDOR_CHOICES)
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(vendor_account__isnull=True)
+        if self.value():
+            return queryset.filter(vendor_account__vendor=self.value())
+        return queryset
+
+
+class FollowUpDueFilter(admin.SimpleListFilter):
+    title = "follow-up"
+    parameter_name = "followup"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("today", "Due today"), ("later", "Later"), ("none", "None scheduled")]
+
+    def queryset(self, request, queryset):
+        now = timezone.localtime()
+        if self.value() == "overdue":
+            return queryset.filter(selectors.followups_due_q(now, overdue=True))
+        if self.value() == "today":
+            return queryset.filter(selectors.followups_due_q(now, overdue=False))
+        if self.value() == "later":
+            end_of_day = now.replace(hour=23, minute=59, second=59, microsecond=999999)
+            return queryset.filter(next_follow_up_at__gt=end_of_day)
+        if self.value() == "none":
+            return queryset.filter(next_follow_up_at__isnull=True)
+        return queryset
+
+
+class FollowUpInline(DealerScopedInline):
+    model = FollowUp
+    parent_dealer_field = "dealer"
+    extra = 0
+    fields = ["kind", "scheduled_at", "assigned_to", "notes", "done_at", "done_by", "outcome_notes"]
+    readonly_fields = ["done_by"]
+
+
+class StatusLogInline(DealerScopedInline):
+    model = StatusLog
+    parent_dealer_field = "dealer"
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "from_status", "to_status", "to_stage", "probability", "reason_label", "sub_status",
+              "comment", "actor_label", "source"]
+    readonly_fields = fields
+    verbose_name_plural = "Status log (read-only)"
+
+    def has_add_permission(self, request, obj):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Lead)
+class LeadAdmin(ExportMixin, DealerScopedAdmin):
+    resource_classes = [LeadResource]
+    list_display = ["id", "display_name", "company", "status", "sales_stage", "owner", "dealer", "vendor_display",
+                    "vendor_lead_id", "follow_up_display", "created_at"]
+    list_display_links = ["id", "display_name"]
+    list_filter = ["status", VendorFilter, FollowUpDueFilter, "dealer", "owner", "origin", "needs_review"]
+    list_select_related = ["dealer", "owner", "sales_stage", "vendor_account"]
+    search_fields = ["first_name", "last_name", "email", "phone", "mobile_phone", "company", "vendor_lead_id"]
+    search_help_text = "Name, e-mail, phone, company or vendor lead id."
+    list_per_page = 50
+    inlines = [FollowUpInline, StatusLogInline]
+    readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
+                       "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized"]
+    fieldsets = [
+        (None, {"fields": ["dealer", "owner", ("status", "sales_stage", "probability")]}),
+        ("Contact", {"fields": [("first_name", "last_name"), "company", "email", ("phone", "mobile_phone"),
+                                "phone_normalized", "address1", "address2", ("city", "state_province"),
+                                ("postal_code", "country")]}),
+        ("Interest", {"fields": ["product_interest", "brand", ("source", "campaign")]}),
+        ("Opportunity", {"fields": [("opportunity_amount", "currency"), ("target_date", "rating"),
+                                    "customer_number", ("quote_id", "quote_sent_date")]}),
+        ("Vendor", {"fields": ["origin", "vendor_account", "vendor_lead_id", "vendor_created_at",
+                               ("needs_review", "review_note"), "raw_payload_display"],
+                    "classes": ["collapse"]}),
+        ("Times", {"fields": [("first_contacted_at", "next_follow_up_at"), ("created_at", "updated_at")]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.vendor_account_id:
+            # A vendor's lead stays with its account and id: they are its key.
+            fields += ["dealer", "vendor_account", "vendor_lead_id", "origin"]
+        return fields
+
+    @admin.display(description="name", ordering="last_name")
+    def display_name(self, obj):
+        return obj.full_name or obj.email or "—"
+
+    @admin.display(description="vendor", ordering="vendor_account__vendor")
+    def vendor_display(self, obj):
+        return obj.vendor_account.vendor if obj.vendor_account_id else "—"
+
+    @admin.display(description="next follow-up", ordering="next_follow_up_at")
+    def follow_up_display(self, obj):
+        if not obj.next_follow_up_at:
+            return "—"
+        when = timezone.localtime(obj.next_follow_up_at)
+        if obj.next_follow_up_at < timezone.now():
+            return format_html('<strong class="overdue">overdue {}</strong>', when.strftime("%Y-%m-%d %H:%M"))
+        return when.strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description="raw vendor payload")
+    def raw_payload_display(self, obj):
+        if not obj.raw_payload:
+            return "—"
+        # Escaped by format_html: vendor HTML (Cat's partShoppingCart) is shown, never run.
+        return format_html("<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>",
+                           json.dumps(obj.raw_payload, indent=2, ensure_ascii=False, sort_keys=True))
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        phone = normalize_phone(search_term, "US") if sum(c.isdigit() for c in search_term) >= 6 else ""
+        if phone:
+            scoped = self.get_queryset(request).filter(phone_normalized=phone)
+            queryset = queryset | scoped
+        return queryset, may_have_duplicates
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is FollowUp:
+            for followup in formset.save(commit=False):
+                if followup.pk is None:
+                    followup.created_by = request.user
+                if followup.done_at and not followup.done_by_id:
+                    followup.done_by = request.user
+                followup.save()
+            for obj in formset.deleted_objects:
+                obj.delete()
+            services.lead_refresh_next_follow_up(form.instance)
+        else:
+            super().save_formset(request, form, formset, change)
+
+    # --- the status change screen ---------------------------------------------------
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("<path:object_id>/status/", self.admin_site.admin_view(self.change_status_view),
+                 name="%s_%s_status" % info),
+        ] + super().get_urls()
+
+    def change_status_view(self, request, object_id):
+        lead = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_change_permission(request, lead):
+            raise PermissionDenied
+        form = StatusChangeForm(request.POST or None, lead=lead)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            result = services.lead_change_status(
+                lead=lead, to_status=data["to_status"], actor=request.user, reason=data["reason"],
+                stage=data["stage"], probability=data["probability"], sub_status=data["sub_status"],
+                comment=data["comment"])
+            if result.ok:
+                messages.success(request, f"{lead}: now {lead.get_status_display()}.")
+                return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
+            add_violations(form, result.errors, {"to_status": "to_status"})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change status of {lead}",
+            "lead": lead,
+            "form": form,
+            "opts": self.opts,
+            "original": lead,
+        }
+        return TemplateResponse(request, "admin/leads/lead/change_status.html", context)
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(DealerScopedAdmin):
+    dealer_field = "lead__dealer"
+    list_display = ["lead", "kind", "scheduled_at", "assigned_to", "done_at", "done_by"]
+    list_filter = ["kind", "assigned_to", ("done_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["lead", "assigned_to", "done_by"]
+    search_fields = ["lead__first_name", "lead__last_name", "lead__email", "notes"]
+    autocomplete_fields = ["lead"]
+    readonly_fields = ["done_by", "created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if obj.pk is None:
+            obj.created_by = request.user
+        if obj.done_at and not obj.done_by_id:
+            obj.done_by = request.user
+        super().save_model(request, obj, form, change)
+        services.lead_refresh_next_follow_up(obj.lead)
+
+
+@admin.register(StatusLog)
+class StatusLogAdmin(DealerScopedAdmin):
+    dealer_field = "lead__dealer"
+    list_display = ["created_at", "lead", "from_status", "to_status", "to_stage", "reason_label", "actor_label",
+                    "source"]
+    list_filter = ["to_status", "source"]
+    list_select_related = ["lead", "to_stage"]
+    search_fields = ["lead__first_name", "lead__last_name", "lead__email", "lead__vendor_lead_id", "comment"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReasonMappingInline(DealerScopedInline):
+    model = ReasonMapping
+    form = ReasonMappingForm
+    extra = 1
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = type("BoundReasonMappingForm", (ReasonMappingForm,), {
+            "__init__": lambda self, *a, **k: ReasonMappingForm.__init__(self, *a, reason_kind=obj.kind if obj else None, **k)})
+        return formset
+
+
+class UnmappedForVendorFilter(admin.SimpleListFilter):
+    """Lists the dealer's values a vendor cannot receive yet (Cat's 'Dealer Mapping')."""
+
+    title = "unmapped for"
+    parameter_name = "unmapped"
+
+    def lookups(self, request, model_admin):
+        return list(VENDOR_CHOICES)
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        if queryset.model is Reason:
+            return selectors.reasons_unmapped_for(self.value(), queryset)
+        return selectors.stages_unmapped_for(self.value(), queryset)
+
+
+def _mapped_to(obj):
+    mapped = {m.vendor: (m.vendor_value or m.vendor_code) for m in obj.mappings.all()}
+    if not mapped:
+        return format_html('<span class="unmapped">unmapped</span>')
+    return format_html_join(", ", "{}: {}", sorted(mapped.items()))
+
+
+@admin.register(Reason)
+class ReasonAdmin(DealerScopedAdmin):
+    list_display = ["label", "kind", "dealer", "requires_comment", "active", "mapped_to"]
+    list_filter = ["kind", "active", UnmappedForVendorFilter, "dealer"]
+    search_fields = ["label"]
+    inlines = [ReasonMappingInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("mappings")
+
+    @admin.display(description="mapped to")
+    def mapped_to(self, obj):
+        return _mapped_to(obj)
+
+
+class StageMappingInline(DealerScopedInline):
+    model = StageMapping
+    form = StageMappingForm
+    extra = 1
+
+
+@admin.register(SalesStage)
+class SalesStageAdmin(DealerScopedAdmin):
+    list_display = ["name", "position", "default_probability", "dealer", "active", "mapped_to"]
+    list_filter = ["active", UnmappedForVendorFilter, "dealer"]
+    search_fields = ["name"]
+    inlines = [StageMappingInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("mappings")
+
+    @admin.display(description="mapped to")
+    def mapped_to(self, obj):
+        return _mapped_to(obj)
+
+
+@admin.register(StatusMapping)
+class StatusMappingAdmin(DealerScopedAdmin):
+    form = StatusMappingForm
+    list_display = ["dealer", "vendor", "status", "vendor_value", "vendor_sub_status"]
+    list_filter = ["vendor", "status", "dealer"]
+    search_fields = ["vendor_value", "vendor_sub_status"]

@@ -1,0 +1,85 @@
+"""Forms of the lead screens. Each shows the rule's Violations on its fields."""
+from __future__ import annotations
+
+from django import forms
+
+from apps.vendors.registry import ADAPTERS, adapter_class
+
+from .models import Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
+from .statuses import Status, allowed_targets
+
+
+def add_violations(form: forms.Form, violations, field_map: dict[str, str] | None = None) -> None:
+    """Put each Violation on its form field (or on the form when it has none)."""
+    field_map = field_map or {}
+    for v in violations:
+        name = field_map.get(v.field, v.field)
+        form.add_error(name if name in form.fields else None, v.message)
+
+
+class StatusChangeForm(forms.Form):
+    to_status = forms.ChoiceField(label="New status")
+    stage = forms.ModelChoiceField(queryset=SalesStage.objects.none(), required=False, label="Sales stage")
+    probability = forms.IntegerField(min_value=0, max_value=100, required=False, label="Probability %")
+    reason = forms.ModelChoiceField(queryset=Reason.objects.none(), required=False)
+    sub_status = forms.CharField(max_length=100, required=False, label="Sub-status")
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, lead, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lead = lead
+        labels = dict(Status.choices)
+        self.fields["to_status"].choices = [(s, labels[s]) for s in Status.values if s in allowed_targets(lead.status)]
+        self.fields["stage"].queryset = SalesStage.objects.filter(dealer_id=lead.dealer_id, active=True)
+        self.fields["reason"].queryset = Reason.objects.filter(dealer_id=lead.dealer_id, active=True)
+
+
+def _vendor_value_choices(kind_of_list: str, reason_kind: str | None = None):
+    """Grouped <select> choices of every vendor's fixed values for one list."""
+    groups = [("", "---------")]
+    for kind in ADAPTERS:
+        cls = adapter_class(kind)
+        if kind_of_list == "reason":
+            lists = [cls.reason_lists[reason_kind]] if reason_kind in cls.reason_lists else (
+                list(cls.reason_lists.values()) if reason_kind is None else [])
+        elif kind_of_list == "stage":
+            lists = [cls.stage_list] if cls.stage_list else []
+        else:
+            lists = [cls.status_list] if cls.status_list else []
+        values = sorted({v for mapping_list in lists for v in mapping_list.choices})
+        if values:
+            groups.append((cls.verbose_name, [(v, v) for v in values]))
+    return groups
+
+
+class ReasonMappingForm(forms.ModelForm):
+    class Meta:
+        model = ReasonMapping
+        fields = ["vendor", "vendor_value", "vendor_code"]
+
+    def __init__(self, *args, reason_kind=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["vendor_value"] = forms.ChoiceField(
+            choices=_vendor_value_choices("reason", reason_kind), required=False,
+            help_text="The vendor's standard value (Cat).")
+        self.fields["vendor_code"].help_text = "Or the vendor's id (Capillary reason id)."
+
+
+class StageMappingForm(forms.ModelForm):
+    class Meta:
+        model = StageMapping
+        fields = ["vendor", "vendor_value", "probability"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["vendor_value"] = forms.ChoiceField(choices=_vendor_value_choices("stage"))
+
+
+class StatusMappingForm(forms.ModelForm):
+    class Meta:
+        model = StatusMapping
+        fields = ["dealer", "status", "vendor", "vendor_value", "vendor_sub_status"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["vendor_value"] = forms.ChoiceField(choices=_vendor_value_choices("status"))

@@ -1,0 +1,415 @@
+"""Leads and what happens to them: follow-ups, the status log, and each dealer's
+reasons and sales stages with their mappings to vendor values.
+
+Rules that one row can state are database constraints here; rules that span
+objects live in apps/leads/services.py and apps/leads/rules.py.
+"""
+from __future__ import annotations
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+from apps.accounts.models import validate_currency
+from apps.vendors.registry import ADAPTERS, VENDOR_CHOICES, adapter_class
+
+from .statuses import ReasonKind, Status
+
+PERCENT = [MinValueValidator(0), MaxValueValidator(100)]
+RATINGS = [("High", "High"), ("Medium", "Medium"), ("Low", "Low")]
+
+
+def normalize_phone(raw: str, region: str | None = None) -> str:
+    """E.164 form of a phone number for search, or "" when it cannot be parsed.
+
+    Vendors send phones in any shape ("+1 +1 (309)-654-5555" is in Cat's own
+    document); the raw value is always kept as received, this is only the key
+    that search and de-duplication use.
+    """
+    if not raw or not raw.strip():
+        return ""
+    try:
+        number = phonenumbers.parse(raw, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class Origin(models.TextChoices):
+    VENDOR = "vendor", "Vendor"
+    MANUAL = "manual", "Entered by hand"
+    CSV = "csv", "CSV import"
+
+
+class Lead(models.Model):
+    dealer = models.ForeignKey("accounts.Dealer", on_delete=models.PROTECT, related_name="leads")
+    vendor_account = models.ForeignKey("vendors.VendorAccount", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="leads", help_text="The account the lead came from, if any.")
+    vendor_lead_id = models.CharField("vendor lead id", max_length=255, null=True, blank=True,
+                                      help_text="The vendor's own id (Cat leadId...), unique per account.")
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.MANUAL)
+
+    # Contact
+    first_name = models.CharField(max_length=80, blank=True)
+    last_name = models.CharField(max_length=80, blank=True)
+    company = models.CharField(max_length=255, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    phone = models.CharField(max_length=255, blank=True, help_text="As received or entered.")
+    mobile_phone = models.CharField(max_length=255, blank=True)
+    phone_normalized = models.CharField(max_length=32, blank=True, db_index=True, editable=False,
+                                        help_text="E.164 form of phone (or mobile), for search.")
+    address1 = models.CharField(max_length=255, blank=True)
+    address2 = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state_province = models.CharField(max_length=255, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = CountryField(blank=True)
+
+    # Interest and where it came from
+    product_interest = models.CharField(max_length=1000, blank=True)
+    brand = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=255, blank=True, help_text="Lead source, e.g. cat.com, walk-in, event.")
+    campaign = models.CharField(max_length=255, blank=True)
+
+    # Dealer-side state. `status`, `sales_stage` and `probability` change only
+    # through apps.leads.services.lead_change_status.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
+    sales_stage = models.ForeignKey("SalesStage", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="leads")
+    probability = models.PositiveSmallIntegerField(null=True, blank=True, validators=PERCENT)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="owned_leads")
+    next_follow_up_at = models.DateTimeField(null=True, blank=True, db_index=True,
+                                             help_text="Earliest open follow-up; kept by the follow-up service.")
+    first_contacted_at = models.DateTimeField(null=True, blank=True,
+                                              help_text="When the lead first left New (speed to lead).")
+
+    # Opportunity (the fields vendors such as Cat ask for once a lead is worked)
+    opportunity_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, validators=[validate_currency])
+    target_date = models.DateField(null=True, blank=True)
+    rating = models.CharField(max_length=10, choices=RATINGS, blank=True)
+    customer_number = models.CharField("dealer customer number", max_length=40, blank=True)
+    quote_id = models.CharField(max_length=255, blank=True)
+    quote_sent_date = models.DateField(null=True, blank=True)
+
+    # What the vendor sent, every field of it, including those not mapped above.
+    raw_payload = models.JSONField(default=dict, blank=True, editable=False)
+    vendor_created_at = models.DateTimeField(null=True, blank=True,
+                                             help_text="When the vendor says the lead was created.")
+    needs_review = models.BooleanField(default=False, help_text="Something unexpected arrived; see the review note.")
+    review_note = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["vendor_account", "vendor_lead_id"],
+                                    condition=Q(vendor_lead_id__isnull=False),
+                                    name="lead_vendor_id_unique_per_account"),
+            models.CheckConstraint(condition=Q(vendor_lead_id__isnull=True) | Q(vendor_account__isnull=False),
+                                   name="lead_vendor_id_needs_account"),
+            models.CheckConstraint(condition=~Q(vendor_lead_id=""), name="lead_vendor_id_not_blank"),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="lead_status_known"),
+            models.CheckConstraint(condition=Q(probability__isnull=True) | Q(probability__lte=100),
+                                   name="lead_probability_percent"),
+            models.CheckConstraint(
+                condition=~Q(status=Status.CLOSED_WON) | Q(probability=100),
+                name="lead_closed_won_is_100_percent"),
+            models.CheckConstraint(
+                condition=~Q(status__in=[Status.CLOSED_LOST, Status.CLOSED_NO_DEAL]) | Q(probability=0),
+                name="lead_closed_lost_is_0_percent"),
+            models.CheckConstraint(condition=Q(currency="") | Q(currency__regex=r"^[A-Z]{3}$"),
+                                   name="lead_currency_three_capitals"),
+            models.CheckConstraint(condition=Q(opportunity_amount__isnull=True) | Q(opportunity_amount__gte=0),
+                                   name="lead_amount_not_negative"),
+            models.CheckConstraint(condition=Q(rating__in=["", "High", "Medium", "Low"]), name="lead_rating_known"),
+            models.CheckConstraint(condition=Q(origin__in=Origin.values), name="lead_origin_known"),
+        ]
+        indexes = [
+            models.Index(fields=["dealer", "status", "-created_at"], name="lead_dealer_status_idx"),
+            models.Index(fields=["dealer", "owner", "status"], name="lead_dealer_owner_idx"),
+            models.Index(fields=["dealer", "next_follow_up_at"], name="lead_dealer_followup_idx"),
+            models.Index(fields=["email"], name="lead_email_idx"),
+            models.Index(fields=["vendor_lead_id"], name="lead_vendor_lead_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p) or self.company or self.email
+        return f"#{self.pk} {name}".strip() if self.pk else (name or "new lead")
+
+    @property
+    def vendor(self) -> str:
+        return self.vendor_account.vendor if self.vendor_account_id else ""
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    def refresh_phone_normalized(self) -> None:
+        region = str(self.country) if self.country else None
+        self.phone_normalized = normalize_phone(self.phone, region) or normalize_phone(self.mobile_phone, region)
+
+    def save(self, *args, **kwargs):
+        self.refresh_phone_normalized()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and ({"phone", "mobile_phone", "country"} & set(update_fields)):
+            kwargs["update_fields"] = set(update_fields) | {"phone_normalized"}
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        if self.vendor_account_id and self.dealer_id and self.vendor_account.dealer_id != self.dealer_id:
+            errors["vendor_account"] = "This vendor account belongs to another dealer."
+        if self.sales_stage_id and self.dealer_id and self.sales_stage.dealer_id != self.dealer_id:
+            errors["sales_stage"] = "This sales stage belongs to another dealer."
+        if self.vendor_lead_id and not self.vendor_account_id:
+            errors["vendor_lead_id"] = "A vendor lead id needs the vendor account it belongs to."
+        if errors:
+            raise ValidationError(errors)
+
+
+class FollowUpKind(models.TextChoices):
+    CALL = "call", "Call"
+    EMAIL = "email", "E-mail"
+    TEXT = "text", "Text message"
+    VISIT = "visit", "Visit"
+    APPOINTMENT = "appointment", "Appointment"
+    QUOTE = "quote", "Quote"
+    NOTE = "note", "Note"
+
+
+class FollowUp(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="followups")
+    kind = models.CharField(max_length=16, choices=FollowUpKind.choices, default=FollowUpKind.CALL)
+    scheduled_at = models.DateTimeField(db_index=True)
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="assigned_followups")
+    notes = models.TextField(blank=True, help_text="What to do.")
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="done_followups")
+    outcome_notes = models.TextField(blank=True, help_text="What happened.")
+    next_follow_up_at = models.DateTimeField(null=True, blank=True,
+                                             help_text="When completed: the next follow-up that was scheduled.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scheduled_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(done_by__isnull=True) | Q(done_at__isnull=False),
+                                   name="followup_done_by_needs_done_at"),
+            models.CheckConstraint(condition=Q(kind__in=FollowUpKind.values), name="followup_kind_known"),
+        ]
+        indexes = [models.Index(fields=["assigned_to", "done_at", "scheduled_at"], name="followup_queue_idx")]
+
+    def __str__(self) -> str:
+        state = "done" if self.done_at else "due"
+        return f"{self.get_kind_display()} {state} {self.scheduled_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+
+class Reason(models.Model):
+    """One of a dealer's own reasons (why rejected, lost, on hold...)."""
+
+    dealer = models.ForeignKey("accounts.Dealer", on_delete=models.CASCADE, related_name="reasons")
+    kind = models.CharField(max_length=20, choices=ReasonKind.choices)
+    label = models.CharField(max_length=255)
+    requires_comment = models.BooleanField(default=False,
+                                           help_text="Staff must add a comment when they pick this reason.")
+    active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["dealer__code", "kind", "position", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "kind", "label"], name="reason_label_unique_per_kind"),
+            models.CheckConstraint(condition=Q(kind__in=ReasonKind.values), name="reason_kind_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_kind_display().lower()})"
+
+
+class SalesStage(models.Model):
+    """One of a dealer's own opportunity stages, in its order."""
+
+    dealer = models.ForeignKey("accounts.Dealer", on_delete=models.CASCADE, related_name="sales_stages")
+    name = models.CharField(max_length=100)
+    position = models.PositiveSmallIntegerField(default=0)
+    default_probability = models.PositiveSmallIntegerField(null=True, blank=True, validators=PERCENT,
+                                                           help_text="Probability given to a lead entering the stage.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["dealer__code", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "name"], name="stage_name_unique_per_dealer"),
+            models.CheckConstraint(condition=Q(default_probability__isnull=True) | Q(default_probability__lte=100),
+                                   name="stage_probability_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _check_vendor_value(vendor: str, mapping_list, vendor_value: str, vendor_code: str, field="vendor_value"):
+    if vendor not in ADAPTERS:
+        raise ValidationError({"vendor": f"Unknown vendor {vendor!r}."})
+    if mapping_list is None:
+        raise ValidationError({"vendor": f"{adapter_class(vendor).verbose_name} takes no mapping for this list."})
+    if mapping_list.choices:
+        if vendor_value not in mapping_list.choices:
+            raise ValidationError({field: f"Not one of {mapping_list.label} values: " + "; ".join(mapping_list.choices)})
+    elif not (vendor_value or vendor_code):
+        raise ValidationError({"vendor_code": f"Enter the {mapping_list.label}."})
+
+
+class ReasonMapping(models.Model):
+    """A dealer reason -> the vendor's standard value (Cat) or id (Capillary)."""
+
+    reason = models.ForeignKey(Reason, on_delete=models.CASCADE, related_name="mappings")
+    vendor = models.CharField(max_length=16, choices=VENDOR_CHOICES)
+    vendor_value = models.CharField(max_length=255, blank=True, help_text="The vendor's value, e.g. Cat's reason text.")
+    vendor_code = models.CharField(max_length=64, blank=True, help_text="The vendor's id, e.g. a Capillary reason id.")
+
+    class Meta:
+        ordering = ["reason", "vendor"]
+        constraints = [
+            models.UniqueConstraint(fields=["reason", "vendor"], name="one_reason_mapping_per_vendor"),
+            models.CheckConstraint(condition=~Q(vendor_value="") | ~Q(vendor_code=""),
+                                   name="reason_mapping_has_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason.label} → {self.vendor}: {self.vendor_value or self.vendor_code}"
+
+    def clean(self):
+        super().clean()
+        if self.reason_id and self.vendor:
+            mapping_list = adapter_class(self.vendor).reason_lists.get(self.reason.kind) if self.vendor in ADAPTERS else None
+            _check_vendor_value(self.vendor, mapping_list, self.vendor_value, self.vendor_code)
+
+
+class StageMapping(models.Model):
+    """A dealer sales stage -> the vendor's stage and the probability reported."""
+
+    stage = models.ForeignKey(SalesStage, on_delete=models.CASCADE, related_name="mappings")
+    vendor = models.CharField(max_length=16, choices=VENDOR_CHOICES)
+    vendor_value = models.CharField(max_length=100)
+    probability = models.PositiveSmallIntegerField(null=True, blank=True, validators=PERCENT,
+                                                   help_text="Probability sent for this stage; must fit the vendor's range.")
+
+    class Meta:
+        ordering = ["stage", "vendor"]
+        constraints = [
+            models.UniqueConstraint(fields=["stage", "vendor"], name="one_stage_mapping_per_vendor"),
+            models.CheckConstraint(condition=Q(probability__isnull=True) | Q(probability__lte=100),
+                                   name="stage_mapping_probability_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage.name} → {self.vendor}: {self.vendor_value}"
+
+    def clean(self):
+        super().clean()
+        if not self.vendor:
+            return
+        cls = adapter_class(self.vendor) if self.vendor in ADAPTERS else None
+        _check_vendor_value(self.vendor, cls.stage_list if cls else None, self.vendor_value, "")
+        range_of = getattr(cls, "probability_range", None)
+        if range_of and self.probability is not None:
+            low, high = range_of(self.vendor_value)
+            if not low <= self.probability <= high:
+                raise ValidationError({"probability": f"{self.vendor_value} takes a probability from {low} to {high}%."})
+
+
+class StatusMapping(models.Model):
+    """A dealer lead status -> the vendor's status (and sub-status)."""
+
+    dealer = models.ForeignKey("accounts.Dealer", on_delete=models.CASCADE, related_name="status_mappings")
+    status = models.CharField(max_length=20, choices=Status.choices)
+    vendor = models.CharField(max_length=16, choices=VENDOR_CHOICES)
+    vendor_value = models.CharField(max_length=100)
+    vendor_sub_status = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["dealer__code", "vendor", "status"]
+        constraints = [
+            models.UniqueConstraint(fields=["dealer", "status", "vendor"], name="one_status_mapping_per_vendor"),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="status_mapping_status_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} → {self.vendor}: {self.vendor_value}"
+
+    def clean(self):
+        super().clean()
+        if self.vendor:
+            cls = adapter_class(self.vendor) if self.vendor in ADAPTERS else None
+            _check_vendor_value(self.vendor, cls.status_list if cls else None, self.vendor_value, "")
+
+
+class Source(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    WORKBENCH = "workbench", "Workbench"
+    IMPORT = "import", "CSV import"
+    SYNC = "sync", "Vendor sync"
+    SYSTEM = "system", "System"
+
+
+class StatusLog(models.Model):
+    """Append-only record of every status or stage change.
+
+    Rows are written only by apps.leads.services.lead_change_status; the
+    database refuses UPDATE (trigger in migration 0002), the model refuses a
+    second save, and the admin shows it read-only. References to reasons and
+    stages are PROTECT, and their labels are copied, so history stays readable.
+    """
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="status_logs")
+    from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=Status.choices)
+    from_stage = models.ForeignKey(SalesStage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    to_stage = models.ForeignKey(SalesStage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    probability = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.ForeignKey(Reason, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason_label = models.CharField(max_length=255, blank=True)
+    sub_status = models.CharField(max_length=100, blank=True)
+    comment = models.TextField(blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+")
+    actor_label = models.CharField(max_length=150, blank=True, help_text="Who, as a name (a user or a vendor sync).")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.ADMIN)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["lead", "-created_at"], name="statuslog_lead_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(to_status__in=Status.values), name="statuslog_to_status_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '—'} → {self.to_status} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("The status log is append-only; record a new change instead.")
+        super().save(*args, **kwargs)

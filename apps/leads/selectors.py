@@ -1,0 +1,78 @@
+"""Reads that more than one screen needs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from apps.vendors.models import VendorAccount
+from apps.vendors.registry import adapter_class
+
+from .models import Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
+from .statuses import Status
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """A dealer value with no mapping for a vendor the dealer has an account with."""
+
+    dealer_id: int
+    vendor: str
+    list_label: str   # the vendor's list, e.g. "Cat rejectedReasonWhy"
+    what: str         # "reason", "stage" or "status"
+    value: str        # the dealer's label
+    required: bool    # True: a push that needs it is blocked until it is mapped
+
+    @property
+    def message(self) -> str:
+        need = "must" if self.required else "may"
+        return f"{self.what.capitalize()} '{self.value}' has no {self.list_label} mapping ({need} be mapped)."
+
+
+def vendors_in_use(dealer_id: int) -> list[str]:
+    return sorted(set(VendorAccount.objects.filter(dealer_id=dealer_id, enabled=True).values_list("vendor", flat=True)))
+
+
+def reasons_unmapped_for(vendor: str, queryset: QuerySet | None = None) -> QuerySet:
+    """Active reasons of the kinds `vendor` maps that have no mapping for it."""
+    cls = adapter_class(vendor)
+    queryset = Reason.objects.all() if queryset is None else queryset
+    mapped = ReasonMapping.objects.filter(reason=OuterRef("pk"), vendor=vendor)
+    return queryset.filter(active=True, kind__in=list(cls.reason_lists)).exclude(Exists(mapped))
+
+
+def stages_unmapped_for(vendor: str, queryset: QuerySet | None = None) -> QuerySet:
+    queryset = SalesStage.objects.all() if queryset is None else queryset
+    if adapter_class(vendor).stage_list is None:
+        return queryset.none()
+    mapped = StageMapping.objects.filter(stage=OuterRef("pk"), vendor=vendor)
+    return queryset.filter(active=True).exclude(Exists(mapped))
+
+
+def unmapped_values(*, dealer_id: int, vendors: list[str] | None = None) -> list[Unmapped]:
+    """Everything of the dealer's that a vendor it works with cannot receive yet."""
+    found: list[Unmapped] = []
+    for vendor in vendors if vendors is not None else vendors_in_use(dealer_id):
+        cls = adapter_class(vendor)
+        for reason in reasons_unmapped_for(vendor, Reason.objects.filter(dealer_id=dealer_id)):
+            mapping_list = cls.reason_lists[reason.kind]
+            found.append(Unmapped(dealer_id, vendor, mapping_list.label, "reason", reason.label, mapping_list.required))
+        if cls.stage_list is not None:
+            for stage in stages_unmapped_for(vendor, SalesStage.objects.filter(dealer_id=dealer_id)):
+                found.append(Unmapped(dealer_id, vendor, cls.stage_list.label, "stage", stage.name,
+                                      cls.stage_list.required))
+        if cls.status_list is not None:
+            mapped = set(StatusMapping.objects.filter(dealer_id=dealer_id, vendor=vendor).values_list("status", flat=True))
+            for status, label in Status.choices:
+                if status not in mapped:
+                    found.append(Unmapped(dealer_id, vendor, cls.status_list.label, "status", label,
+                                          cls.status_list.required))
+    return found
+
+
+def followups_due_q(now, *, overdue: bool) -> Q:
+    """Leads with an open follow-up overdue (before now) or due later today."""
+    if overdue:
+        return Q(next_follow_up_at__lt=now)
+    end_of_day = now.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return Q(next_follow_up_at__gte=now, next_follow_up_at__lte=end_of_day)

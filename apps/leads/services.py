@@ -1,0 +1,189 @@
+"""The write path for leads: every status change, assignment and follow-up goes
+through these functions, whether it comes from the admin, the dealer screens,
+a CSV import or a vendor sync.
+
+Errors are returned as data (a list of Violations); nothing is written when
+there are any.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from apps.core.violations import Violation
+
+from .models import FollowUp, Lead, Reason, SalesStage, Source, StatusLog
+from .rules import ReasonFacts, StageFacts, status_change_violations
+from .statuses import FIXED_PROBABILITY, Status
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """What a caller asks for; handed to vendor adapters for their own rules."""
+
+    to_status: str
+    reason: Reason | None = None
+    stage: SalesStage | None = None
+    probability: int | None = None
+    sub_status: str = ""
+    comment: str = ""
+
+
+@dataclass
+class StatusChangeResult:
+    ok: bool
+    errors: list[Violation] = field(default_factory=list)
+    log: StatusLog | None = None
+    lead: Lead | None = None
+
+
+def _actor_label(actor, actor_label: str) -> str:
+    if actor_label:
+        return actor_label
+    if actor is not None:
+        return actor.get_full_name() or actor.get_username()
+    return "system"
+
+
+def lead_change_status(
+    *,
+    lead: Lead,
+    to_status: str,
+    actor=None,
+    actor_label: str = "",
+    reason: Reason | None = None,
+    stage: SalesStage | None = None,
+    probability: int | None = None,
+    sub_status: str = "",
+    comment: str = "",
+    source: str = Source.ADMIN,
+    at: datetime | None = None,
+) -> StatusChangeResult:
+    """Change a lead's status (or, for an accepted lead, its sales stage).
+
+    Checks the transition, the dealer's reason and stage rules and the rules of
+    the lead's vendor; on success updates the lead and appends one StatusLog row
+    in a single transaction, and lets the vendor adapter queue what it must send
+    in that same transaction. Returns a StatusChangeResult; `errors` lists every
+    Violation found, and nothing is written when there are any. A concurrent
+    change to the same lead is detected (the row is locked and re-read) and
+    reported as a `conflict` violation.
+    """
+    change = StatusChange(to_status=to_status, reason=reason, stage=stage, probability=probability,
+                          sub_status=sub_status or "", comment=comment or "")
+    errors = _violations(lead, change)
+    if errors:
+        return StatusChangeResult(ok=False, errors=errors, lead=lead)
+
+    at = at or timezone.now()
+    with transaction.atomic():
+        current = Lead.objects.select_for_update().get(pk=lead.pk)
+        if (current.status, current.sales_stage_id) != (lead.status, lead.sales_stage_id):
+            return StatusChangeResult(ok=False, lead=current, errors=[Violation(
+                "to_status", "conflict",
+                f"Someone else changed this lead meanwhile (it is now {current.get_status_display()}); reload and try again.")])
+        from_status, from_stage_id = current.status, current.sales_stage_id
+        new_probability = _probability_after(current, change)
+        current.status = to_status
+        if to_status == Status.ACCEPTED and stage is not None:
+            current.sales_stage = stage
+        current.probability = new_probability
+        if current.first_contacted_at is None and from_status == Status.NEW:
+            current.first_contacted_at = at
+        current.save(update_fields=["status", "sales_stage", "probability", "first_contacted_at", "updated_at"])
+        log = StatusLog.objects.create(
+            lead=current, from_status=from_status, to_status=to_status, from_stage_id=from_stage_id,
+            to_stage=current.sales_stage, probability=new_probability, reason=reason,
+            reason_label=reason.label if reason else "", sub_status=change.sub_status, comment=change.comment,
+            actor=actor, actor_label=_actor_label(actor, actor_label), source=source, created_at=at,
+        )
+        if current.vendor_account_id:
+            current.vendor_account.adapter().record_status_change(current, log)
+    lead.refresh_from_db()
+    return StatusChangeResult(ok=True, log=log, lead=lead)
+
+
+def _probability_after(lead: Lead, change: StatusChange) -> int | None:
+    if change.to_status in FIXED_PROBABILITY:
+        return FIXED_PROBABILITY[change.to_status]
+    if change.probability is not None:
+        return change.probability
+    if change.stage is not None and change.stage.default_probability is not None:
+        return change.stage.default_probability
+    return lead.probability
+
+
+def _violations(lead: Lead, change: StatusChange) -> list[Violation]:
+    reason, stage = change.reason, change.stage
+    found = status_change_violations(
+        dealer_id=lead.dealer_id,
+        from_status=lead.status,
+        from_stage_name=lead.sales_stage.name if lead.sales_stage_id else None,
+        to_status=change.to_status,
+        reason=ReasonFacts(reason.dealer_id, reason.kind, reason.label, reason.requires_comment, reason.active)
+        if reason else None,
+        stage=StageFacts(stage.dealer_id, stage.name, stage.active) if stage else None,
+        probability=change.probability,
+        comment=change.comment,
+    )
+    if not found and lead.vendor_account_id:
+        found += lead.vendor_account.adapter().check_status_change(lead, change)
+    return found
+
+
+def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
+    """Give the lead to `owner` (None: unassign). The owner must work for the lead's dealer."""
+    if owner is not None and not owner.memberships.filter(dealer_id=lead.dealer_id).exists() and not owner.is_superuser:
+        return [Violation("owner", "other_dealer", f"{owner.get_username()} does not work for {lead.dealer.code}.")]
+    Lead.objects.filter(pk=lead.pk).update(owner=owner, updated_at=timezone.now())
+    lead.owner = owner
+    return []
+
+
+def followup_schedule(*, lead: Lead, scheduled_at: datetime, kind: str = "call", assigned_to=None, notes: str = "",
+                      actor=None) -> FollowUp:
+    """Schedule a follow-up and keep the lead's next_follow_up_at current."""
+    with transaction.atomic():
+        followup = FollowUp(lead=lead, scheduled_at=scheduled_at, kind=kind, notes=notes,
+                            assigned_to=assigned_to or lead.owner, created_by=actor)
+        followup.full_clean()
+        followup.save()
+        lead_refresh_next_follow_up(lead)
+    return followup
+
+
+def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = "",
+                      next_at: datetime | None = None, next_kind: str | None = None,
+                      at: datetime | None = None) -> FollowUp | None:
+    """Mark a follow-up done; schedule the next one when `next_at` is given.
+
+    Returns the next FollowUp, or None. Completing twice is refused (ValueError),
+    so a double click never records two outcomes.
+    """
+    with transaction.atomic():
+        locked = FollowUp.objects.select_for_update().get(pk=followup.pk)
+        if locked.done_at is not None:
+            raise ValueError("This follow-up is already done.")
+        locked.done_at = at or timezone.now()
+        locked.done_by = actor
+        locked.outcome_notes = outcome_notes
+        locked.next_follow_up_at = next_at
+        locked.save(update_fields=["done_at", "done_by", "outcome_notes", "next_follow_up_at", "updated_at"])
+        nxt = None
+        if next_at is not None:
+            nxt = FollowUp.objects.create(lead=locked.lead, scheduled_at=next_at, kind=next_kind or locked.kind,
+                                          assigned_to=locked.assigned_to, created_by=actor)
+        lead_refresh_next_follow_up(locked.lead)
+    followup.refresh_from_db()
+    return nxt
+
+
+def lead_refresh_next_follow_up(lead: Lead) -> None:
+    """Set lead.next_follow_up_at to its earliest open follow-up (None if none)."""
+    earliest = FollowUp.objects.filter(lead_id=lead.pk, done_at__isnull=True).aggregate(m=Min("scheduled_at"))["m"]
+    Lead.objects.filter(pk=lead.pk).update(next_follow_up_at=earliest)
+    lead.next_follow_up_at = earliest

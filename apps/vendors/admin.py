@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from apps.accounts.admin_scoping import DealerScopedAdmin
+
+from .forms import VendorAccountForm
+from .models import VendorAccount
+
+
+@admin.register(VendorAccount)
+class VendorAccountAdmin(DealerScopedAdmin):
+    form = VendorAccountForm
+    list_display = ["name", "vendor", "dealer", "environment", "enabled", "pull_interval_minutes", "settings_state"]
+    list_filter = ["vendor", "enabled", "dealer"]
+    search_fields = ["name", "dealer__code", "dealer__name"]
+
+    @admin.display(description="Settings")
+    def settings_state(self, obj):
+        try:
+            missing = obj.missing_settings()
+        except Exception as exc:  # unreadable credentials: say so, never show them
+            return f"⚠ {exc.__class__.__name__}"
+        return "complete" if not missing else "missing: " + ", ".join(missing)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class VendorsConfig(AppConfig):
+    name = "apps.vendors"
+    label = "vendors"
+    verbose_name = "Vendor accounts"

@@ -1,0 +1,36 @@
+"""vendor kind -> adapter class, imported lazily so one vendor's import cost or
+failure never touches another. The VendorAccount.vendor choices come from here."""
+from __future__ import annotations
+
+from functools import cache
+from importlib import import_module
+
+from .base import VendorAdapter
+
+ADAPTERS: dict[str, tuple[str, str]] = {
+    # kind: (dotted path, verbose name)
+    "cat": ("apps.vendors.cat.adapter.CatAdapter", "Caterpillar PP+ Lead API V2"),
+    "capillary": ("apps.vendors.capillary.adapter.CapillaryAdapter", "Capillary LMS Leads v2"),
+    "cap": ("apps.vendors.cap.adapter.CapGatewayAdapter", "CAP Gateway lead submission"),
+    "aimbase": ("apps.vendors.aimbase.adapter.AimbaseAdapter", "Aimbase Lead API"),
+}
+
+VENDOR_CHOICES = [(kind, name) for kind, (_, name) in ADAPTERS.items()]
+
+
+class UnknownVendor(KeyError):
+    pass
+
+
+@cache
+def adapter_class(kind: str) -> type[VendorAdapter]:
+    try:
+        dotted, _ = ADAPTERS[kind]
+    except KeyError:
+        raise UnknownVendor(f"unknown vendor {kind!r}; known: {', '.join(ADAPTERS)}") from None
+    module_name, _, class_name = dotted.rpartition(".")
+    return getattr(import_module(module_name), class_name)
+
+
+def all_adapter_classes() -> list[type[VendorAdapter]]:
+    return [adapter_class(kind) for kind in ADAPTERS]

@@ -1,0 +1,206 @@
+"""LeadHub settings, read from the environment (django-environ).
+
+Every setting an operator may change is an environment variable; the README's
+"Configuration" table lists them. Without any variable set, LeadHub runs the
+embedded default: SQLite under var/, django-q2 on its ORM broker, e-mail to the
+console. Production sets DEBUG=0 and the variables that `manage.py check --deploy`
+asks for.
+"""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A .env file beside manage.py is read if present (never committed); real
+# environment variables win over it.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.str("LEADHUB_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _generated_secret(name: str, make) -> str:
+    """Return the secret stored in var/NAME, creating it (mode 0600) on first use.
+
+    Lets `make run` work on a fresh clone without anyone choosing a key, while no
+    key is ever committed. Production sets the variable instead.
+    """
+    path = VAR_DIR / name
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(make())
+    return path.read_text().strip()
+
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="") or _generated_secret(
+    "secret_key", lambda: secrets.token_urlsafe(64)
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Vendor credentials are encrypted at rest with their own key (Fernet), so that
+# rotating SECRET_KEY never makes stored credentials unreadable. Several
+# comma-separated keys allow rotation: the first encrypts, all decrypt.
+CREDENTIALS_KEYS = env.list("LEADHUB_CREDENTIALS_KEYS", default=[]) or [
+    _generated_secret("credentials_key", lambda: Fernet.generate_key().decode())
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_countries",
+    "import_export",
+    "django_q",
+    "apps.core",
+    "apps.accounts",
+    "apps.vendors",
+    "apps.leads",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # Model permissions come from the user's dealer roles, not from per-user
+    # permission rows: see apps/accounts/roles.py.
+    "apps.accounts.backends.DealerRoleBackend",
+]
+
+ROOT_URLCONF = "leadhub.urls"
+WSGI_APPLICATION = "leadhub.wsgi.application"
+ASGI_APPLICATION = "leadhub.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+# --- Database -----------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'leadhub.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while a worker writes; IMMEDIATE transactions
+    # and a busy timeout turn "database is locked" into a short wait.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+# --- I18N / time ------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+
+# --- E-mail (alerts, digests) ---------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="leadhub@localhost")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+ADMINS = [("LeadHub admins", a) for a in env.list("ADMIN_EMAILS", default=[])]
+
+# --- Security: secure by default unless DEBUG; each can be overridden -------------------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    # Only behind a proxy that sets the header itself (see docs/deploy.md).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- django-q2 -------------------------------------------------------------------------
+# The ORM broker (the default) needs nothing installed and delivers at least once;
+# Redis is used when Q_REDIS_URL is set. Either way the outbox owns retries and every
+# task is safe to run twice (docs/architecture.md).
+Q_CLUSTER = {
+    "name": "leadhub",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": env.int("Q_TIMEOUT", default=300),
+    # retry must exceed timeout, or a still-running task is handed out again.
+    "retry": env.int("Q_RETRY", default=360),
+    "max_attempts": 1,
+    "queue_limit": 50,
+    "bulk": 10,
+    "catch_up": False,
+    "save_limit": 500,
+    "label": "Background jobs",
+}
+Q_REDIS_URL = env.str("Q_REDIS_URL", default="")
+if Q_REDIS_URL:
+    Q_CLUSTER["redis"] = Q_REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Logging: never log credentials (vendor adapters log through apps.vendors.http,
+# which redacts); plain lines to stderr, the process manager collects them. ---------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- django-import-export --------------------------------------------------------------------
+IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+
+# --- LeadHub ---------------------------------------------------------------------------------
+LEADHUB_DEMO_PASSWORD = env.str("LEADHUB_DEMO_PASSWORD", default="leadhub-demo")
