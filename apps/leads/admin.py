@@ -276,7 +276,7 @@ class UnmappedForVendorFilter(admin.SimpleListFilter):
 def _mapped_to(obj):
     mapped = {m.vendor: (m.vendor_value or m.vendor_code) for m in obj.mappings.all()}
     if not mapped:
-        return format_html('<span class="unmapped">unmapped</span>')
+        return format_html('<span class="{}">unmapped</span>', "unmapped")
     return format_html_join(", ", "{}: {}", sorted(mapped.items()))
 
 

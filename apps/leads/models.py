@@ -123,10 +123,12 @@ class Lead(models.Model):
             models.CheckConstraint(condition=Q(probability__isnull=True) | Q(probability__lte=100),
                                    name="lead_probability_percent"),
             models.CheckConstraint(
-                condition=~Q(status=Status.CLOSED_WON) | Q(probability=100),
+                # IS NOT NULL: a CHECK passes when its condition is NULL.
+                condition=~Q(status=Status.CLOSED_WON) | Q(probability__isnull=False, probability=100),
                 name="lead_closed_won_is_100_percent"),
             models.CheckConstraint(
-                condition=~Q(status__in=[Status.CLOSED_LOST, Status.CLOSED_NO_DEAL]) | Q(probability=0),
+                condition=~Q(status__in=[Status.CLOSED_LOST, Status.CLOSED_NO_DEAL])
+                | Q(probability__isnull=False, probability=0),
                 name="lead_closed_lost_is_0_percent"),
             models.CheckConstraint(condition=Q(currency="") | Q(currency__regex=r"^[A-Z]{3}$"),
                                    name="lead_currency_three_capitals"),

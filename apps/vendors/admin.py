@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from apps.accounts.admin_scoping import DealerScopedAdmin
 
-from .forms import VendorAccountForm
+from .forms import VendorAccountForm, form_for_vendor
 from .models import VendorAccount
 
 
@@ -12,6 +12,13 @@ class VendorAccountAdmin(DealerScopedAdmin):
     list_display = ["name", "vendor", "dealer", "environment", "enabled", "pull_interval_minutes", "settings_state"]
     list_filter = ["vendor", "enabled", "dealer"]
     search_fields = ["name", "dealer__code", "dealer__name"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The settings fields depend on the vendor: the account's own, or on the
+        # add page the one chosen (?vendor=cat, or the posted value).
+        kind = obj.vendor if obj is not None else (request.POST.get("vendor") or request.GET.get("vendor"))
+        kwargs["form"] = form_for_vendor(kind)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     @admin.display(description="Settings")
     def settings_state(self, obj):

@@ -1,0 +1,139 @@
+"""Shared fixtures: two dealers with named people, so every test can check isolation.
+
+Dealer A (code A100, "Acme Equipment"):  alice (staff), adam (dealer admin)
+Dealer B (code B200, "Birch Machinery"): bob (staff), bella (dealer admin)
+root: superuser (the dealer group's IT)
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from apps.accounts.models import Dealer, Membership, Role
+from apps.leads.models import Lead, Reason, ReasonMapping, SalesStage, StageMapping
+from apps.leads.statuses import ReasonKind
+from apps.vendors.models import VendorAccount
+
+PASSWORD = "test-password-1"
+
+
+def make_user(username, *, dealer=None, role=Role.STAFF, superuser=False):
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD, is_staff=True,
+                                                is_superuser=superuser, email=f"{username}@example.com")
+    if dealer is not None:
+        Membership.objects.create(user=user, dealer=dealer, role=role)
+    return user
+
+
+@pytest.fixture
+def dealer_a(db):
+    return Dealer.objects.create(code="A100", name="Acme Equipment", time_zone="America/Chicago")
+
+
+@pytest.fixture
+def dealer_b(db):
+    return Dealer.objects.create(code="B200", name="Birch Machinery", time_zone="Europe/London",
+                                 default_currency="GBP")
+
+
+@pytest.fixture
+def alice(dealer_a):
+    return make_user("alice", dealer=dealer_a, role=Role.STAFF)
+
+
+@pytest.fixture
+def adam(dealer_a):
+    return make_user("adam", dealer=dealer_a, role=Role.ADMIN)
+
+
+@pytest.fixture
+def bob(dealer_b):
+    return make_user("bob", dealer=dealer_b, role=Role.STAFF)
+
+
+@pytest.fixture
+def bella(dealer_b):
+    return make_user("bella", dealer=dealer_b, role=Role.ADMIN)
+
+
+@pytest.fixture
+def root(db):
+    return make_user("root", superuser=True)
+
+
+def make_lead(dealer, **fields):
+    defaults = {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com", "company": "Doe Paving"}
+    return Lead.objects.create(dealer=dealer, **{**defaults, **fields})
+
+
+@pytest.fixture
+def lead_a(dealer_a):
+    return make_lead(dealer_a, first_name="Ann", last_name="Alder", email="ann@acme.test", phone="+1 309 555 0101")
+
+
+@pytest.fixture
+def lead_b(dealer_b):
+    return make_lead(dealer_b, first_name="Ben", last_name="Birch", email="ben@birch.test", phone="+44 20 7946 0958",
+                     vendor_lead_id=None)
+
+
+def make_reasons(dealer):
+    """One reason of each kind; the rejection one needs a comment."""
+    reasons = {}
+    for kind in ReasonKind.values:
+        reasons[kind] = Reason.objects.create(dealer=dealer, kind=kind, label=f"{dealer.code} {kind}",
+                                              requires_comment=(kind == ReasonKind.REJECTION))
+    return reasons
+
+
+def make_stages(dealer):
+    return [SalesStage.objects.create(dealer=dealer, name=name, position=i, default_probability=p)
+            for i, (name, p) in enumerate([("Discovery", 10), ("Quote", 50)])]
+
+
+@pytest.fixture
+def reasons_a(dealer_a):
+    return make_reasons(dealer_a)
+
+
+@pytest.fixture
+def stages_a(dealer_a):
+    return make_stages(dealer_a)
+
+
+def make_cat_account(dealer, name=None, **fields):
+    account = VendorAccount(name=name or f"{dealer.code.lower()}-cat", vendor="cat", dealer=dealer,
+                            base_url="http://127.0.0.1:9/cat", token_url="http://127.0.0.1:9/cat/token", **fields)
+    account.set_settings({"client_id": "client-" + dealer.code, "client_secret": "secret-" + dealer.code,
+                          "scope": "manage:all"})
+    account.save()
+    return account
+
+
+@pytest.fixture
+def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
+    """Both dealers fully populated: one object of every model for each."""
+    from apps.leads import services
+
+    objects = {}
+    for dealer, staff in ((dealer_a, alice), (dealer_b, bob)):
+        account = make_cat_account(dealer)
+        reasons = make_reasons(dealer)
+        stages = make_stages(dealer)
+        ReasonMapping.objects.create(reason=reasons[ReasonKind.REJECTION], vendor="cat",
+                                     vendor_value="Bad Contact Information")
+        StageMapping.objects.create(stage=stages[0], vendor="cat", vendor_value="Qualification", probability=10)
+        from apps.leads.models import StatusMapping
+        StatusMapping.objects.create(dealer=dealer, status="new", vendor="capillary", vendor_value="OPEN")
+        lead = make_lead(dealer, vendor_account=account, vendor_lead_id=f"{dealer.code}-LEAD-1",
+                         first_name=f"{dealer.code}first", email=f"lead@{dealer.code.lower()}.test", owner=staff)
+        followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=staff)
+        result = services.lead_change_status(lead=lead, to_status="accepted", actor=staff)
+        assert result.ok, result.errors
+        objects[dealer.code] = {"dealer": dealer, "account": account, "lead": lead, "followup": followup,
+                                "statuslog": result.log, "reasons": reasons, "stages": stages,
+                                "membership": Membership.objects.get(user=staff)}
+    return objects

@@ -1,0 +1,106 @@
+"""The lead list and page: search, filters, raw vendor payload, follow-up inline."""
+from datetime import timedelta
+
+from django.utils import timezone
+
+from apps.leads.models import Lead
+from tests.conftest import make_cat_account, make_lead
+
+
+def search(client, term):
+    response = client.get("/admin/leads/lead/", {"q": term})
+    assert response.status_code == 200
+    return set(response.context["cl"].queryset.values_list("pk", flat=True))
+
+
+def test_it_finds_leads_by_name_email_phone_company_and_vendor_id(client, alice, dealer_a, dealer_b):
+    account = make_cat_account(dealer_a)
+    lead = make_lead(dealer_a, first_name="Zed", email="zed@quarry.test", phone="(309) 654-5555", country="US",
+                     company="Quarry Co", vendor_account=account, vendor_lead_id="00Q1W00001SmV5oUAF")
+    other = make_lead(dealer_b, first_name="Zed", email="zed@quarry.test", phone="(309) 654-5555", country="US")
+    client.force_login(alice)
+    for term in ["Zed", "zed@quarry.test", "Quarry", "00Q1W00001SmV5oUAF", "309-654-5555", "+1 309 654 5555",
+                 "3096545555"]:
+        assert search(client, term) == {lead.pk}, term  # never dealer B's twin
+    assert other.pk not in search(client, "")
+
+
+def test_it_filters_by_follow_up_due_and_overdue(client, alice, dealer_a):
+    now = timezone.now()
+    overdue = make_lead(dealer_a, next_follow_up_at=now - timedelta(hours=3))
+    later = make_lead(dealer_a, next_follow_up_at=now + timedelta(days=3))
+    none = make_lead(dealer_a)
+    client.force_login(alice)
+    ids = lambda value: set(client.get("/admin/leads/lead/", {"followup": value}).context["cl"].queryset.values_list("pk", flat=True))  # noqa: E731
+    assert ids("overdue") == {overdue.pk}
+    assert ids("later") == {later.pk}
+    assert ids("none") == {none.pk}
+    assert "overdue" in client.get("/admin/leads/lead/").content.decode()
+
+
+def test_it_filters_by_vendor(client, alice, dealer_a):
+    cat_lead = make_lead(dealer_a, vendor_account=make_cat_account(dealer_a), vendor_lead_id="C1")
+    manual = make_lead(dealer_a)
+    client.force_login(alice)
+    assert set(client.get("/admin/leads/lead/", {"vendor": "cat"}).context["cl"].queryset.values_list("pk", flat=True)) == {cat_lead.pk}
+    assert set(client.get("/admin/leads/lead/", {"vendor": "none"}).context["cl"].queryset.values_list("pk", flat=True)) == {manual.pk}
+
+
+def test_it_shows_vendor_html_escaped_never_executed(client, alice, dealer_a):
+    payload = {"leadId": "X1", "partShoppingCart": '<tr><td style="font:12px">376-1410</td></tr><script>alert(1)</script>'}
+    lead = make_lead(dealer_a, vendor_account=make_cat_account(dealer_a), vendor_lead_id="X1", raw_payload=payload)
+    client.force_login(alice)
+    body = client.get(f"/admin/leads/lead/{lead.pk}/change/").content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_a_vendor_leads_key_cannot_be_edited(client, alice, dealer_a):
+    lead = make_lead(dealer_a, vendor_account=make_cat_account(dealer_a), vendor_lead_id="KEY-1")
+    client.force_login(alice)
+    response = client.post(f"/admin/leads/lead/{lead.pk}/change/", {
+        "vendor_lead_id": "CHANGED", "first_name": "Ann", "owner": "", "country": "",
+        "followups-TOTAL_FORMS": 0, "followups-INITIAL_FORMS": 0,
+        "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0})
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert lead.vendor_lead_id == "KEY-1" and lead.first_name == "Ann"
+
+
+def test_a_follow_up_added_inline_updates_the_leads_next_follow_up(client, alice, dealer_a):
+    lead = make_lead(dealer_a)
+    when = (timezone.localtime() + timedelta(days=1)).replace(microsecond=0, second=0)
+    client.force_login(alice)
+    response = client.post(f"/admin/leads/lead/{lead.pk}/change/", {
+        "dealer": dealer_a.pk, "origin": "manual", "first_name": "Jane", "owner": "", "country": "",
+        "followups-TOTAL_FORMS": 1, "followups-INITIAL_FORMS": 0, "followups-0-kind": "call",
+        "followups-0-scheduled_at_0": when.strftime("%Y-%m-%d"), "followups-0-scheduled_at_1": when.strftime("%H:%M:%S"),
+        "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    lead.refresh_from_db()
+    assert lead.next_follow_up_at == when
+    assert lead.followups.get().created_by == alice
+
+
+def test_status_cannot_be_set_through_the_lead_form(client, alice, dealer_a):
+    lead = make_lead(dealer_a)
+    client.force_login(alice)
+    response = client.post(f"/admin/leads/lead/{lead.pk}/change/", {
+        "dealer": dealer_a.pk, "origin": "manual", "status": "closed_won", "probability": 100, "first_name": "x",
+        "owner": "", "country": "", "followups-TOTAL_FORMS": 0, "followups-INITIAL_FORMS": 0,
+        "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0})
+    assert response.status_code == 302  # saved...
+    lead.refresh_from_db()
+    assert lead.first_name == "x"
+    assert (lead.status, lead.probability) == ("new", None)  # ...but not the status
+
+
+def test_exports_neutralise_spreadsheet_formulas(client, alice, dealer_a):
+    from tests.accounts.test_admin_scoping import _all_export_fields
+
+    make_lead(dealer_a, first_name="=HYPERLINK(\"http://evil\")", last_name="+1", company="@SUM(A1)",
+              email="plain@acme.test")
+    client.force_login(alice)
+    body = client.post("/admin/leads/lead/export/", {"format": "0", "resource": "0", **_all_export_fields()}).content.decode()
+    assert "'=HYPERLINK" in body and "'+1" in body and "'@SUM(A1)" in body
+    assert "plain@acme.test" in body
