@@ -4,12 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-sqlite test-postgres bench check clean help
+.PHONY: run test test-sqlite test-postgres check clean help
 
 help:
 	@echo "make run    - set up what is missing, start LeadHub with demo data on http://127.0.0.1:8000/"
 	@echo "make test   - the whole suite on SQLite, then on a throwaway PostgreSQL"
-	@echo "make bench  - the benchmarks in bench/"
 
 # Creates .venv and installs LeadHub with its test extras; again only when
 # pyproject.toml changes.
@@ -34,9 +33,6 @@ test-sqlite: $(STAMP)
 # LEADHUB_REQUIRE_POSTGRES=1 (CI), which makes that a failure.
 test-postgres: $(STAMP)
 	$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m pytest -q -p no:cacheprovider
-
-bench: $(STAMP)
-	$(BIN)/python -m bench
 
 check: $(STAMP)
 	$(BIN)/python manage.py check
