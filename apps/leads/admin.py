@@ -10,7 +10,6 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -19,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin
 
-from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline
+from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline, dealers_with_perm
 from apps.vendors.registry import VENDOR_CHOICES
 
 from . import selectors, services
@@ -124,6 +123,14 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
             # A vendor's lead stays with its account and id: they are its key.
             fields += ["dealer", "vendor_account", "vendor_lead_id", "origin"]
         return fields
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        ids = dealers_with_perm(request.user, "leads.add_lead")
+        if ids is not None and len(ids) == 1:  # most staff work for one dealer
+            initial.setdefault("dealer", next(iter(ids)))
+            initial.setdefault("owner", request.user.pk)
+        return initial
 
     @admin.display(description="name", ordering="last_name")
     def display_name(self, obj):

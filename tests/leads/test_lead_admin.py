@@ -104,3 +104,21 @@ def test_exports_neutralise_spreadsheet_formulas(client, alice, dealer_a):
     body = client.post("/admin/leads/lead/export/", {"format": "0", "resource": "0", **_all_export_fields()}).content.decode()
     assert "'=HYPERLINK" in body and "'+1" in body and "'@SUM(A1)" in body
     assert "plain@acme.test" in body
+
+
+def test_staff_enter_a_lead_by_hand_for_their_dealer(client, alice, dealer_a, dealer_b):
+    client.force_login(alice)
+    form = client.get("/admin/leads/lead/add/").context["adminform"].form
+    assert form.initial["dealer"] == dealer_a.pk and form.initial["owner"] == alice.pk
+    response = client.post("/admin/leads/lead/add/", {
+        "dealer": dealer_a.pk, "origin": "manual", "owner": alice.pk, "first_name": "Walk", "last_name": "In",
+        "phone": "0207 946 0958", "country": "GB", "followups-TOTAL_FORMS": 0, "followups-INITIAL_FORMS": 0,
+        "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0})
+    assert response.status_code == 302
+    lead = Lead.objects.get(first_name="Walk")
+    assert (lead.dealer, lead.status, lead.vendor_account, lead.phone_normalized) == (dealer_a, "new", None,
+                                                                                      "+442079460958")
+    response = client.post("/admin/leads/lead/add/", {
+        "dealer": dealer_b.pk, "origin": "manual", "first_name": "Sneaky", "followups-TOTAL_FORMS": 0,
+        "followups-INITIAL_FORMS": 0, "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0})
+    assert response.status_code == 200 and not Lead.objects.filter(first_name="Sneaky").exists()
