@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.vendors",
     "apps.leads",
+    "apps.sync",
 ]
 
 MIDDLEWARE = [
@@ -204,3 +205,19 @@ IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
 # --- LeadHub ---------------------------------------------------------------------------------
 LEADHUB_DEMO_PASSWORD = env.str("LEADHUB_DEMO_PASSWORD", default="leadhub-demo")
+
+# --- Vendor sync -------------------------------------------------------------------------------
+LEADHUB_HTTP_CONNECT_TIMEOUT = env.float("LEADHUB_HTTP_CONNECT_TIMEOUT", default=5.0)
+LEADHUB_HTTP_READ_TIMEOUT = env.float("LEADHUB_HTTP_READ_TIMEOUT", default=30.0)
+# In-run retries of one vendor call (Cat: "at least 5 times before failing"), and the
+# outbox's retries across runs: attempts before an alert, base and cap of the backoff.
+LEADHUB_RETRY_ATTEMPTS = env.int("LEADHUB_RETRY_ATTEMPTS", default=5)
+LEADHUB_RETRY_BASE_SECONDS = env.float("LEADHUB_RETRY_BASE_SECONDS", default=2.0)
+LEADHUB_RETRY_MAX_SECONDS = env.float("LEADHUB_RETRY_MAX_SECONDS", default=60.0)
+LEADHUB_OUTBOX_BASE_SECONDS = env.float("LEADHUB_OUTBOX_BASE_SECONDS", default=30.0)
+LEADHUB_OUTBOX_MAX_SECONDS = env.float("LEADHUB_OUTBOX_MAX_SECONDS", default=3600.0)
+LEADHUB_OUTBOX_BATCH = env.int("LEADHUB_OUTBOX_BATCH", default=50)
+# Queue a push task as soon as a change commits (the scheduled tick is the safety net).
+LEADHUB_PUSH_ON_COMMIT = env.bool("LEADHUB_PUSH_ON_COMMIT", default=True)
+# Days back that the daily historic reconciliation covers.
+LEADHUB_HISTORIC_DAYS = env.int("LEADHUB_HISTORIC_DAYS", default=3)

@@ -133,7 +133,15 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
         followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=staff)
         result = services.lead_change_status(lead=lead, to_status="accepted", actor=staff)
         assert result.ok, result.errors
+        from apps.sync.models import InboxPage, OutboxItem, SyncHealth, SyncRun
+
+        run = SyncRun.objects.create(account=account, kind="pull")
+        page = InboxPage.objects.create(account=account, kind="pull", request="GET /leads", status_code=200,
+                                        body=b"[]", run=run)
+        outbox = OutboxItem.objects.get(status_log=result.log)  # queued by the status change itself
         objects[dealer.code] = {"dealer": dealer, "account": account, "lead": lead, "followup": followup,
+                                "run": run, "page": page, "outbox": outbox,
+                                "health": SyncHealth.objects.get(pk=account.pk),
                                 "statuslog": result.log, "reasons": reasons, "stages": stages,
                                 "membership": Membership.objects.get(user=staff)}
     return objects

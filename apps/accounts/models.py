@@ -68,6 +68,9 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     dealer = models.ForeignKey(Dealer, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
+    sales_rep_number = models.CharField(
+        max_length=100, blank=True,
+        help_text="The person's sales rep number at this dealer (Cat dealerSalesRepNumber); the username if blank.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

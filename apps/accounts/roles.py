@@ -35,6 +35,10 @@ ADMIN_PERMISSIONS = frozenset(
     | _crud("leads.stagemapping", "view", "add", "change", "delete")
     | _crud("leads.statusmapping", "view", "add", "change", "delete")
     | _crud("vendors.vendoraccount", "add", "change", "delete")
+    | _crud("sync.synchealth", "view")
+    | _crud("sync.outboxitem", "view", "change")
+    | _crud("sync.inboxpage", "view")
+    | _crud("sync.syncrun", "view")
 )
 
 ROLE_PERMISSIONS = {Role.STAFF: STAFF_PERMISSIONS, Role.ADMIN: ADMIN_PERMISSIONS}

@@ -90,6 +90,10 @@ class Lead(models.Model):
                                              help_text="Earliest open follow-up; kept by the follow-up service.")
     first_contacted_at = models.DateTimeField(null=True, blank=True,
                                               help_text="When the lead first left New (speed to lead).")
+    customer_contacted = models.BooleanField(null=True, blank=True,
+                                             help_text="Did the dealer reach the customer? (Cat customerContacted)")
+    customer_previously_known = models.BooleanField(null=True, blank=True,
+                                                    help_text="Did the dealer know the customer already?")
 
     # Opportunity (the fields vendors such as Cat ask for once a lead is worked)
     opportunity_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
@@ -366,6 +370,36 @@ class StatusMapping(models.Model):
         if self.vendor:
             cls = adapter_class(self.vendor) if self.vendor in ADAPTERS else None
             _check_vendor_value(self.vendor, cls.status_list if cls else None, self.vendor_value, "")
+
+
+class EventKind(models.TextChoices):
+    RECEIVED = "received", "Received from vendor"
+    VENDOR_UPDATE = "vendor_update", "Updated by vendor"
+    PUSH_SENT = "push_sent", "Reported to vendor"
+    PUSH_FAILED = "push_failed", "Vendor refused the report"
+    PUSH_BLOCKED = "push_blocked", "Report blocked"
+    REVIEW = "review", "Needs review"
+    NOTE = "note", "Note"
+
+
+class LeadEvent(models.Model):
+    """An entry of the lead's timeline that is not a status change or a follow-up:
+    what a vendor sent, what LeadHub reported back and how the vendor answered.
+    Append-only like the status log."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+    actor_label = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["lead", "-created_at"], name="leadevent_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.summary}"
 
 
 class Source(models.TextChoices):

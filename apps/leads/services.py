@@ -21,6 +21,13 @@ from .rules import ReasonFacts, StageFacts, status_change_violations
 from .statuses import FIXED_PROBABILITY, Status
 
 
+# Lead fields a status change may set together with the status: the facts a
+# vendor needs with an outcome (Cat: opportunity amount, target date, customer
+# number on closing...). Anything else is edited on the lead itself.
+OUTCOME_FIELDS = frozenset({"opportunity_amount", "currency", "target_date", "rating", "customer_number", "quote_id",
+                            "quote_sent_date", "customer_contacted", "customer_previously_known"})
+
+
 @dataclass(frozen=True)
 class StatusChange:
     """What a caller asks for; handed to vendor adapters for their own rules."""
@@ -31,6 +38,8 @@ class StatusChange:
     probability: int | None = None
     sub_status: str = ""
     comment: str = ""
+    updates: dict = field(default_factory=dict)
+    actor: object = None
 
 
 @dataclass
@@ -62,19 +71,25 @@ def lead_change_status(
     comment: str = "",
     source: str = Source.ADMIN,
     at: datetime | None = None,
+    updates: dict | None = None,
 ) -> StatusChangeResult:
     """Change a lead's status (or, for an accepted lead, its sales stage).
 
     Checks the transition, the dealer's reason and stage rules and the rules of
     the lead's vendor; on success updates the lead and appends one StatusLog row
     in a single transaction, and lets the vendor adapter queue what it must send
-    in that same transaction. Returns a StatusChangeResult; `errors` lists every
+    in that same transaction. `updates` sets OUTCOME_FIELDS of the lead in the same
+    transaction (the vendor's rules see them). Returns a StatusChangeResult; `errors` lists every
     Violation found, and nothing is written when there are any. A concurrent
     change to the same lead is detected (the row is locked and re-read) and
     reported as a `conflict` violation.
     """
+    updates = dict(updates or {})
+    unknown = sorted(set(updates) - OUTCOME_FIELDS)
+    if unknown:
+        raise ValueError(f"lead_change_status cannot set {', '.join(unknown)}")
     change = StatusChange(to_status=to_status, reason=reason, stage=stage, probability=probability,
-                          sub_status=sub_status or "", comment=comment or "")
+                          sub_status=sub_status or "", comment=comment or "", updates=updates, actor=actor)
     errors = _violations(lead, change)
     if errors:
         return StatusChangeResult(ok=False, errors=errors, lead=lead)
@@ -94,7 +109,10 @@ def lead_change_status(
         current.probability = new_probability
         if current.first_contacted_at is None and from_status == Status.NEW:
             current.first_contacted_at = at
-        current.save(update_fields=["status", "sales_stage", "probability", "first_contacted_at", "updated_at"])
+        for name, value in updates.items():
+            setattr(current, name, value)
+        current.save(update_fields=["status", "sales_stage", "probability", "first_contacted_at", "updated_at",
+                                    *updates])
         log = StatusLog.objects.create(
             lead=current, from_status=from_status, to_status=to_status, from_stage_id=from_stage_id,
             to_stage=current.sales_stage, probability=new_probability, reason=reason,

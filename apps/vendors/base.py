@@ -13,7 +13,7 @@ integration issues; the sync layer calls them through this interface only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from apps.core.violations import Violation
@@ -38,6 +38,20 @@ class VendorError(Exception):
         self.permanent = permanent
         self.status = status
         self.retry_after = retry_after
+
+
+class PageUnreadable(Exception):
+    """A vendor page that cannot be parsed (malformed or truncated body). The page
+    stays stored as received; its leads are recovered by reconciliation."""
+
+
+@dataclass
+class ApplyResult:
+    """What applying one page of vendor items did."""
+
+    created: int = 0
+    updated: int = 0
+    notes: list[str] = field(default_factory=list)  # anything flagged for review
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,9 @@ class VendorAdapter:
     # dealer lead status (apps.leads.statuses.Status value) -> vendor status values
     status_list: ClassVar[MappingList | None] = None
     uses_token_url: ClassVar[bool] = False
+    supports_pull: ClassVar[bool] = False
+    supports_historic: ClassVar[bool] = False
+    supports_push: ClassVar[bool] = False
 
     def __init__(self, account):
         self.account = account
@@ -121,7 +138,47 @@ class VendorAdapter:
         """Queue whatever the vendor must be told about this change.
 
         Called by the status service inside the transaction that wrote `log`, so
-        the change and its outbound message commit together or not at all. The
-        base queues nothing (a vendor without outbound status reporting).
+        the change and its outbound message commit together or not at all. A
+        vendor that takes status updates (supports_push) gets an OutboxItem: queued,
+        or blocked with the reason shown on the lead (an unmapped reason or stage).
         """
+        if not self.supports_push:
+            return
+        from apps.sync.outbox import queue_status_update
 
+        queue_status_update(self, lead, log)
+
+
+    # --- sync interface (apps/sync/engine.py calls these) -------------------------------
+    # A vendor sets supports_pull / supports_historic / supports_push and implements
+    # the matching methods; the engine never calls a method whose flag is False.
+
+    def fetch_pages(self, http, *, call):
+        """Yield RawResponses of new leads until the vendor has none; `call(fn, ...)`
+        wraps each vendor call with LeadHub's retries."""
+        raise NotImplementedError
+
+    def fetch_historic_pages(self, http, start, end, *, call):
+        raise NotImplementedError
+
+    def parse_page(self, body: bytes) -> list[dict]:
+        """The items of a stored page; raises PageUnreadable."""
+        raise NotImplementedError
+
+    def apply_items(self, items: list[dict], *, kind: str) -> ApplyResult:
+        """Upsert the page's items into leads (inside the caller's transaction)."""
+        raise NotImplementedError
+
+    def build_outbox_payload(self, lead: Lead, log) -> tuple[dict | None, list[Violation]]:
+        """The message reporting `log` (a StatusLog) to the vendor, or None when the
+        vendor is not told about that status; violations block it."""
+        return None, []
+
+    def send(self, http, items) -> list:
+        """Send claimed OutboxItems; one apps.sync.engine.SendOutcome per item."""
+        raise NotImplementedError
+
+    @classmethod
+    def validate_outbound(cls, items: list) -> list[list[Violation]]:
+        """Check a list of outbound messages with the vendor's rules (validate_payload)."""
+        raise NotImplementedError(f"{cls.verbose_name}: validate_payload is not available yet")

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from apps.accounts.models import Dealer, Membership
 from apps.leads.models import FollowUp, Lead, Reason, SalesStage, StatusLog, StatusMapping
+from apps.sync.models import InboxPage, OutboxItem, SyncHealth, SyncRun
 from apps.vendors.models import VendorAccount
 
 # How to get dealer X's object of each dealer-scoped model from the `world` fixture.
@@ -26,6 +27,10 @@ OBJECT_OF = {
     Reason: lambda w, code: w[code]["reasons"]["rejection"],
     SalesStage: lambda w, code: w[code]["stages"][0],
     StatusMapping: lambda w, code: StatusMapping.objects.get(dealer=w[code]["dealer"]),
+    OutboxItem: lambda w, code: w[code]["outbox"],
+    InboxPage: lambda w, code: w[code]["page"],
+    SyncRun: lambda w, code: w[code]["run"],
+    SyncHealth: lambda w, code: w[code]["health"],
 }
 # Registered models that are not dealer data: only IT (superusers) reach them.
 GLOBAL_MODELS = {"auth.group", "auth.user", "django_q.schedule", "django_q.success", "django_q.failure",

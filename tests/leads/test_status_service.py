@@ -146,12 +146,13 @@ def test_it_asks_the_vendor_adapter_for_its_rules_and_writes_nothing_when_they_f
     assert not StatusLog.objects.exists()
 
 
-def test_it_lets_the_vendor_queue_its_message_in_the_same_transaction(lead_a, monkeypatch, dealer_a):
+def test_it_lets_the_vendor_queue_its_message_in_the_same_transaction(lead_a, monkeypatch, dealer_a, alice):
     from apps.vendors.cat.adapter import CatAdapter
     from tests.conftest import make_cat_account
 
     lead_a.vendor_account = make_cat_account(dealer_a)
     lead_a.vendor_lead_id = "CAT-2"
+    lead_a.owner = alice
     lead_a.save()
 
     def fail(self, lead, log):

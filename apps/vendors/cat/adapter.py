@@ -1,7 +1,23 @@
-"""Caterpillar PP+ Lead API V2 (shared/vendor-docs/cat-pp-lead-api-v2.txt)."""
-from apps.vendors.base import EndpointPreset, MappingList, SettingField, VendorAdapter
+"""Caterpillar PP+ Lead API V2 (shared/vendor-docs/cat-pp-lead-api-v2.txt).
 
-from . import rules
+Pull: GET /leads until empty (a destructive read: each lead comes once, so the
+engine stores every page before processing it), GET /leads/historic to
+reconcile. Push: POST /leads with a JSON array of updates built by payloads.py
+and checked by rules.py. Decisions: docs/vendors/cat.md.
+"""
+from __future__ import annotations
+
+import copy
+import json
+
+from django.utils import timezone
+
+from apps.core.violations import Violation
+from apps.vendors.base import (ApplyResult, EndpointPreset, MappingList, PageUnreadable, SettingField, VendorAdapter,
+                               VendorError)
+
+from . import payloads, rules
+from .client import MAX_LIMIT, CatClient, message_of
 
 DOC = "cat-pp-lead-api-v2.txt"
 
@@ -11,17 +27,23 @@ class CatAdapter(VendorAdapter):
     verbose_name = "Caterpillar PP+ Lead API V2"
     document = DOC
     uses_token_url = True
+    supports_pull = supports_historic = supports_push = True
     settings_fields = (
         SettingField("client_id", "Client ID", help_text="PingFederate client id issued by Cat IAM."),
         SettingField("client_secret", "Client secret", secret=True),
         SettingField("scope", "OAuth scope", default="manage:all",
                      help_text="The document's token request sends scope=manage:all."),
+        SettingField("dealer_codes", "Other dealer codes", required=False,
+                     help_text="Comma-separated codes of other LeadHub dealers whose Cat leads this account "
+                               "receives (a dealer group's shared client id). Leads go to the dealer named by "
+                               "catDealerCode."),
     )
     # "Testing Procedures" and "Production Information" of the document. The QA
     # service host changed on 06/05/2023 (modification history) to services-stg.
     endpoint_presets = {
         "qa": EndpointPreset("Cat QA", "https://services-stg.cat.com", "https://fedloginqa.cat.com/as/token.oauth2"),
-        "production": EndpointPreset("Cat production", "https://services.cat.com", "https://fedlogin.cat.com/as/token.oauth2"),
+        "production": EndpointPreset("Cat production", "https://services.cat.com",
+                                     "https://fedlogin.cat.com/as/token.oauth2"),
     }
     # "Dealer Mapping: Rejection Reason, Disqualification Reason, Closed Lost
     # Reason, Sales Stage" are required. primaryClosedReason is optional for
@@ -45,3 +67,197 @@ class CatAdapter(VendorAdapter):
     @staticmethod
     def probability_range(stage: str) -> tuple[int, int]:
         return rules.probability_range(stage)
+
+    # --- rules on a status change ------------------------------------------------------
+    def check_status_change(self, lead, change) -> list[Violation]:
+        """Cat's rules for the update this change would send, named on the form's
+        fields. An unmapped reason or stage does not stop the change: it blocks the
+        push, visibly, until a dealer admin maps it."""
+        future = copy.copy(lead)
+        for name, value in (change.updates or {}).items():
+            setattr(future, name, value)
+        if future.first_contacted_at is None and lead.status == "new":
+            future.first_contacted_at = timezone.now()
+        _, problems = payloads.build_update(lead=future, to_status=change.to_status, reason=change.reason,
+                                            stage=change.stage, comment=change.comment, actor=change.actor)
+        return [Violation(payloads.FORM_FIELD_FOR.get(v.field, v.field), v.code, v.message)
+                for v in problems if v.code != "unmapped"]
+
+    def build_outbox_payload(self, lead, log):
+        if log is None:
+            return None, []
+        return payloads.build_update(lead=lead, to_status=log.to_status, reason=log.reason, stage=log.to_stage,
+                                     comment=log.comment, actor=log.actor, at=log.created_at)
+
+    @classmethod
+    def validate_outbound(cls, items):
+        return rules.validate_batch(items)
+
+    # --- pull ---------------------------------------------------------------------------
+    def fetch_pages(self, http, *, call):
+        """GET /leads?limit=100 "until all PSEs are ingested and GET call returns 0
+        leads"; "no further GET calls should be made after an empty response"."""
+        client = CatClient(self.account, http)
+        while True:
+            raw = call(client.get_leads, MAX_LIMIT)
+            if raw.status_code == 204 or _is_empty_array(raw.body):
+                return
+            yield raw
+
+    def fetch_historic_pages(self, http, start, end, *, call):
+        client = CatClient(self.account, http)
+        offset = 0
+        while True:
+            raw = call(client.get_historic, start.isoformat(), end.isoformat(), offset, MAX_LIMIT)
+            if raw.status_code == 204 or _is_empty_array(raw.body):
+                return
+            yield raw
+            try:
+                count = len(self.parse_page(raw.body))
+            except PageUnreadable as exc:
+                raise VendorError(f"historic page at offset {offset} unreadable: {exc}", permanent=False) from None
+            if count < MAX_LIMIT:
+                return
+            offset += count
+
+    def parse_page(self, body: bytes) -> list[dict]:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PageUnreadable(f"not JSON ({exc.__class__.__name__}: {str(exc)[:120]}); "
+                                 f"{len(body)} bytes kept as received") from None
+        if not isinstance(data, list):
+            raise PageUnreadable(f"expected a JSON array of leads, got {type(data).__name__}: {str(data)[:200]}")
+        return data
+
+    def apply_items(self, items, *, kind):
+        return _CatUpsert(self.account, kind).run(items)
+
+    # --- push ---------------------------------------------------------------------------
+    def send(self, http, items):
+        """POST the items' updates as one JSON array. 200 accepts them all. A 400
+        for a batch says nothing about which item Cat refused, so each is then
+        sent alone once: only the refused ones fail, with Cat's message."""
+        from apps.sync.engine import SendOutcome
+
+        client = CatClient(self.account, http)
+        raw = client.post_updates([item.payload for item in items])
+        if raw.status_code in (200, 201, 204):
+            return [SendOutcome(True, status=raw.status_code)] * len(items)
+        if len(items) == 1:
+            return [SendOutcome(False, permanent=True, status=400,
+                                message=f"Cat refused the update (400): {message_of(raw)}")]
+        outcomes = []
+        for item in items:
+            try:
+                outcomes += self.send(http, [item])
+            except VendorError as exc:
+                outcomes.append(SendOutcome.from_error(exc))
+        return outcomes
+
+
+def _is_empty_array(body: bytes) -> bool:
+    stripped = body.strip()
+    if stripped in (b"", b"[]"):
+        return True
+    if len(stripped) < 16:
+        try:
+            return json.loads(stripped) == []
+        except ValueError:
+            return False
+    return False
+
+
+class _CatUpsert:
+    """Applies one page of Cat leads: NEW creates, UPDATED updates the vendor's own
+    fields, historic (SENT) only fills gaps. Keyed on (account, leadId)."""
+
+    def __init__(self, account, kind: str):
+        self.account = account
+        self.kind = kind
+        self.result = ApplyResult()
+        served = [c.strip().upper() for c in str(account.options.get("dealer_codes", "")).split(",") if c.strip()]
+        from apps.accounts.models import Dealer
+
+        self.dealer_by_code = {account.dealer.code.upper(): account.dealer_id}
+        for dealer in Dealer.objects.filter(code__in=served):
+            self.dealer_by_code[dealer.code.upper()] = dealer.pk
+
+    def run(self, items) -> ApplyResult:
+        from apps.leads.models import EventKind, Lead, LeadEvent, Origin
+
+        keyed = []
+        for index, item in enumerate(items):
+            lead_id = str(item.get("leadId") or "").strip() if isinstance(item, dict) else ""
+            if not lead_id:
+                self.result.notes.append(f"item {index} has no leadId; it is kept in the stored page")
+                continue
+            keyed.append((lead_id, item))
+        existing = {lead.vendor_lead_id: lead for lead in
+                    Lead.objects.filter(vendor_account=self.account,
+                                        vendor_lead_id__in=[lead_id for lead_id, _ in keyed])}
+        new, events = {}, []
+        for lead_id, item in keyed:
+            state = str(item.get("leadState") or "").strip().upper()
+            if lead_id in new:  # the same lead twice in one page: keep the later values
+                new[lead_id].raw_payload = {**new[lead_id].raw_payload, **item}
+                continue
+            lead = existing.get(lead_id)
+            if lead is not None:
+                if self.kind != "historic":
+                    events += self._update(lead, item, state)
+                continue
+            columns, notes = payloads.inbound_columns(item)
+            if state not in ("NEW", "UPDATED", "SENT"):
+                notes.append(f"unexpected leadState {item.get('leadState')!r}")
+            dealer_id = self._dealer(item, notes)
+            lead = Lead(dealer_id=dealer_id, vendor_account=self.account, vendor_lead_id=lead_id,
+                        origin=Origin.VENDOR, raw_payload=item, needs_review=bool(notes),
+                        review_note="; ".join(notes), **columns)
+            lead.refresh_phone_normalized()
+            new[lead_id] = lead
+            self.result.notes += [f"lead {lead_id}: {note}" for note in notes]
+        if new:
+            Lead.objects.bulk_create(list(new.values()), batch_size=500)
+            self.result.created += len(new)
+            if self.kind == "historic":
+                created = Lead.objects.filter(vendor_account=self.account, vendor_lead_id__in=list(new))
+                events += [LeadEvent(lead=lead, kind=EventKind.RECEIVED, actor_label=self.account.name,
+                                     summary="Recovered by reconciliation with Cat's historic endpoint")
+                           for lead in created]
+        if events:
+            LeadEvent.objects.bulk_create(events)
+        return self.result
+
+    def _dealer(self, item, notes) -> int:
+        code = str(item.get("catDealerCode") or "").strip().upper()
+        if not code or code in self.dealer_by_code:
+            return self.dealer_by_code.get(code, self.account.dealer_id)
+        notes.append(f"catDealerCode {code} is not a dealer of account {self.account.name}; "
+                     f"assigned to {self.account.dealer.code}")
+        return self.account.dealer_id
+
+    def _update(self, lead, item, state) -> list:
+        """UPDATED: keep the new payload, never clobber the dealer's own columns."""
+        from apps.leads.models import EventKind, LeadEvent
+
+        old = lead.raw_payload or {}
+        changed = {k: [old.get(k), item.get(k)] for k in sorted(set(old) | set(item))
+                   if k != "leadState" and old.get(k) != item.get(k)}
+        if not changed:
+            return []
+        lead.raw_payload = {**old, **item}
+        fields = ["raw_payload", "updated_at"]
+        unexpected = [k for k in changed if k not in payloads.UPDATABLE_FIELDS]
+        if state != "UPDATED" or unexpected:
+            lead.needs_review = True
+            note = (f"Cat sent {state or 'no leadState'} for a lead LeadHub has" if state != "UPDATED"
+                    else "Cat changed fields it does not document as updatable: " + ", ".join(unexpected))
+            lead.review_note = (lead.review_note + "; " if lead.review_note else "") + note
+            fields += ["needs_review", "review_note"]
+            self.result.notes.append(f"lead {lead.vendor_lead_id}: {note}")
+        lead.save(update_fields=fields)
+        self.result.updated += 1
+        described = ", ".join(f"{k}: {v[0]!r} → {v[1]!r}" for k, v in list(changed.items())[:10])
+        return [LeadEvent(lead=lead, kind=EventKind.VENDOR_UPDATE, actor_label=self.account.name,
+                          summary=f"Cat updated {described}"[:500], details={"changed": changed})]

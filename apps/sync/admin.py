@@ -1,0 +1,180 @@
+"""Sync health, the outbox (with "Retry now"), stored vendor pages and runs.
+
+Dealer admins see their dealer's accounts; IT (superusers) sees every account.
+"""
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
+
+from apps.accounts.admin_scoping import DealerScopedAdmin
+from apps.leads.selectors import unmapped_values
+
+from . import engine
+from .models import InboxPage, OutboxItem, OutboxState, SyncHealth, SyncRun
+
+
+def _ago(moment) -> str:
+    return f"{timesince(moment)} ago" if moment else "never"
+
+
+@admin.register(SyncHealth)
+class SyncHealthAdmin(DealerScopedAdmin):
+    list_display = ["name", "vendor", "dealer", "enabled", "last_pull", "last_push", "queued", "blocked",
+                    "failed_pushes", "last_error", "unmapped"]
+    list_filter = ["vendor", "enabled", "dealer"]
+    search_fields = ["name", "dealer__code"]
+    readonly_fields = ["name", "vendor", "dealer", "enabled", "last_pull", "last_push", "queued", "blocked",
+                       "failed_pushes", "last_error", "unmapped"]
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("dealer", "sync_state").annotate(
+            n_queued=Count("outbox", filter=Q(outbox__state__in=[OutboxState.PENDING, OutboxState.SENDING])),
+            n_blocked=Count("outbox", filter=Q(outbox__state=OutboxState.BLOCKED)),
+            n_failed=Count("outbox", filter=Q(outbox__state=OutboxState.FAILED)),
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _state(self, obj):
+        return getattr(obj, "sync_state", None)
+
+    @admin.display(description="last good pull")
+    def last_pull(self, obj):
+        state = self._state(obj)
+        return _ago(state.last_pull_ok_at) if state else "never"
+
+    @admin.display(description="last good push")
+    def last_push(self, obj):
+        state = self._state(obj)
+        return _ago(state.last_push_ok_at) if state else "never"
+
+    @admin.display(description="queued", ordering="n_queued")
+    def queued(self, obj):
+        return obj.n_queued
+
+    @admin.display(description="blocked", ordering="n_blocked")
+    def blocked(self, obj):
+        return obj.n_blocked
+
+    @admin.display(description="failed", ordering="n_failed")
+    def failed_pushes(self, obj):
+        return obj.n_failed
+
+    @admin.display(description="last error")
+    def last_error(self, obj):
+        state = self._state(obj)
+        if not state or not state.last_error or state.consecutive_failures == 0:
+            return "—"
+        return format_html("<span class='errornote'>{} ({})</span>", state.last_error[:300],
+                           _ago(state.last_error_at))
+
+    @admin.display(description="unmapped")
+    def unmapped(self, obj):
+        found = unmapped_values(dealer_id=obj.dealer_id, vendors=[obj.vendor])
+        required = [u for u in found if u.required]
+        if not required:
+            return "none"
+        return format_html_join("", "<div>{}</div>", ((u.message,) for u in required[:10]))
+
+
+@admin.register(OutboxItem)
+class OutboxItemAdmin(DealerScopedAdmin):
+    dealer_field = "account__dealer"
+    list_display = ["id", "lead", "account", "state", "attempts", "next_attempt_at", "short_error", "sent_at",
+                    "created_at"]
+    list_filter = ["state", "account"]
+    list_select_related = ["lead", "account"]
+    search_fields = ["lead__vendor_lead_id", "lead__last_name", "last_error"]
+    actions = ["retry_now"]
+    readonly_fields = ["lead", "account", "status_log", "kind", "state", "attempts", "next_attempt_at", "claimed_by",
+                       "claimed_until", "last_status_code", "last_error", "alerted_at", "sent_at", "created_at",
+                       "payload_display"]
+    exclude = ["payload"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else (obj.last_error or "—")
+
+    @admin.display(description="payload")
+    def payload_display(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
+
+    @admin.action(description="Retry now", permissions=["change"])
+    def retry_now(self, request, queryset):
+        count = engine.retry_now(queryset)
+        accounts = set(queryset.values_list("account_id", flat=True))
+        from .outbox import kick_push
+
+        for account_id in accounts:
+            kick_push(account_id)
+        self.message_user(request, f"{count} update(s) queued to be sent now.", messages.SUCCESS)
+
+
+@admin.register(InboxPage)
+class InboxPageAdmin(DealerScopedAdmin):
+    dealer_field = "account__dealer"
+    list_display = ["id", "account", "kind", "status_code", "state", "item_count", "received_at", "error"]
+    list_filter = ["state", "kind", "account"]
+    list_select_related = ["account"]
+    readonly_fields = ["account", "kind", "request", "status_code", "received_at", "state", "processed_at",
+                       "item_count", "error", "run", "body_display"]
+    exclude = ["body"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="body as received")
+    def body_display(self, obj):
+        text = obj.body_text
+        return format_html("<pre style='white-space:pre-wrap;max-height:40em;overflow:auto'>{}</pre>",
+                           text[:200_000] + ("\n… (cut for display)" if len(text) > 200_000 else ""))
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(DealerScopedAdmin):
+    dealer_field = "account__dealer"
+    list_display = ["id", "account", "kind", "state", "started_at", "duration", "fetched", "created", "updated",
+                    "pushed", "failed"]
+    list_filter = ["kind", "state", "account"]
+    list_select_related = ["account"]
+    readonly_fields = [f.name for f in SyncRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="duration")
+    def duration(self, obj):
+        end = obj.finished_at or timezone.now()
+        return f"{(end - obj.started_at).total_seconds():.1f}s"

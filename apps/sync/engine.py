@@ -1,0 +1,371 @@
+"""Vendor sync, the same for every vendor: pull, reconcile, push.
+
+Pull: each page a vendor answers is stored (InboxPage, committed) before it is
+processed; processing a page and marking it processed is one transaction, and
+upserts are keyed on (account, vendor lead id), so a crash anywhere loses
+nothing and repeats nothing: the next run first finishes the stored pages.
+
+Push: a status change queues an OutboxItem in its own transaction. Items are
+claimed with a conditional UPDATE (pending -> sending), so two workers never
+send the same item; the push lock keeps one sender per account, so updates of
+one lead go out in order. The outbox owns retries, backoff and alerts.
+
+Vendor specifics live behind the adapter (apps/vendors/base.py).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from apps.vendors.base import PageUnreadable, VendorError
+from apps.vendors.http import VendorHTTP
+
+from . import alerts
+from .backoff import backoff_seconds
+from .locks import account_lock, new_holder
+from .models import AccountSyncState, InboxPage, OutboxItem, OutboxState, PageState, RunState, SyncRun
+
+log = logging.getLogger("leadhub.sync")
+CLAIM_LEASE = timedelta(minutes=5)
+MAX_PAGES_PER_RUN = 2000  # 200,000 leads: a guard against a vendor that never says "empty"
+
+
+@dataclass
+class Summary:
+    account: str
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    pushed: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"account": self.account, "fetched": self.fetched, "created": self.created,
+                "updated": self.updated, "pushed": self.pushed, "failed": self.failed, "errors": self.errors}
+
+    def add(self, other: "Summary") -> "Summary":
+        for name in ("fetched", "created", "updated", "pushed", "failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+        return self
+
+
+def _state(account) -> AccountSyncState:
+    state, _ = AccountSyncState.objects.get_or_create(account=account)
+    return state
+
+
+def _http(account, run) -> VendorHTTP:
+    return VendorHTTP(vendor=account.vendor, account=account.name, run_id=run.pk if run else None)
+
+
+def _retrying_call(fn, *args, **kwargs):
+    """Call a vendor function, retrying transient VendorErrors with backoff and
+    jitter (Retry-After honoured). Cat: "Retry mechanism should make API call at
+    least 5 times before failing"."""
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception()
+        return backoff_seconds(state.attempt_number, base=settings.LEADHUB_RETRY_BASE_SECONDS,
+                               cap=settings.LEADHUB_RETRY_MAX_SECONDS,
+                               retry_after=getattr(exc, "retry_after", None))
+
+    for attempt in Retrying(retry=retry_if_exception(lambda e: isinstance(e, VendorError) and not e.permanent),
+                            stop=stop_after_attempt(max(1, settings.LEADHUB_RETRY_ATTEMPTS)), wait=wait,
+                            reraise=True):
+        with attempt:
+            return fn(*args, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------
+# Pull
+# ----------------------------------------------------------------------------------------
+
+def pull(account, *, holder: str | None = None) -> Summary:
+    """Pull everything new from the vendor; one pull per account at a time."""
+    summary = Summary(account.name)
+    adapter = account.adapter()
+    with account_lock(account.pk, "pull", holder=holder) as lock:
+        if not lock.held:
+            summary.errors.append("another pull of this account is running; skipped")
+            SyncRun.objects.create(account=account, kind="pull", state=RunState.SKIPPED,
+                                   finished_at=timezone.now(), errors=summary.errors)
+            return summary
+        run = SyncRun.objects.create(account=account, kind="pull", worker=lock.holder)
+        AccountSyncState.objects.update_or_create(account=account, defaults={"last_pull_started_at": run.started_at})
+        http = _http(account, run)
+        possible_loss = False
+        try:
+            _finish_stored_pages(account, adapter, run, summary)
+            for pages, raw in enumerate(adapter.fetch_pages(http, call=_retrying_call), start=1):
+                page = InboxPage.objects.create(account=account, kind="pull", request=raw.request,
+                                                status_code=raw.status_code, body=raw.body, run=run)
+                if not _process_page(page, adapter, run, summary):
+                    possible_loss = True
+                lock.renew()
+                if pages >= MAX_PAGES_PER_RUN:
+                    summary.errors.append(f"stopped after {pages} pages; the next run continues")
+                    break
+        except VendorError as exc:
+            summary.errors.append(exc.message)
+            # A timeout or reset may have cost a page the vendor counts as delivered.
+            possible_loss = possible_loss or exc.status is None
+        finally:
+            http.close()
+        _finish_run(run, summary, "pull")
+    if possible_loss and adapter.supports_historic:
+        days = settings.LEADHUB_HISTORIC_DAYS
+        log.warning("account=%s run=%s a page may have been lost; reconciling the last %d days",
+                    account.name, run.pk, days)
+        today = timezone.localdate()
+        recovered = reconcile(account, today - timedelta(days=days), today)
+        summary.created += recovered.created
+        summary.fetched += recovered.fetched
+        summary.errors += recovered.errors
+    return summary
+
+
+def _finish_stored_pages(account, adapter, run, summary) -> None:
+    """Process pages a crashed run stored but did not process."""
+    for page in InboxPage.objects.filter(account=account, state=PageState.PENDING).order_by("id"):
+        log.info("account=%s run=%s finishing stored page %s", account.name, run.pk, page.pk)
+        _process_page(page, adapter, run, summary)
+
+
+def _process_page(page: InboxPage, adapter, run, summary) -> bool:
+    """Apply one stored page; False when it could not be read (it stays stored)."""
+    try:
+        items = adapter.parse_page(bytes(page.body))
+    except PageUnreadable as exc:
+        InboxPage.objects.filter(pk=page.pk).update(state=PageState.FAILED, error=str(exc),
+                                                    processed_at=timezone.now())
+        summary.errors.append(f"unreadable page {page.pk}: {exc}")
+        return False
+    with transaction.atomic():
+        result = adapter.apply_items(items, kind=page.kind)
+        InboxPage.objects.filter(pk=page.pk).update(state=PageState.PROCESSED, processed_at=timezone.now(),
+                                                    item_count=len(items), error="; ".join(result.notes)[:5000])
+    summary.fetched += len(items)
+    summary.created += result.created
+    summary.updated += result.updated
+    summary.errors += [f"page {page.pk}: {note}" for note in result.notes]
+    return True
+
+
+def reconcile(account, start: date, end: date) -> Summary:
+    """Import every lead the vendor says it delivered between start and end that
+    LeadHub does not have (Cat: GET /leads/historic)."""
+    summary = Summary(account.name)
+    adapter = account.adapter()
+    if not adapter.supports_historic:
+        summary.errors.append(f"{account.vendor} has no historic endpoint")
+        return summary
+    if start > end:
+        summary.errors.append(f"--since {start} is after --until {end}")
+        return summary
+    with account_lock(account.pk, "historic") as lock:
+        if not lock.held:
+            summary.errors.append("another reconciliation of this account is running; skipped")
+            return summary
+        run = SyncRun.objects.create(account=account, kind="historic", worker=lock.holder)
+        http = _http(account, run)
+        try:
+            for raw in adapter.fetch_historic_pages(http, start, end, call=_retrying_call):
+                page = InboxPage.objects.create(account=account, kind="historic", request=raw.request,
+                                                status_code=raw.status_code, body=raw.body, run=run)
+                _process_page(page, adapter, run, summary)
+                lock.renew()
+        except VendorError as exc:
+            summary.errors.append(exc.message)
+        finally:
+            http.close()
+        _finish_run(run, summary, "historic")
+    return summary
+
+
+# ----------------------------------------------------------------------------------------
+# Push
+# ----------------------------------------------------------------------------------------
+
+def push(account, *, holder: str | None = None) -> Summary:
+    """Send every due outbox item of the account, in order, in batches."""
+    summary = Summary(account.name)
+    adapter = account.adapter()
+    holder = holder or new_holder()
+    with account_lock(account.pk, "push", holder=holder) as lock:
+        if not lock.held:
+            summary.errors.append("another push of this account is running; skipped")
+            return summary
+        run = SyncRun.objects.create(account=account, kind="push", worker=holder)
+        release_expired_claims(account)
+        rebuild_blocked(account)
+        http = _http(account, run)
+        try:
+            while True:
+                claimed = claim_due(account, holder, settings.LEADHUB_OUTBOX_BATCH)
+                if not claimed:
+                    break
+                try:
+                    outcomes = adapter.send(http, claimed)
+                except VendorError as exc:
+                    outcomes = [SendOutcome.from_error(exc)] * len(claimed)
+                transient = _record_outcomes(account, claimed, outcomes, summary)
+                lock.renew()
+                if transient:
+                    break  # the vendor is struggling: leave the rest to the backoff
+        finally:
+            http.close()
+        _finish_run(run, summary, "push")
+    return summary
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    ok: bool
+    permanent: bool = False
+    message: str = ""
+    status: int | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def from_error(cls, exc: VendorError) -> "SendOutcome":
+        return cls(False, exc.permanent, exc.message, exc.status, exc.retry_after)
+
+
+def release_expired_claims(account) -> int:
+    """Items a dead worker was sending go back to the queue. The vendor may or may
+    not have received them (see docs/architecture.md, "What a crash can repeat")."""
+    return OutboxItem.objects.filter(account=account, state=OutboxState.SENDING,
+                                     claimed_until__lt=timezone.now()).update(
+        state=OutboxState.PENDING, claimed_by="", claimed_until=None)
+
+
+def rebuild_blocked(account) -> None:
+    """Blocked items (an unmapped value, a rule the lead did not meet) are rebuilt
+    from the lead as it is now; once the dealer fixed the cause they are queued."""
+    adapter = account.adapter()
+    for item in OutboxItem.objects.filter(account=account, state=OutboxState.BLOCKED).select_related(
+            "lead", "status_log"):
+        payload, problems = adapter.build_outbox_payload(item.lead, item.status_log)
+        if payload is not None and not problems:
+            OutboxItem.objects.filter(pk=item.pk, state=OutboxState.BLOCKED).update(
+                state=OutboxState.PENDING, payload=payload, last_error="", next_attempt_at=timezone.now())
+
+
+def claim_due(account, holder: str, limit: int) -> list[OutboxItem]:
+    now = timezone.now()
+    due = list(OutboxItem.objects.filter(account=account, state=OutboxState.PENDING, next_attempt_at__lte=now)
+               .order_by("id").values_list("id", flat=True)[:limit])
+    if not due:
+        return []
+    OutboxItem.objects.filter(id__in=due, state=OutboxState.PENDING).update(
+        state=OutboxState.SENDING, claimed_by=holder, claimed_until=now + CLAIM_LEASE)
+    return list(OutboxItem.objects.filter(id__in=due, state=OutboxState.SENDING, claimed_by=holder)
+                .select_related("lead").order_by("id"))
+
+
+def _record_outcomes(account, items, outcomes, summary) -> bool:
+    from apps.leads.models import EventKind, LeadEvent
+
+    now = timezone.now()
+    transient = False
+    exhausted = []
+    for item, outcome in zip(items, outcomes, strict=True):
+        if outcome.ok:
+            OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.SENT, sent_at=now, claimed_by="",
+                                                         claimed_until=None, last_error="",
+                                                         last_status_code=outcome.status,
+                                                         attempts=item.attempts + 1)
+            LeadEvent.objects.create(lead_id=item.lead_id, kind=EventKind.PUSH_SENT, actor_label=account.name,
+                                     summary=f"Reported to {account.get_vendor_display()}: "
+                                             f"{item.payload.get('leadStatus', item.kind)}",
+                                     details={"outbox": item.pk, "payload": item.payload})
+            summary.pushed += 1
+        elif outcome.permanent:
+            OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.FAILED, claimed_by="", claimed_until=None,
+                                                         last_error=outcome.message, last_status_code=outcome.status,
+                                                         attempts=item.attempts + 1)
+            LeadEvent.objects.create(lead_id=item.lead_id, kind=EventKind.PUSH_FAILED, actor_label=account.name,
+                                     summary=f"{account.get_vendor_display()} refused the update: "
+                                             f"{outcome.message}"[:500],
+                                     details={"outbox": item.pk, "status": outcome.status, "payload": item.payload})
+            summary.failed += 1
+            summary.errors.append(f"lead {item.lead_id}: {outcome.message}")
+        else:
+            transient = True
+            attempts = item.attempts + 1
+            delay = backoff_seconds(attempts, base=settings.LEADHUB_OUTBOX_BASE_SECONDS,
+                                    cap=settings.LEADHUB_OUTBOX_MAX_SECONDS, retry_after=outcome.retry_after)
+            OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.PENDING, claimed_by="",
+                                                         claimed_until=None, attempts=attempts,
+                                                         last_error=outcome.message, last_status_code=outcome.status,
+                                                         next_attempt_at=now + timedelta(seconds=delay))
+            summary.errors.append(f"lead {item.lead_id}: {outcome.message} (attempt {attempts}, retrying)")
+            if attempts >= settings.LEADHUB_RETRY_ATTEMPTS and item.alerted_at is None:
+                exhausted.append((item, outcome))
+    if exhausted:
+        _alert_exhausted(account, exhausted)
+    return transient
+
+
+def _alert_exhausted(account, exhausted) -> None:
+    queued = OutboxItem.objects.filter(account=account, state__in=[OutboxState.PENDING, OutboxState.SENDING]).count()
+    lines = [f"- lead {item.lead_id} (outbox {item.pk}): {outcome.message}" for item, outcome in exhausted]
+    details = (f"{len(exhausted)} update(s) failed {settings.LEADHUB_RETRY_ATTEMPTS} times and stay queued "
+               f"({queued} queued in all); LeadHub keeps retrying at most every "
+               f"{settings.LEADHUB_OUTBOX_MAX_SECONDS / 60:.0f} minutes.\n\n" + "\n".join(lines))
+    if alerts.send_alert(account, "updates could not be delivered", details):
+        OutboxItem.objects.filter(pk__in=[item.pk for item, _ in exhausted]).update(alerted_at=timezone.now())
+
+
+def retry_now(queryset) -> int:
+    """The admin's "Retry now": due immediately, with a fresh count of attempts."""
+    return queryset.filter(state__in=[OutboxState.PENDING, OutboxState.FAILED]).update(
+        state=OutboxState.PENDING, next_attempt_at=timezone.now(), attempts=0, alerted_at=None)
+
+
+# ----------------------------------------------------------------------------------------
+# Runs and health
+# ----------------------------------------------------------------------------------------
+
+def _finish_run(run: SyncRun, summary: Summary, kind: str) -> None:
+    now = timezone.now()
+    ok = not any(not e.startswith("page ") for e in summary.errors) and summary.failed == 0
+    # Page notes (a flagged field) do not fail a run; vendor errors do.
+    run.state = RunState.OK if ok else RunState.FAILED
+    run.finished_at = now
+    for name in ("fetched", "created", "updated", "pushed", "failed"):
+        setattr(run, name, getattr(summary, name))
+    run.errors = summary.errors[:200]
+    run.save()
+    state = _state(run.account)
+    if ok:
+        stamp = {"pull": "last_pull_ok_at", "push": "last_push_ok_at", "historic": "last_historic_ok_at"}[kind]
+        setattr(state, stamp, now)
+        state.consecutive_failures = 0
+        state.alerted_at = None
+    else:
+        state.consecutive_failures += 1
+        state.last_error = "; ".join(summary.errors)[:2000]
+        state.last_error_at = now
+        if kind in ("pull", "historic") and state.alerted_at is None:
+            sent = alerts.send_alert(run.account, f"{kind} failed", f"Run {run.pk} failed after retries:\n\n"
+                                     + "\n".join(f"- {e}" for e in summary.errors[:50]))
+            if sent:
+                state.alerted_at = now
+    state.save()
+    log.info("account=%s run=%s %s %s fetched=%d created=%d updated=%d pushed=%d failed=%d errors=%d",
+             run.account.name, run.pk, kind, run.state, summary.fetched, summary.created, summary.updated,
+             summary.pushed, summary.failed, len(summary.errors))
+
+
+def queue_depth(account) -> int:
+    return OutboxItem.objects.filter(account=account).filter(
+        Q(state=OutboxState.PENDING) | Q(state=OutboxState.SENDING) | Q(state=OutboxState.BLOCKED)).count()

@@ -1,0 +1,63 @@
+"""Run one account's sync now: python manage.py sync NAME [--pull] [--push]
+[--since YYYY-MM-DD --until YYYY-MM-DD]. The last line of output is the JSON
+summary; the exit status is 1 when the sync failed."""
+import json
+import sys
+from datetime import date
+
+from apps.core.commands import LeadHubCommand
+from apps.sync import engine
+from apps.vendors.models import VendorAccount
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+class Command(LeadHubCommand):
+    help = "Sync one vendor account now (pull and push; historic reconciliation with --since/--until)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="Vendor account name.")
+        parser.add_argument("--pull", action="store_true", help="Only pull (default: pull and push).")
+        parser.add_argument("--push", action="store_true", help="Only push.")
+        parser.add_argument("--since", help="Reconcile leads created from this date (YYYY-MM-DD).")
+        parser.add_argument("--until", help="... up to this date (default: today).")
+
+    def handle(self, *args, name, pull, push, since, until, **options):
+        account = VendorAccount.objects.select_related("dealer").filter(name=name).first()
+        if account is None:
+            raise self.usage_error(f"no vendor account named {name!r} (see: vendoraccount list)")
+        if until and not since:
+            raise self.usage_error("--until needs --since")
+        try:
+            start = _date(since) if since else None
+            end = _date(until) if until else None
+        except ValueError as exc:
+            raise self.usage_error(str(exc)) from None
+        if start and end and start > end:
+            raise self.usage_error(f"--since {start} is after --until {end}")
+        missing = account.missing_settings()
+        if missing:
+            raise self.usage_error(f"{name} is missing settings: {', '.join(missing)}")
+        cls = account.adapter_class
+        do_pull = pull or not push
+        do_push = push or not pull
+        summary = engine.Summary(account.name)
+        if start:
+            if not cls.supports_historic:
+                raise self.usage_error(f"{account.vendor} accounts have no historic reconciliation")
+            from django.utils import timezone
+
+            summary.add(engine.reconcile(account, start, end or timezone.localdate()))
+        elif do_pull and cls.supports_pull:
+            summary.add(engine.pull(account))
+        if do_push and cls.supports_push:
+            summary.add(engine.push(account))
+        failed = bool(summary.failed) or any(not e.startswith("page ") for e in summary.errors)
+        self.stdout.write(json.dumps(summary.as_dict(), ensure_ascii=False))
+        if failed:
+            sys.exit(1)

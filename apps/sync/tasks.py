@@ -1,0 +1,76 @@
+"""django-q2 tasks. They only wake the engine up: every one is safe to run twice
+(locks and conditional claims in the database), so a broker redelivery, an
+overlapping schedule or a second worker never pulls twice at once or sends an
+update twice."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.vendors.models import VendorAccount
+
+from . import engine
+from .models import AccountSyncState, OutboxItem, OutboxState
+
+log = logging.getLogger("leadhub.sync")
+TICK_SCHEDULE_NAME = "leadhub-sync-tick"
+
+
+def _account(account_id: int) -> VendorAccount | None:
+    account = VendorAccount.objects.select_related("dealer").filter(pk=account_id, enabled=True).first()
+    if account is None:
+        log.info("account %s is gone or disabled; nothing to do", account_id)
+    return account
+
+
+def pull_account(account_id: int) -> dict | None:
+    account = _account(account_id)
+    return engine.pull(account).as_dict() if account and account.adapter_class.supports_pull else None
+
+
+def push_account(account_id: int) -> dict | None:
+    account = _account(account_id)
+    return engine.push(account).as_dict() if account and account.adapter_class.supports_push else None
+
+
+def reconcile_account(account_id: int) -> dict | None:
+    account = _account(account_id)
+    if not account or not account.adapter_class.supports_historic:
+        return None
+    today = timezone.localdate()
+    return engine.reconcile(account, today - timedelta(days=settings.LEADHUB_HISTORIC_DAYS), today).as_dict()
+
+
+def tick() -> list[str]:
+    """Every minute: queue what is due per enabled account — a pull when its
+    interval has passed, a push when updates are due, the daily reconciliation."""
+    from django_q.tasks import async_task
+
+    now = timezone.now()
+    queued = []
+    for account in VendorAccount.objects.filter(enabled=True):
+        cls = account.adapter_class
+        state, _ = AccountSyncState.objects.get_or_create(account=account)
+        if cls.supports_pull and state.pull_due(now, account.pull_interval_minutes):
+            async_task(pull_account, account.pk, task_name=f"pull-{account.name}", group="pull")
+            queued.append(f"pull {account.name}")
+        if cls.supports_push and OutboxItem.objects.filter(account=account, state=OutboxState.PENDING,
+                                                           next_attempt_at__lte=now).exists():
+            async_task(push_account, account.pk, task_name=f"push-{account.name}", group="push")
+            queued.append(f"push {account.name}")
+        if cls.supports_historic and (state.last_historic_ok_at is None
+                                      or now - state.last_historic_ok_at >= timedelta(days=1)):
+            async_task(reconcile_account, account.pk, task_name=f"historic-{account.name}", group="historic")
+            queued.append(f"historic {account.name}")
+    return queued
+
+
+def ensure_schedule(**kwargs) -> None:
+    """Create the one-minute tick schedule (post_migrate), once."""
+    from django_q.models import Schedule
+
+    Schedule.objects.get_or_create(name=TICK_SCHEDULE_NAME, defaults={
+        "func": "apps.sync.tasks.tick", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1})

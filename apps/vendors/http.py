@@ -1,0 +1,78 @@
+"""The one way LeadHub talks HTTP to a vendor.
+
+Every call has a timeout; transport failures become VendorError(permanent=False)
+so callers treat them alike; each call is logged with the vendor, the account
+and the run, and never with credentials (headers and bodies are not logged).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+
+from .base import VendorError
+
+log = logging.getLogger("leadhub.vendors.http")
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """A vendor's answer, kept as bytes so nothing is lost before it is stored."""
+
+    status_code: int
+    body: bytes
+    headers: dict
+    request: str  # "GET /path?query" — never credentials
+
+    def retry_after(self) -> float | None:
+        value = self.headers.get("Retry-After") or self.headers.get("retry-after")
+        try:
+            return max(0.0, float(value)) if value is not None else None
+        except ValueError:
+            return None  # an HTTP date: treat as unknown and use our own backoff
+
+
+class VendorHTTP:
+    def __init__(self, *, vendor: str, account: str, timeout: tuple[float, float] | None = None, run_id=None):
+        self.vendor = vendor
+        self.account = account
+        self.run_id = run_id
+        self.timeout = timeout or (settings.LEADHUB_HTTP_CONNECT_TIMEOUT, settings.LEADHUB_HTTP_READ_TIMEOUT)
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "LeadHub/0.1"
+
+    def request(self, method: str, url: str, **kwargs) -> RawResponse:
+        parts = urlsplit(url)
+        described = f"{method} {parts.path}" + (f"?{parts.query}" if parts.query else "")
+        started = time.monotonic()
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            body = response.content  # read fully here, so a reset mid-body is a transport error
+        except requests.Timeout as exc:
+            self._log(described, "timeout", started)
+            raise VendorError(f"{described}: no answer within {self.timeout[1]:g}s ({exc.__class__.__name__})",
+                              permanent=False) from None
+        except requests.ConnectionError as exc:
+            self._log(described, "connection error", started)
+            raise VendorError(f"{described}: connection failed or was reset ({_first_line(exc)})",
+                              permanent=False) from None
+        except requests.RequestException as exc:
+            self._log(described, "request error", started)
+            raise VendorError(f"{described}: {exc.__class__.__name__}: {_first_line(exc)}", permanent=False) from None
+        self._log(described, response.status_code, started)
+        return RawResponse(response.status_code, body, dict(response.headers), described)
+
+    def _log(self, described, outcome, started):
+        log.info("vendor=%s account=%s run=%s %s -> %s in %.0f ms", self.vendor, self.account, self.run_id,
+                 described, outcome, (time.monotonic() - started) * 1000)
+
+    def close(self):
+        self.session.close()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
