@@ -197,7 +197,7 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
             result = services.lead_change_status(
                 lead=lead, to_status=data["to_status"], actor=request.user, reason=data["reason"],
                 stage=data["stage"], probability=data["probability"], sub_status=data["sub_status"],
-                comment=data["comment"])
+                comment=data["comment"], updates=form.outcome_updates())
             if result.ok:
                 messages.success(request, f"{lead}: now {lead.get_status_display()}.")
                 return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
@@ -209,8 +209,21 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
             "form": form,
             "opts": self.opts,
             "original": lead,
+            "required_by_status": _required_by_status(lead, form),
         }
         return TemplateResponse(request, "admin/leads/lead/change_status.html", context)
+
+
+def _required_by_status(lead, form) -> dict:
+    """For each status the lead may move to, the form fields the vendor's rules
+    require (shown as required as soon as that status is picked)."""
+    if not lead.vendor_account_id:
+        return {}
+    adapter = lead.vendor_account.adapter()
+    required_for = getattr(adapter, "required_form_fields", None)
+    if required_for is None:
+        return {}
+    return {status: sorted(required_for(lead, status)) for status, _ in form.fields["to_status"].choices}
 
 
 @admin.register(FollowUp)

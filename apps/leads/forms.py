@@ -17,13 +17,37 @@ def add_violations(form: forms.Form, violations, field_map: dict[str, str] | Non
         form.add_error(name if name in form.fields else None, v.message)
 
 
+YES_NO_UNKNOWN = [("", "Unknown"), ("true", "Yes"), ("false", "No")]
+
+
+def _tri_state(value):
+    return {"true": True, "false": False}.get(value)
+
+
 class StatusChangeForm(forms.Form):
+    """A status change with the facts vendors need alongside it (services.OUTCOME_FIELDS)."""
+
     to_status = forms.ChoiceField(label="New status")
     stage = forms.ModelChoiceField(queryset=SalesStage.objects.none(), required=False, label="Sales stage")
     probability = forms.IntegerField(min_value=0, max_value=100, required=False, label="Probability %")
     reason = forms.ModelChoiceField(queryset=Reason.objects.none(), required=False)
     sub_status = forms.CharField(max_length=100, required=False, label="Sub-status")
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    customer_contacted = forms.TypedChoiceField(choices=YES_NO_UNKNOWN, coerce=_tri_state, empty_value=None,
+                                                required=False, label="Customer contacted?")
+    customer_previously_known = forms.TypedChoiceField(choices=YES_NO_UNKNOWN, coerce=_tri_state, empty_value=None,
+                                                       required=False, label="Customer already known?")
+    opportunity_amount = forms.DecimalField(max_digits=16, decimal_places=2, min_value=0, required=False)
+    currency = forms.CharField(max_length=3, required=False)
+    target_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    rating = forms.ChoiceField(choices=[("", "—"), ("High", "High"), ("Medium", "Medium"), ("Low", "Low")],
+                               required=False)
+    customer_number = forms.CharField(max_length=40, required=False, label="Dealer customer number")
+    quote_id = forms.CharField(max_length=255, required=False)
+    quote_sent_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    OUTCOME_FIELDS = ("customer_contacted", "customer_previously_known", "opportunity_amount", "currency",
+                      "target_date", "rating", "customer_number", "quote_id", "quote_sent_date")
 
     def __init__(self, *args, lead, **kwargs):
         super().__init__(*args, **kwargs)
@@ -32,6 +56,16 @@ class StatusChangeForm(forms.Form):
         self.fields["to_status"].choices = [(s, labels[s]) for s in Status.values if s in allowed_targets(lead.status)]
         self.fields["stage"].queryset = SalesStage.objects.filter(dealer_id=lead.dealer_id, active=True)
         self.fields["reason"].queryset = Reason.objects.filter(dealer_id=lead.dealer_id, active=True)
+        for name in self.OUTCOME_FIELDS:
+            value = getattr(lead, name)
+            self.initial.setdefault(name, {True: "true", False: "false"}.get(value, value)
+                                    if isinstance(value, bool) or value is None else value)
+        if not lead.currency:
+            self.initial["currency"] = lead.dealer.default_currency
+
+    def outcome_updates(self) -> dict:
+        return {name: self.cleaned_data.get(name) if name != "currency" else (self.cleaned_data.get(name) or "").upper()
+                for name in self.OUTCOME_FIELDS if name in self.cleaned_data}
 
 
 def _vendor_value_choices(kind_of_list: str, reason_kind: str | None = None):

@@ -148,8 +148,13 @@ def _violations(lead: Lead, change: StatusChange) -> list[Violation]:
         probability=change.probability,
         comment=change.comment,
     )
-    if not found and lead.vendor_account_id:
-        found += lead.vendor_account.adapter().check_status_change(lead, change)
+    # The vendor's rules are checked too (all problems at once), unless the change
+    # itself is impossible, which makes any vendor finding noise.
+    impossible = any(v.field == "to_status" for v in found)
+    if not impossible and lead.vendor_account_id:
+        seen = {(v.field, v.message) for v in found}
+        found += [v for v in lead.vendor_account.adapter().check_status_change(lead, change)
+                  if (v.field, v.message) not in seen]
     return found
 
 

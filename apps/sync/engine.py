@@ -67,12 +67,15 @@ def _http(account, run) -> VendorHTTP:
     return VendorHTTP(vendor=account.vendor, account=account.name, run_id=run.pk if run else None)
 
 
-def _retrying_call(fn, *args, **kwargs):
+def _retrying_call(fn, *args, on_transient=None, **kwargs):
     """Call a vendor function, retrying transient VendorErrors with backoff and
     jitter (Retry-After honoured). Cat: "Retry mechanism should make API call at
-    least 5 times before failing"."""
+    least 5 times before failing". `on_transient(exc)` hears of every transient
+    failure, including those a later attempt recovers from."""
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception()
+        if on_transient is not None:
+            on_transient(exc)
         return backoff_seconds(state.attempt_number, base=settings.LEADHUB_RETRY_BASE_SECONDS,
                                cap=settings.LEADHUB_RETRY_MAX_SECONDS,
                                retry_after=getattr(exc, "retry_after", None))
@@ -101,10 +104,18 @@ def pull(account, *, holder: str | None = None) -> Summary:
         run = SyncRun.objects.create(account=account, kind="pull", worker=lock.holder)
         AccountSyncState.objects.update_or_create(account=account, defaults={"last_pull_started_at": run.started_at})
         http = _http(account, run)
+        transport_failures = []
+
+        def call(fn, *args, **kwargs):
+            # A timeout or a reset may have cost a page the vendor already counts as
+            # delivered (a destructive read), even when a retry then succeeds.
+            return _retrying_call(fn, *args, **kwargs, on_transient=lambda exc: exc.status is None
+                                  and transport_failures.append(exc.message))
+
         possible_loss = False
         try:
             _finish_stored_pages(account, adapter, run, summary)
-            for pages, raw in enumerate(adapter.fetch_pages(http, call=_retrying_call), start=1):
+            for pages, raw in enumerate(adapter.fetch_pages(http, call=call), start=1):
                 page = InboxPage.objects.create(account=account, kind="pull", request=raw.request,
                                                 status_code=raw.status_code, body=raw.body, run=run)
                 if not _process_page(page, adapter, run, summary):
@@ -119,6 +130,7 @@ def pull(account, *, holder: str | None = None) -> Summary:
             possible_loss = possible_loss or exc.status is None
         finally:
             http.close()
+        possible_loss = possible_loss or bool(transport_failures)
         _finish_run(run, summary, "pull")
     if possible_loss and adapter.supports_historic:
         days = settings.LEADHUB_HISTORIC_DAYS

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator, validate_email
 from django.db import models
 
-from apps.core.crypto import EncryptedSecretsField
+from apps.core.crypto import EncryptedSecrets, EncryptedSecretsField
 
 from .registry import ADAPTERS, VENDOR_CHOICES, adapter_class
 
@@ -118,7 +118,7 @@ class VendorAccount(models.Model):
                     secrets[key] = value
             else:
                 options[key] = value
-        self.secrets = secrets
+        self.secrets = EncryptedSecrets(secrets)
         self.options = options
 
     def missing_settings(self) -> list[str]:

@@ -83,6 +83,18 @@ class CatAdapter(VendorAdapter):
         return [Violation(payloads.FORM_FIELD_FOR.get(v.field, v.field), v.code, v.message)
                 for v in problems if v.code != "unmapped"]
 
+    def required_form_fields(self, lead, to_status: str) -> set[str]:
+        """The status form's fields Cat requires for `to_status` (rules.required_fields
+        on the update this change would send)."""
+        payload, _ = payloads.build_update(lead=lead, to_status=to_status, stage=lead.sales_stage)
+        if payload is None:
+            return set()
+        fields = rules.required_fields(payload)
+        if to_status in ("rejected", "disqualified", "closed_lost"):
+            fields.add({"rejected": "rejectedReasonWhy", "disqualified": "disqualifiedReasonWhy"}.get(
+                to_status, "primaryClosedReason"))
+        return {payloads.FORM_FIELD_FOR[f] for f in fields if f in payloads.FORM_FIELD_FOR}
+
     def build_outbox_payload(self, lead, log):
         if log is None:
             return None, []

@@ -182,7 +182,9 @@ def build_update(*, lead, to_status: str, reason=None, stage=None, comment: str 
             elif text:
                 payload["comments"] = text
     payload = {k: v for k, v in payload.items() if v is not None and v != ""}
-    problems += rules.validate_update(payload)
+    unmapped = {v.field for v in problems if v.code == "unmapped"}
+    # A field left out because its mapping is missing is reported once, as unmapped.
+    problems += [v for v in rules.validate_update(payload) if v.field not in unmapped]
     return payload, problems
 
 

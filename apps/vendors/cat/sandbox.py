@@ -270,11 +270,13 @@ _LOCATIONS = (
     ("Sydney", "NSW", "2000", "AU", "Australia", "City of Sydney", "+61 (2)", "en_US",
      "George St.", (("Liam", "O'Connor", "liam.oconnor", "MALE"), ("Chloe", "Smith", "chloe.smith", "FEMALE"))),
     ("São Paulo", "SP", "01310-100", "BR", "Brazil", "São Paulo", "+55 (11)", "pt_BR",
-     "Avenida Paulista", (("João", "Conceição", "joao.conceicao", "MALE"), ("Ana", "Ribeiro", "ana.ribeiro", "FEMALE"))),
+     "Avenida Paulista", (("João", "Conceição", "joao.conceicao", "MALE"),
+                          ("Ana", "Ribeiro", "ana.ribeiro", "FEMALE"))),
     ("Shanghai", "Shanghai", "200120", "CN", "China", "Pudong", "+86 (21)", "zh_CN",
      "Century Ave.", (("伟", "王", "wei.wang", "MALE"), ("芳", "李", "fang.li", "FEMALE"))),
     ("Lyon", "UNKNOWN", "69002", "FR", "France", "Rhône", "+33 (4)", "fr_FR",
-     "Rue de la République", (("Hugo", "Lefèvre", "hugo.lefevre", "MALE"), ("Léa", "Dubois", "lea.dubois", "FEMALE"))),
+     "Rue de la République", (("Hugo", "Lefèvre", "hugo.lefevre", "MALE"),
+                              ("Léa", "Dubois", "lea.dubois", "FEMALE"))),
     ("Johannesburg", "GP", "2001", "ZA", "South Africa", "Gauteng", "+27 (11)", "en_ZA",
      "Commissioner St.", (("Thabo", "Nkosi", "thabo.nkosi", "MALE"),
                           ("Anneke", "van der Merwe", "anneke.vandermerwe", "FEMALE"))),
@@ -560,8 +562,9 @@ class CatSandbox:
         if server is None:
             return
         self._stopping.set()  # wakes handlers sleeping in a "timeout" fault
-        server.shutdown()
-        server.server_close()  # closes the listening socket and joins the handler threads
+        server.shutdown()  # no new connections are accepted after this returns
+        server.server_close()
+        server.join_handlers(timeout=10)  # a handler blocked on a silent client ends by its socket timeout
         if thread is not None:
             thread.join(timeout=10)
         self._server = self._thread = None
@@ -641,7 +644,7 @@ class CatSandbox:
         self.add_leads(leads)
         with self._lock:
             self._next_index = max(self._next_index, first + n)
-        return _json_copy(leads)
+        return leads  # add_leads stored copies: the caller may change these freely
 
     def update_lead(self, lead_id: str, **fields) -> None:
         """Change a known lead and queue it again for GET /leads as UPDATED.
@@ -1112,12 +1115,37 @@ def _int_param(params: dict, name: str, *, default: int, low: int, high: int | N
 
 
 class _Server(ThreadingHTTPServer):
+    # Handler threads are daemons (a forgotten sandbox never blocks interpreter
+    # exit), which ThreadingMixIn does not join; they are tracked here so
+    # stop() can wait for them.
     daemon_threads = True
-    # ThreadingMixIn joins handler threads in server_close (block_on_close).
 
     def __init__(self, address, handler, sandbox: CatSandbox):
         self.sandbox = sandbox
+        self._handlers: set[threading.Thread] = set()
+        self._handlers_lock = threading.Lock()
         super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        thread = threading.Thread(target=self._run_handler, args=(request, client_address),
+                                  name=f"cat-sandbox-{self.server_address[1]}-handler", daemon=True)
+        with self._handlers_lock:
+            self._handlers.add(thread)
+        thread.start()
+
+    def _run_handler(self, request, client_address):
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._handlers_lock:
+                self._handlers.discard(threading.current_thread())
+
+    def join_handlers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._handlers_lock:
+            handlers = list(self._handlers)
+        for thread in handlers:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def server_bind(self):
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can

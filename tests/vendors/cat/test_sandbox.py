@@ -9,7 +9,6 @@ Run alone with:
 """
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
@@ -374,13 +373,14 @@ def test_it_returns_delivered_leads_created_in_the_date_range_as_sent(sb):
 
 
 def test_it_paginates_historic_with_offset_and_limit_and_shows_latest_values(sb):
-    sb.add_leads([_dated(f"H{k}", "2024-05-10") for k in range(5)])
+    # Ids and dates in neither alphabetical nor date order: the order is delivery order.
+    sb.add_leads([_dated(f"H{k}", f"2024-05-{20 - k}") for k in (3, 1, 4, 0, 2)])
     tok = token(sb)
     deliver_all(sb, tok)
-    sb.update_lead("H3", catPrequalificationStatus=True)  # not re-pulled yet
+    sb.update_lead("H0", catPrequalificationStatus=True)  # not re-pulled yet
     pages = [get_historic(sb, tok, startdate="2024-05-01", enddate="2024-05-31", offset=o, limit=2).json()
              for o in (0, 2, 4, 6)]
-    assert [[lead["leadId"] for lead in page] for page in pages] == [["H0", "H1"], ["H2", "H3"], ["H4"], []]
+    assert [[lead["leadId"] for lead in page] for page in pages] == [["H3", "H1"], ["H4", "H0"], ["H2"], []]
     assert pages[1][1]["catPrequalificationStatus"] is True  # "latest snapshot of the lead"
     assert pages[1][1]["leadState"] == "SENT"
     assert len(get_historic(sb, tok, startdate="2024-05-01", enddate="2024-05-31").json()) == 5  # defaults
@@ -659,6 +659,10 @@ def test_it_records_a_post_answered_garbled_but_not_one_reset_or_refused(sb):
     r = post_updates(sb, tok, [rejected(a["leadId"])])
     assert r.status_code == 200 and not r.text.startswith("{")
     assert sb.accepted_count(a["leadId"]) == 1  # the server applied it; the client cannot tell
+    sb.inject("truncated", path="post", deliver=False)
+    r = post_updates(sb, tok, [rejected(a["leadId"])])
+    assert r.status_code == 200 and r.text == '{"message":'
+    assert sb.accepted_count(a["leadId"]) == 1  # deliver=False: the server did not apply it
     sb.inject("timeout", path="post", seconds=3)
     with pytest.raises(requests.Timeout):
         post_updates(sb, tok, [accepted(a["leadId"])], timeout=0.3)
@@ -778,6 +782,8 @@ def test_it_stops_cleanly_even_while_stalling_and_frees_the_port(sb):
     started = time.monotonic()
     sb.stop()
     assert time.monotonic() - started < 3  # the stalled handler is woken, not waited for 30 s
+    alive = [t.name for t in threading.enumerate() if t.name.startswith(f"cat-sandbox-{sb.port}")]
+    assert alive == []  # server and handler threads are all finished
     sb.stop()  # twice is harmless
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", sb.port)) != 0  # nothing listens any more

@@ -1,0 +1,207 @@
+"""Reporting outcomes to Cat: the outbox, batching, refusals, retries, alerts.
+
+After every fault: every outcome is accepted by the sandbox exactly once.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from apps.leads import services
+from apps.leads.models import EventKind, Lead, LeadEvent, ReasonMapping
+from apps.sync import engine
+from apps.sync.models import OutboxItem, OutboxState
+
+
+@pytest.fixture
+def cat_leads(sandbox, cat_account, alice):
+    """Five Cat leads pulled from the sandbox, owned by alice."""
+    sandbox.generate_leads(5, dealer_code="A100")
+    engine.pull(cat_account)
+    Lead.objects.update(owner=alice)
+    return list(Lead.objects.order_by("id"))
+
+
+def accepted_once(sandbox, leads):
+    return all(sandbox.accepted_count(lead.vendor_lead_id) == 1 for lead in leads)
+
+
+def accept(lead, actor, **kw):
+    result = services.lead_change_status(lead=lead, to_status="accepted", actor=actor,
+                                         updates={"customer_contacted": True}, **kw)
+    assert result.ok, result.errors
+    return result
+
+
+def test_an_accepted_lead_is_reported_once_in_a_batch(sandbox, cat_account, cat_leads, alice, cat_mapped):
+    for lead in cat_leads:
+        accept(lead, alice)
+    summary = engine.push(cat_account)
+    assert (summary.pushed, summary.failed) == (5, 0)
+    posts = [r for r in sandbox.requests if r[0] == "POST" and "leads" in r[1] and "token" not in r[1]]
+    assert len(posts) == 1  # one JSON array
+    assert accepted_once(sandbox, cat_leads)
+    item = sandbox.received_updates()[0]
+    assert item["leadStatus"] == "Accepted" and item["customerContacted"] == "Yes"
+    assert item["dealerLeadId"] == f"LH-{cat_leads[0].pk}" and item["dealerSalesRep"] == "alice"
+    contacted = Lead.objects.get(pk=cat_leads[0].pk).first_contacted_at
+    # dateContacted is the date in the dealer's own time zone (A100: America/Chicago).
+    assert item["dateContacted"] == timezone.localtime(contacted, ZoneInfo("America/Chicago")).date().isoformat()
+    assert set(OutboxItem.objects.values_list("state", flat=True)) == {OutboxState.SENT}
+    assert LeadEvent.objects.filter(kind=EventKind.PUSH_SENT).count() == 5
+    assert engine.push(cat_account).pushed == 0  # nothing is sent twice
+
+
+def test_the_whole_funnel_reaches_cat_in_order(sandbox, cat_account, cat_leads, alice, cat_mapped):
+    lead = cat_leads[0]
+    accept(lead, alice)
+    stage = cat_mapped["stages"][0]
+    assert services.lead_change_status(lead=lead, to_status="accepted", stage=stage, actor=alice, updates={
+        "opportunity_amount": Decimal("142410.00"), "target_date": date.today() + timedelta(days=30)}).ok
+    result = services.lead_change_status(lead=lead, to_status="closed_lost", actor=alice,
+                                         reason=cat_mapped["reasons"]["closed_lost"],
+                                         updates={"customer_number": "DCN-42"})
+    assert result.ok, result.errors
+    engine.push(cat_account)
+    accepted, opportunity, lost = [u for u in sandbox.received_updates() if u["leadId"] == lead.vendor_lead_id]
+    assert "probabilityOfClosurePercentage" not in accepted
+    assert opportunity["probabilityOfClosurePercentage"] == 10 and opportunity["opportunityAmount"] == 142410.0
+    assert opportunity["dealerOpportunityId"] == f"LH-{lead.pk}"
+    assert (lost["probabilityOfClosurePercentage"], lost["closedNoDeal"], lost["primaryClosedReason"],
+            lost["dealerCustomerNumber"]) == (0, 0, "Cat Price too High", "DCN-42")
+
+
+def test_cat_rules_refuse_the_change_and_name_the_rule(cat_leads, alice, cat_mapped):
+    lead = cat_leads[0]
+    accept(lead, alice)
+    result = services.lead_change_status(lead=lead, to_status="closed_won", actor=alice)
+    fields = {v.field for v in result.errors}
+    assert {"customer_number", "opportunity_amount", "target_date"} <= fields
+    assert any("dealerCustomerNumber" in v.message for v in result.errors)
+    assert Lead.objects.get(pk=lead.pk).status == "accepted"
+    reject = services.lead_change_status(lead=cat_leads[1], to_status="rejected", actor=alice,
+                                         reason=cat_mapped["reasons"]["rejection"])  # "For Another Dealer"
+    assert any(v.field == "comment" and "rejectedReasonComments" in v.message for v in reject.errors)
+
+
+def test_an_unmapped_reason_blocks_the_push_until_it_is_mapped(sandbox, cat_account, cat_leads, alice, dealer_a):
+    from apps.leads.models import Reason
+
+    reason = Reason.objects.create(dealer=dealer_a, kind="disqualification", label="Gone quiet")
+    lead = cat_leads[0]
+    result = services.lead_change_status(lead=lead, to_status="disqualified", reason=reason, actor=alice)
+    assert result.ok  # the dealer's work is recorded...
+    item = OutboxItem.objects.get(lead=lead)
+    assert item.state == OutboxState.BLOCKED and "Gone quiet" in item.last_error  # ...the push waits
+    assert LeadEvent.objects.filter(lead=lead, kind=EventKind.PUSH_BLOCKED).exists()
+    engine.push(cat_account)
+    assert sandbox.accepted_count(lead.vendor_lead_id) == 0
+    ReasonMapping.objects.create(reason=reason, vendor="cat", vendor_value="Cannot reach/no response from customer")
+    engine.push(cat_account)
+    assert sandbox.accepted_count(lead.vendor_lead_id) == 1
+    assert sandbox.received_updates()[-1]["disqualifiedReasonWhy"] == "Cannot reach/no response from customer"
+
+
+def test_a_400_fails_only_the_refused_item_with_cats_message(sandbox, cat_account, cat_leads, alice, cat_mapped):
+    for lead in cat_leads[:3]:
+        accept(lead, alice)
+    bad = OutboxItem.objects.get(lead=cat_leads[1])
+    bad.payload = {**bad.payload, "rating": "low"}  # a value Cat refuses (its table says Low)
+    bad.save()
+    summary = engine.push(cat_account)
+    assert (summary.pushed, summary.failed) == (2, 1)
+    bad.refresh_from_db()
+    assert bad.state == OutboxState.FAILED and "rating" in bad.last_error and bad.last_status_code == 400
+    assert accepted_once(sandbox, [cat_leads[0], cat_leads[2]]) and sandbox.accepted_count(cat_leads[1].vendor_lead_id) == 0
+    event = LeadEvent.objects.get(lead=cat_leads[1], kind=EventKind.PUSH_FAILED)
+    assert "rating" in event.summary
+    engine.push(cat_account)  # no blind retry of a refused update
+    assert sandbox.accepted_count(cat_leads[1].vendor_lead_id) == 0
+
+
+@pytest.mark.parametrize("fault,params", [("500", {}), ("503", {}), ("429", {"retry_after": 0}),
+                                          ("timeout", {"seconds": 1.5, "deliver": False}),
+                                          ("reset", {"deliver": False}), ("expire_token", {})])
+def test_transient_push_faults_are_retried_and_accepted_once(sandbox, cat_account, cat_leads, alice, cat_mapped,
+                                                             fault, params):
+    for lead in cat_leads:
+        accept(lead, alice)
+    sandbox.inject(fault, path="post", **params)
+    first = engine.push(cat_account)
+    if fault != "expire_token":  # a 401 is retried at once with a new token
+        assert first.pushed == 0 and OutboxItem.objects.filter(state=OutboxState.PENDING, attempts=1).count() == 5
+        assert OutboxItem.objects.filter(next_attempt_at__gt=timezone.now()).count() == 5  # backoff
+        OutboxItem.objects.update(next_attempt_at=timezone.now())
+        engine.push(cat_account)
+    assert accepted_once(sandbox, cat_leads)
+    assert set(OutboxItem.objects.values_list("state", flat=True)) == {OutboxState.SENT}
+
+
+def test_retries_exhausted_alert_once_stay_queued_and_retry_now_sends(sandbox, cat_account, cat_leads, alice,
+                                                                     cat_mapped):
+    accept(cat_leads[0], alice)
+    sandbox.inject("503", times=6, path="post")
+    for _ in range(5):
+        OutboxItem.objects.update(next_attempt_at=timezone.now())
+        engine.push(cat_account)
+    item = OutboxItem.objects.get()
+    assert (item.state, item.attempts) == (OutboxState.PENDING, 5)
+    [alert] = mail.outbox
+    assert alert.to == ["crm@acme.test"] and "503" in alert.body and f"lead {cat_leads[0].pk}" in alert.body
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    engine.push(cat_account)  # sixth failure: no second alert
+    assert len(mail.outbox) == 1
+    assert engine.retry_now(OutboxItem.objects.all()) == 1
+    engine.push(cat_account)
+    assert accepted_once(sandbox, cat_leads[:1])
+
+
+def test_retry_now_from_the_admin(client, sandbox, cat_account, cat_leads, alice, adam, cat_mapped):
+    accept(cat_leads[0], alice)
+    OutboxItem.objects.update(next_attempt_at=timezone.now() + timedelta(hours=1), attempts=7)
+    client.force_login(adam)
+    item = OutboxItem.objects.get()
+    response = client.post("/admin/sync/outboxitem/", {"action": "retry_now", "_selected_action": [item.pk]})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.attempts == 0 and item.next_attempt_at <= timezone.now()
+    client.force_login(alice)  # staff may not
+    assert client.get("/admin/sync/outboxitem/").status_code == 403
+
+
+def test_a_redelivered_task_never_sends_twice(sandbox, cat_account, cat_leads, alice, cat_mapped):
+    for lead in cat_leads:
+        accept(lead, alice)
+    first = engine.claim_due(cat_account, "worker-1", 50)
+    second = engine.claim_due(cat_account, "worker-2", 50)
+    assert len(first) == 5 and second == []
+    # worker-1 dies holding the claims; after the lease they return to the queue
+    OutboxItem.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
+    engine.push(cat_account)
+    engine.push(cat_account)
+    assert accepted_once(sandbox, cat_leads)
+
+
+def test_on_hold_is_not_reported_to_cat(cat_account, cat_leads, alice):
+    assert services.lead_change_status(lead=cat_leads[0], to_status="on_hold", actor=alice).ok
+    assert not OutboxItem.objects.exists()
+
+
+def test_sync_health_shows_queue_errors_and_unmapped(client, sandbox, cat_account, cat_leads, alice, adam,
+                                                     dealer_a):
+    from apps.leads.models import Reason
+
+    Reason.objects.create(dealer=dealer_a, kind="rejection", label="Never mapped")
+    accept(cat_leads[0], alice)
+    sandbox.inject("500", path="post")
+    engine.push(cat_account)
+    client.force_login(adam)
+    body = client.get("/admin/sync/synchealth/").content.decode()
+    assert "a100-cat" in body and "Never mapped" in body
+    row = client.get("/admin/sync/synchealth/").context["cl"].result_list[0]
+    assert row.n_queued == 1
