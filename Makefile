@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-sqlite test-postgres check clean help
+.PHONY: run test test-sqlite test-postgres bench check clean help
 
 help:
 	@echo "make run    - set up what is missing, start LeadHub with demo data on http://127.0.0.1:8000/"
 	@echo "make test   - the whole suite on SQLite, then on a throwaway PostgreSQL"
+	@echo "make bench  - the benchmarks in bench/ (SQLite, then a throwaway PostgreSQL)"
 
 # Creates .venv and installs LeadHub with its test extras; again only when
 # pyproject.toml changes.
@@ -33,6 +34,12 @@ test-sqlite: $(STAMP)
 # LEADHUB_REQUIRE_POSTGRES=1 (CI), which makes that a failure.
 test-postgres: $(STAMP)
 	$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Figures go to stdout; each benchmark exits 1 when a target is missed, and
+# make goes on to the next so that every figure is printed.
+bench: $(STAMP)
+	-$(BIN)/python -m bench.cat_pull
+	-$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m bench.cat_pull
 
 check: $(STAMP)
 	$(BIN)/python manage.py check

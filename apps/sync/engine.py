@@ -15,6 +15,8 @@ Vendor specifics live behind the adapter (apps/vendors/base.py).
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -112,23 +114,25 @@ def pull(account, *, holder: str | None = None) -> Summary:
             return _retrying_call(fn, *args, **kwargs, on_transient=lambda exc: exc.status is None
                                   and transport_failures.append(exc.message))
 
-        possible_loss = False
+        possible_loss = _abandoned_runs(account, run) > 0
+        _finish_stored_pages(account, adapter, run, summary)
+        pages = Prefetched(_parsed(adapter, adapter.fetch_pages(http, call=call)), limit=MAX_PAGES_PER_RUN)
         try:
-            _finish_stored_pages(account, adapter, run, summary)
-            for pages, raw in enumerate(adapter.fetch_pages(http, call=call), start=1):
+            for raw, parsed in pages:
                 page = InboxPage.objects.create(account=account, kind="pull", request=raw.request,
                                                 status_code=raw.status_code, body=raw.body, run=run)
-                if not _process_page(page, adapter, run, summary):
+                if not _process_page(page, adapter, run, summary, parsed=parsed):
                     possible_loss = True
                 lock.renew()
-                if pages >= MAX_PAGES_PER_RUN:
-                    summary.errors.append(f"stopped after {pages} pages; the next run continues")
-                    break
+            if pages.hit_limit:
+                summary.errors.append(f"stopped after {MAX_PAGES_PER_RUN} pages; the next run continues")
         except VendorError as exc:
             summary.errors.append(exc.message)
             # A timeout or reset may have cost a page the vendor counts as delivered.
             possible_loss = possible_loss or exc.status is None
         finally:
+            # A prefetched page that was never stored counts as possibly lost.
+            possible_loss = pages.close() or possible_loss
             http.close()
         possible_loss = possible_loss or bool(transport_failures)
         _finish_run(run, summary, "pull")
@@ -144,6 +148,93 @@ def pull(account, *, holder: str | None = None) -> Summary:
     return summary
 
 
+class Prefetched:
+    """Iterate vendor pages while the next one is already being fetched.
+
+    A thread runs the page iterator (HTTP only, no database) one page ahead, so
+    a pull costs about max(fetching, processing) instead of their sum. The main
+    thread stores each page before processing it. If the loop ends early (an
+    error, a kill), the page the thread was holding was received but never
+    stored: close() reports that, and the pull reconciles.
+    """
+
+    _END = object()
+
+    def __init__(self, iterator, *, limit: int):
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self.hit_limit = False
+        self._consumed_all = False
+        self._thread = threading.Thread(target=self._fetch, args=(iterator, limit), daemon=True,
+                                        name="leadhub-prefetch")
+        self._thread.start()
+
+    def _fetch(self, iterator, limit):
+        from django.db import connections
+
+        try:
+            for count, item in enumerate(iterator, start=1):
+                if not self._put(("item", item)):
+                    return
+                if count >= limit:  # stop fetching here: never fetch a page nobody will store
+                    self.hit_limit = True
+                    break
+            self._put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+            self._put(("error", exc))
+        finally:
+            connections.close_all()  # this thread's own (unused for queries) connections
+
+    def _put(self, message) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self):
+        while True:
+            kind, value = self._queue.get()
+            if kind == "end":
+                self._consumed_all = True
+                return
+            if kind == "error":
+                self._consumed_all = True
+                raise value
+            yield value
+
+    def close(self) -> bool:
+        """Stop the fetcher; True if a page may have been received and not stored."""
+        if self._consumed_all:
+            self._thread.join()
+            return False
+        self._stop.set()
+        self._thread.join(timeout=60)
+        return True
+
+
+def _abandoned_runs(account, run) -> int:
+    """Pull runs left 'running' by a worker that died (we hold the pull lock, so
+    no other pull is alive). What such a worker had received but not stored may
+    be lost from the vendor's destructive read: the caller reconciles."""
+    dead = SyncRun.objects.filter(account=account, kind="pull", state=RunState.RUNNING).exclude(pk=run.pk)
+    return dead.update(state=RunState.FAILED, finished_at=timezone.now(),
+                       errors=["the worker running this pull stopped before it finished"])
+
+
+def _parsed(adapter, raws):
+    """(raw, ParsedPage or the PageUnreadable) for each page: the parsing and the
+    pure preparation happen in the prefetch thread, overlapping the database
+    writes of the previous page (which release the GIL)."""
+    for raw in raws:
+        try:
+            yield raw, adapter.prepare_page(raw.body)
+        except PageUnreadable as exc:
+            yield raw, exc
+
+
 def _finish_stored_pages(account, adapter, run, summary) -> None:
     """Process pages a crashed run stored but did not process."""
     for page in InboxPage.objects.filter(account=account, state=PageState.PENDING).order_by("id"):
@@ -151,20 +242,24 @@ def _finish_stored_pages(account, adapter, run, summary) -> None:
         _process_page(page, adapter, run, summary)
 
 
-def _process_page(page: InboxPage, adapter, run, summary) -> bool:
-    """Apply one stored page; False when it could not be read (it stays stored)."""
+def _process_page(page: InboxPage, adapter, run, summary, parsed=None) -> bool:
+    """Apply one stored page; False when it could not be read (it stays stored).
+    `parsed`: the page already parsed (a ParsedPage) or found unreadable."""
     try:
-        items = adapter.parse_page(bytes(page.body))
+        if isinstance(parsed, PageUnreadable):
+            raise parsed
+        if parsed is None:
+            parsed = adapter.prepare_page(bytes(page.body))
     except PageUnreadable as exc:
         InboxPage.objects.filter(pk=page.pk).update(state=PageState.FAILED, error=str(exc),
                                                     processed_at=timezone.now())
         summary.errors.append(f"unreadable page {page.pk}: {exc}")
         return False
     with transaction.atomic():
-        result = adapter.apply_items(items, kind=page.kind)
+        result = adapter.apply_page(parsed, kind=page.kind)
         InboxPage.objects.filter(pk=page.pk).update(state=PageState.PROCESSED, processed_at=timezone.now(),
-                                                    item_count=len(items), error="; ".join(result.notes)[:5000])
-    summary.fetched += len(items)
+                                                    item_count=len(parsed.items), error="; ".join(result.notes)[:5000])
+    summary.fetched += len(parsed.items)
     summary.created += result.created
     summary.updated += result.updated
     summary.errors += [f"page {page.pk}: {note}" for note in result.notes]

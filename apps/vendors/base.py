@@ -54,6 +54,15 @@ class ApplyResult:
     notes: list[str] = field(default_factory=list)  # anything flagged for review
 
 
+@dataclass
+class ParsedPage:
+    """A page's items, plus whatever the adapter precomputed from them without
+    the database (prepare_page may run in the prefetch thread)."""
+
+    items: list
+    prepared: object = None
+
+
 @dataclass(frozen=True)
 class SettingField:
     """One setting a vendor account needs. Secret ones are encrypted at rest,
@@ -168,6 +177,14 @@ class VendorAdapter:
     def apply_items(self, items: list[dict], *, kind: str) -> ApplyResult:
         """Upsert the page's items into leads (inside the caller's transaction)."""
         raise NotImplementedError
+
+    def prepare_page(self, body: bytes) -> ParsedPage:
+        """Parse (and precompute from) a page body with no database access, so it
+        can run while the previous page is written; raises PageUnreadable."""
+        return ParsedPage(self.parse_page(body))
+
+    def apply_page(self, page: ParsedPage, *, kind: str) -> ApplyResult:
+        return self.apply_items(page.items, kind=kind)
 
     def build_outbox_payload(self, lead: Lead, log) -> tuple[dict | None, list[Violation]]:
         """The message reporting `log` (a StatusLog) to the vendor, or None when the

@@ -66,3 +66,23 @@ def test_it_normalises_phones_for_search_and_keeps_the_raw_value(dealer_a):
     lead = make_lead(dealer_a, phone="020 7946 0958", country="GB")
     assert lead.phone_normalized == "+442079460958"
     assert make_lead(dealer_a, phone="n/a").phone_normalized == ""
+
+
+@pytest.mark.parametrize("raw,region", [
+    ("+1 (309) 555-0100", "US"), ("(309) 654-5555", "US"), ("309.654.5555", "CA"), ("+1 309 654 5555", None),
+    ("3096545555", None), ("+13096545555", ""), ("+1 +1 (309)-654-5555", "US"), ("555-0100", "US"),
+    ("+1 (800) 555-0199", "GB"), ("020 7946 0958", "GB"), ("+44 20 7946 0958", "US"), ("1-309-654-5555", "US"),
+    ("+1 309 654 555", "US"), ("(309) 654-55555", "US"), ("+1 (309) 654-5555 ext. 12", "US"),
+])
+def test_the_phone_fast_path_agrees_with_phonenumbers(raw, region):
+    import phonenumbers
+
+    from apps.leads.models import normalize_phone
+
+    try:
+        number = phonenumbers.parse(raw, (region or "").upper() or None)
+        expected = (phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                    if phonenumbers.is_possible_number(number) else "")
+    except phonenumbers.NumberParseException:
+        expected = ""
+    assert normalize_phone(raw, region) == expected

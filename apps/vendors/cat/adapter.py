@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass, field
 
 from django.utils import timezone
 
 from apps.core.violations import Violation
-from apps.vendors.base import (ApplyResult, EndpointPreset, MappingList, PageUnreadable, SettingField, VendorAdapter,
+from apps.vendors.base import (ApplyResult, EndpointPreset, MappingList, PageUnreadable, ParsedPage, SettingField,
+                               VendorAdapter,
                                VendorError)
+
+from apps.leads.bulk import LeadRows, insert_lead_rows
+from apps.leads.models import EventKind, Lead, LeadEvent, Origin, normalize_phone
 
 from . import payloads, rules
 from .client import MAX_LIMIT, CatClient, message_of
@@ -143,7 +148,16 @@ class CatAdapter(VendorAdapter):
         return data
 
     def apply_items(self, items, *, kind):
-        return _CatUpsert(self.account, kind).run(items)
+        return self.apply_page(self.prepare_page_items(items), kind=kind)
+
+    def prepare_page(self, body: bytes) -> ParsedPage:
+        return self.prepare_page_items(self.parse_page(body))
+
+    def prepare_page_items(self, items) -> ParsedPage:
+        return ParsedPage(items, _prepare(items, self.account.pk))
+
+    def apply_page(self, page: ParsedPage, *, kind):
+        return _CatUpsert(self.account, kind).run(page.prepared)
 
     # --- push ---------------------------------------------------------------------------
     def send(self, http, items):
@@ -180,6 +194,38 @@ def _is_empty_array(body: bytes) -> bool:
     return False
 
 
+@dataclass
+class _Prepared:
+    """One page of Cat leads turned into INSERT rows, without the database."""
+
+    builder: LeadRows
+    entries: list = field(default_factory=list)  # (lead_id, item, state, columns, notes, row), page order
+    notes: list[str] = field(default_factory=list)  # items without a leadId
+
+
+def _prepare(items, account_id: int) -> _Prepared:
+    """Pure work for a page (runs in the prefetch thread): key each item and build
+    the row that would create it. The dealer is filled in by _CatUpsert."""
+    prepared = _Prepared(LeadRows())
+    for index, item in enumerate(items):
+        lead_id = str(item.get("leadId") or "").strip() if isinstance(item, dict) else ""
+        if not lead_id:
+            prepared.notes.append(f"item {index} has no leadId; it is kept in the stored page")
+            continue
+        state = str(item.get("leadState") or "").strip().upper()
+        columns, notes = payloads.inbound_columns(item)
+        if state not in ("NEW", "UPDATED", "SENT"):
+            notes.append(f"unexpected leadState {item.get('leadState')!r}")
+        region = columns.get("country") or None
+        columns.update(
+            vendor_account_id=account_id, vendor_lead_id=lead_id, origin=Origin.VENDOR, raw_payload=item,
+            needs_review=bool(notes), review_note="; ".join(notes),
+            phone_normalized=normalize_phone(columns.get("phone", ""), region)
+            or normalize_phone(columns.get("mobile_phone", ""), region))
+        prepared.entries.append((lead_id, item, state, columns, notes, prepared.builder.row(columns)))
+    return prepared
+
+
 class _CatUpsert:
     """Applies one page of Cat leads: NEW creates, UPDATED updates the vendor's own
     fields, historic (SENT) only fills gaps. Keyed on (account, leadId)."""
@@ -195,43 +241,32 @@ class _CatUpsert:
         for dealer in Dealer.objects.filter(code__in=served):
             self.dealer_by_code[dealer.code.upper()] = dealer.pk
 
-    def run(self, items) -> ApplyResult:
-        from apps.leads.models import EventKind, Lead, LeadEvent, Origin
-
-        keyed = []
-        for index, item in enumerate(items):
-            lead_id = str(item.get("leadId") or "").strip() if isinstance(item, dict) else ""
-            if not lead_id:
-                self.result.notes.append(f"item {index} has no leadId; it is kept in the stored page")
-                continue
-            keyed.append((lead_id, item))
+    def run(self, prepared: _Prepared) -> ApplyResult:
+        self.result.notes += prepared.notes
         existing = {lead.vendor_lead_id: lead for lead in
                     Lead.objects.filter(vendor_account=self.account,
-                                        vendor_lead_id__in=[lead_id for lead_id, _ in keyed])}
+                                        vendor_lead_id__in=[entry[0] for entry in prepared.entries])}
+        builder = prepared.builder
+        at = builder.position
         new, events = {}, []
-        for lead_id, item in keyed:
-            state = str(item.get("leadState") or "").strip().upper()
+        for lead_id, item, state, columns, notes, row in prepared.entries:
             if lead_id in new:  # the same lead twice in one page: keep the later values
-                new[lead_id].raw_payload = {**new[lead_id].raw_payload, **item}
+                merged = dict(new[lead_id][0], raw_payload={**new[lead_id][0]["raw_payload"], **item})
+                new[lead_id] = (merged, builder.row(merged))
                 continue
             lead = existing.get(lead_id)
             if lead is not None:
                 if self.kind != "historic":
                     events += self._update(lead, item, state)
                 continue
-            columns, notes = payloads.inbound_columns(item)
-            if state not in ("NEW", "UPDATED", "SENT"):
-                notes.append(f"unexpected leadState {item.get('leadState')!r}")
-            dealer_id = self._dealer(item, notes)
-            lead = Lead(dealer_id=dealer_id, vendor_account=self.account, vendor_lead_id=lead_id,
-                        origin=Origin.VENDOR, raw_payload=item, needs_review=bool(notes),
-                        review_note="; ".join(notes), **columns)
-            lead.refresh_phone_normalized()
-            new[lead_id] = lead
+            notes = list(notes)
+            row[at["dealer_id"]] = self._dealer(item, notes)  # may add a note
+            if notes:
+                row[at["needs_review"]], row[at["review_note"]] = True, "; ".join(notes)
+            new[lead_id] = (dict(columns, dealer_id=row[at["dealer_id"]]), row)
             self.result.notes += [f"lead {lead_id}: {note}" for note in notes]
         if new:
-            Lead.objects.bulk_create(list(new.values()), batch_size=500)
-            self.result.created += len(new)
+            self.result.created += insert_lead_rows(builder, [row for _, row in new.values()])
             if self.kind == "historic":
                 created = Lead.objects.filter(vendor_account=self.account, vendor_lead_id__in=list(new))
                 events += [LeadEvent(lead=lead, kind=EventKind.RECEIVED, actor_label=self.account.name,
@@ -240,7 +275,6 @@ class _CatUpsert:
         if events:
             LeadEvent.objects.bulk_create(events)
         return self.result
-
     def _dealer(self, item, notes) -> int:
         code = str(item.get("catDealerCode") or "").strip().upper()
         if not code or code in self.dealer_by_code:
@@ -251,8 +285,6 @@ class _CatUpsert:
 
     def _update(self, lead, item, state) -> list:
         """UPDATED: keep the new payload, never clobber the dealer's own columns."""
-        from apps.leads.models import EventKind, LeadEvent
-
         old = lead.raw_payload or {}
         changed = {k: [old.get(k), item.get(k)] for k in sorted(set(old) | set(item))
                    if k != "leadState" and old.get(k) != item.get(k)}

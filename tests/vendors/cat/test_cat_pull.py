@@ -176,11 +176,11 @@ def test_a_worker_killed_after_a_page_was_received_loses_nothing(sandbox, cat_ac
     original = engine._process_page
     calls = {"n": 0}
 
-    def die_on_second_page(page, *args):
+    def die_on_second_page(page, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise SystemExit("worker killed")  # the page is stored; processing never happens
-        return original(page, *args)
+        return original(page, *args, **kwargs)
 
     monkeypatch.setattr(engine, "_process_page", die_on_second_page)
     with pytest.raises(SystemExit):

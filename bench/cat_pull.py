@@ -1,0 +1,140 @@
+"""Benchmark: pull 10,000 Cat leads (100 pages) from the sandbox over loopback.
+
+Targets (Cat issue): at least 1,000 leads/s end to end, no more than 2x the time
+of merely fetching and parsing the same pages, peak memory under 250 MB. The
+sandbox runs in its own process so its CPU and memory are not counted here.
+
+    python -m bench.cat_pull [--leads 10000]          # database from DATABASE_URL, else a temp SQLite
+    make bench                                        # SQLite, then a throwaway PostgreSQL
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_sandbox(port: int) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "apps.vendors.cat.sandbox", "--port", str(port),
+                                "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process.stdout.readline()  # the line with its URLs: it is listening
+    return process
+
+
+def load(base_url: str, n: int, start: int) -> None:
+    import requests
+
+    response = requests.post(f"{base_url}/_sandbox/leads", json={"generate": n, "dealer_code": "BENCH",
+                                                                 "start": start}, timeout=120)
+    response.raise_for_status()
+
+
+def fetch_and_parse(base_url: str, token_url: str) -> tuple[float, int]:
+    """The floor: GET every page and json.loads it, nothing else."""
+    import requests
+
+    session = requests.Session()
+    started = time.perf_counter()
+    token = session.post(token_url, auth=(CLIENT_ID, CLIENT_SECRET),
+                         data={"grant_type": "client_credentials", "scope": "manage:all"}, timeout=10).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    count = 0
+    while True:
+        response = session.get(f"{base_url}/marketing/ecrm/leadManagement/v2/leads", params={"limit": 100},
+                               headers=headers, timeout=30)
+        if response.status_code == 204:
+            break
+        page = json.loads(response.content)
+        if not page:
+            break
+        count += len(page)
+    return time.perf_counter() - started, count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=10_000)
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="leadhub-bench-")
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
+    os.environ.update({"DJANGO_SETTINGS_MODULE": "leadhub.settings", "LEADHUB_VAR_DIR": tmp, "DEBUG": "0",
+                       "LEADHUB_PUSH_ON_COMMIT": "0", "LOG_LEVEL": "WARNING"})
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from apps.accounts.models import Dealer
+    from apps.leads.models import Lead
+    from apps.sync import engine
+    from apps.vendors.models import VendorAccount
+
+    call_command("migrate", verbosity=0)
+    port = free_port()
+    sandbox = start_sandbox(port)
+    base_url = f"http://127.0.0.1:{port}/cat"
+    try:
+        load(base_url, args.leads, 0)
+        floor_seconds, floor_count = fetch_and_parse(base_url, f"{base_url}/as/token.oauth2")
+
+        dealer = Dealer.objects.create(code="BENCH", name="Bench dealer")
+        account = VendorAccount(name="bench-cat", vendor="cat", dealer=dealer, base_url=base_url,
+                                token_url=f"{base_url}/as/token.oauth2")
+        account.set_settings({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scope": "manage:all"})
+        account.save()
+        load(base_url, args.leads, args.leads)  # fresh leads of the same shape
+        started, cpu_started = time.perf_counter(), time.process_time()
+        summary = engine.pull(account)
+        pull_seconds = time.perf_counter() - started
+        pull_cpu = time.process_time() - cpu_started
+        stored = Lead.objects.filter(vendor_account=account).count()
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {
+        "database": connection.vendor,
+        "leads": stored,
+        "pull_seconds": round(pull_seconds, 2),
+        "pull_cpu_seconds": round(pull_cpu, 2),
+        "leads_per_second": round(stored / pull_seconds),
+        "fetch_parse_seconds": round(floor_seconds, 2),
+        "ratio_to_fetch_parse": round(pull_seconds / floor_seconds, 2),
+        "peak_rss_mb": round(peak_mb),
+        "machine": f"{os.cpu_count()} cores",
+        "errors": summary.errors[:5],
+    }
+    checks = {
+        "all leads stored once": stored == args.leads == floor_count and summary.created == args.leads,
+        ">= 1000 leads/s": result["leads_per_second"] >= 1000,
+        "<= 2x fetch+parse": result["ratio_to_fetch_parse"] <= 2.0,
+        "< 250 MB peak": peak_mb < 250,
+    }
+    print(json.dumps(result))
+    for name, ok in checks.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
