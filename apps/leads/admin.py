@@ -209,12 +209,12 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
             "form": form,
             "opts": self.opts,
             "original": lead,
-            "required_by_status": _required_by_status(lead, form),
+            "required_by_status": _required_by_status(lead, form, request.user),
         }
         return TemplateResponse(request, "admin/leads/lead/change_status.html", context)
 
 
-def _required_by_status(lead, form) -> dict:
+def _required_by_status(lead, form, actor) -> dict:
     """For each status the lead may move to, the form fields the vendor's rules
     require (shown as required as soon as that status is picked)."""
     if not lead.vendor_account_id:
@@ -223,7 +223,7 @@ def _required_by_status(lead, form) -> dict:
     required_for = getattr(adapter, "required_form_fields", None)
     if required_for is None:
         return {}
-    return {status: sorted(required_for(lead, status)) for status, _ in form.fields["to_status"].choices}
+    return {status: sorted(required_for(lead, status, actor=actor)) for status, _ in form.fields["to_status"].choices}
 
 
 @admin.register(FollowUp)

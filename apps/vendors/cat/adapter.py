@@ -88,16 +88,24 @@ class CatAdapter(VendorAdapter):
         return [Violation(payloads.FORM_FIELD_FOR.get(v.field, v.field), v.code, v.message)
                 for v in problems if v.code != "unmapped"]
 
-    def required_form_fields(self, lead, to_status: str) -> set[str]:
+    def required_form_fields(self, lead, to_status: str, *, actor=None) -> set[str]:
         """The status form's fields Cat requires for `to_status` (rules.required_fields
-        on the update this change would send)."""
-        payload, _ = payloads.build_update(lead=lead, to_status=to_status, stage=lead.sales_stage)
+        on the update this change would send; the acting user stands in for a
+        missing owner as the dealerSalesRep, as on the real change)."""
+        payload, _ = payloads.build_update(lead=lead, to_status=to_status, stage=lead.sales_stage, actor=actor)
         if payload is None:
             return set()
         fields = rules.required_fields(payload)
         if to_status in ("rejected", "disqualified", "closed_lost"):
             fields.add({"rejected": "rejectedReasonWhy", "disqualified": "disqualifiedReasonWhy"}.get(
                 to_status, "primaryClosedReason"))
+        # LeadHub fills these in itself: the ids, the status, the sales rep (owner, else
+        # the person saving), dateContacted (when the lead first left New), and the
+        # probability of a closed lead.
+        fields -= {"dealerOpportunityId", "dealerLeadId", "leadId", "leadStatus", "dealerSalesRep",
+                   "dealerSalesRepNumber", "dateContacted"}
+        if to_status != "accepted":
+            fields.discard("probabilityOfClosurePercentage")
         return {payloads.FORM_FIELD_FOR[f] for f in fields if f in payloads.FORM_FIELD_FOR}
 
     def build_outbox_payload(self, lead, log):

@@ -205,3 +205,27 @@ def test_sync_health_shows_queue_errors_and_unmapped(client, sandbox, cat_accoun
     assert "a100-cat" in body and "Never mapped" in body
     row = client.get("/admin/sync/synchealth/").context["cl"].result_list[0]
     assert row.n_queued == 1
+
+
+def test_the_status_screen_marks_what_cat_requires_for_each_outcome(client, cat_leads, alice, cat_mapped):
+    import json as _json
+
+    lead = cat_leads[0]
+    accept(lead, alice)
+    client.force_login(alice)
+    response = client.get(f"/admin/leads/lead/{lead.pk}/status/")
+    required = response.context["required_by_status"]
+    assert {"opportunity_amount", "target_date", "customer_number"} <= set(required["closed_won"])
+    assert "reason" in required["closed_lost"] and "reason" not in required["closed_won"]  # 04/08/2021
+    assert "stage" not in required["closed_won"] and "owner" not in required["closed_won"]
+    assert _json.loads(response.content.decode().split('id="required-by-status">')[1].split("</script>")[0]) == required
+    # and refused with the rule named, on the field, when missing
+    response = client.post(f"/admin/leads/lead/{lead.pk}/status/", {"to_status": "closed_won", "currency": "USD"})
+    form = response.context["form"]
+    assert "customer_number" in form.errors and "dealerCustomerNumber" in " ".join(form.errors["customer_number"])
+    response = client.post(f"/admin/leads/lead/{lead.pk}/status/", {
+        "to_status": "closed_won", "currency": "USD", "customer_number": "DCN-9", "opportunity_amount": "5000",
+        "target_date": "2026-12-31"})
+    assert response.status_code == 302
+    assert Lead.objects.get(pk=lead.pk).status == "closed_won"
+    assert OutboxItem.objects.filter(lead=lead, payload__probabilityOfClosurePercentage=100).exists()

@@ -1,4 +1,5 @@
-"""Start LeadHub for trying it: the web server and a django-q2 worker together.
+"""Start LeadHub for trying it: the web server, a django-q2 worker and the
+sandbox vendors (fake vendor servers on 127.0.0.1 that the demo accounts use).
 
 `make run` calls this after migrating and seeding. It prints the URL and the
 demo login once the server answers, and stops every process it started on
@@ -15,6 +16,12 @@ import time
 from django.conf import settings
 
 from apps.core.commands import LeadHubCommand
+
+# The sandbox vendors the demo accounts of seed_demo point at (see SANDBOX_URLS there).
+SANDBOXES = {
+    "Cat sandbox": (8001, ["-m", "apps.vendors.cat.sandbox", "--port", "8001", "--client-id", "demo-client",
+                           "--client-secret", "demo-secret", "--generate", "40", "--dealer-code", "DEMO"]),
+}
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -40,10 +47,16 @@ class Command(LeadHubCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true", help="Do not start the django-q2 worker.")
+        parser.add_argument("--no-sandboxes", action="store_true", help="Do not start the sandbox vendors.")
 
-    def handle(self, *args, host, port, no_worker, **options):
+    def handle(self, *args, host, port, no_worker, no_sandboxes, **options):
         if not _port_free(host, port):
             raise self.usage_error(f"{host}:{port} is already in use; stop what runs there or pass --port.")
+        sandboxes = {} if no_sandboxes else SANDBOXES
+        for name, (sandbox_port, _) in sandboxes.items():
+            if not _port_free("127.0.0.1", sandbox_port):
+                raise self.usage_error(f"127.0.0.1:{sandbox_port} ({name}) is already in use; stop what runs there "
+                                       "or pass --no-sandboxes.")
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         processes: dict[str, subprocess.Popen] = {}
         stopping = False
@@ -55,6 +68,12 @@ class Command(LeadHubCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
+            for name, (sandbox_port, argv) in sandboxes.items():
+                processes[name] = subprocess.Popen([sys.executable, *argv], cwd=settings.BASE_DIR,
+                                                   stdout=subprocess.DEVNULL)
+                if not _wait_listening("127.0.0.1", sandbox_port, processes[name]):
+                    self.stderr.write(f"{name} did not start.")
+                    return self._shutdown(processes, 1)
             processes["web"] = subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"])
             if not no_worker:
                 processes["worker"] = subprocess.Popen([*manage, "qcluster"])
@@ -65,7 +84,9 @@ class Command(LeadHubCommand):
                 f"\nLeadHub is running: http://{host}:{port}/admin/\n"
                 f"  log in as demo-staff (dealer staff), demo-admin (dealer admin) or admin (IT, superuser)\n"
                 f"  password: {settings.LEADHUB_DEMO_PASSWORD}\n"
-                f"  Ctrl-C stops the web server and the worker.\n"))
+                + "".join(f"  {name}: http://127.0.0.1:{p}/ (demo account demo-cat pulls from it)\n"
+                          for name, (p, _) in sandboxes.items())
+                + "  Ctrl-C stops the web server, the worker and the sandboxes.\n"))
             while not stopping:
                 for name, process in processes.items():
                     if process.poll() is not None:

@@ -17,8 +17,10 @@ from apps.leads import services
 from apps.leads.models import Lead, Origin, Reason, ReasonMapping, SalesStage, StageMapping, Source
 from apps.leads.statuses import ReasonKind, Status
 from apps.vendors.cat import rules as cat
+from apps.vendors.models import VendorAccount
 
 DEALER_CODE = "DEMO"
+SANDBOX_URLS = {"cat": "http://127.0.0.1:8001/cat"}  # run_demo starts these
 FIRST = ["James", "Maria", "Wei", "Aisha", "Lukas", "Sofia", "Carlos", "Priya", "Tom", "Emma", "Kenji", "Olga",
          "Mateo", "Grace", "Ahmed", "Lena", "Noah", "Chloe", "Ravi", "Hannah"]
 LAST = ["Miller", "Garcia", "Chen", "Okafor", "Schmidt", "Rossi", "Silva", "Patel", "Brown", "Johnson", "Tanaka",
@@ -71,6 +73,7 @@ class Command(LeadHubCommand):
             users = self._users(dealer)
             reasons = self._reasons(dealer)
             stages = self._stages(dealer)
+            self._sandbox_accounts(dealer)
             created = self._leads(dealer, users, reasons, stages, leads)
         password = settings.LEADHUB_DEMO_PASSWORD
         self.stdout.write(f"demo dealer {dealer.code}: {created} leads created, "
@@ -96,6 +99,17 @@ class Command(LeadHubCommand):
             Membership.objects.get_or_create(user=user, dealer=dealer, defaults={"role": role})
             users.append(user)
         return users
+
+    def _sandbox_accounts(self, dealer):
+        """Vendor accounts pointing at the sandbox vendors that run_demo starts on
+        127.0.0.1; their leads arrive through the real sync, never a real vendor."""
+        account = VendorAccount.objects.filter(name="demo-cat").first()
+        if account is None:
+            account = VendorAccount(name="demo-cat", vendor="cat", dealer=dealer, base_url=SANDBOX_URLS["cat"],
+                                    token_url=SANDBOX_URLS["cat"] + "/as/token.oauth2", pull_interval_minutes=1,
+                                    alert_emails="it@demo.invalid")
+            account.set_settings({"client_id": "demo-client", "client_secret": "demo-secret", "scope": "manage:all"})
+            account.save()
 
     def _reasons(self, dealer):
         out = {}
