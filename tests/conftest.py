@@ -18,6 +18,9 @@ from apps.leads.statuses import ReasonKind
 from apps.vendors.models import VendorAccount
 
 PASSWORD = "test-password-1"
+# The management forms of the lead page's inlines, as a browser posts them.
+LEAD_INLINES = {f"{prefix}-{name}": 0 for prefix in ("followups", "status_logs", "events", "outbox")
+                for name in ("TOTAL_FORMS", "INITIAL_FORMS")}
 
 
 def make_user(username, *, dealer=None, role=Role.STAFF, superuser=False):

@@ -18,6 +18,8 @@ STAFF_PERMISSIONS = frozenset(
     | _crud("leads.lead", "view", "add", "change")
     | _crud("leads.followup", "view", "add", "change")
     | _crud("leads.statuslog", "view")
+    | _crud("leads.leadevent", "view")
+    | _crud("sync.outboxitem", "view")
     | _crud("leads.reason", "view")
     | _crud("leads.salesstage", "view")
     | _crud("vendors.vendoraccount", "view")

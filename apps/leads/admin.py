@@ -23,9 +23,10 @@ from apps.vendors.registry import VENDOR_CHOICES
 
 from . import selectors, services
 from .forms import ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm, add_violations
-from .models import FollowUp, Lead, Reason, ReasonMapping, SalesStage, StageMapping, StatusLog, StatusMapping, \
-    normalize_phone
+from .models import (FollowUp, Lead, LeadEvent, Reason, ReasonMapping, SalesStage, StageMapping, StatusLog,
+                     StatusMapping, normalize_phone)
 from .resources import LeadResource
+from apps.sync.models import OutboxItem
 
 
 class VendorFilter(admin.SimpleListFilter):
@@ -89,6 +90,35 @@ class StatusLogInline(DealerScopedInline):
         return False
 
 
+class _ReadOnlyInline(DealerScopedInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class LeadEventInline(_ReadOnlyInline):
+    """What vendors sent and answered: updates, reports sent, refusals, blocks."""
+
+    model = LeadEvent
+    fields = ["created_at", "kind", "summary", "actor_label"]
+    readonly_fields = fields
+    verbose_name_plural = "Vendor activity"
+
+
+class OutboxInline(_ReadOnlyInline):
+    """Updates owed to the vendor and their state (Sync > Outbox has "Retry now")."""
+
+    model = OutboxItem
+    fields = ["created_at", "state", "attempts", "next_attempt_at", "last_error", "sent_at"]
+    readonly_fields = fields
+    verbose_name_plural = "Outbound updates to the vendor"
+
+
 @admin.register(Lead)
 class LeadAdmin(ExportMixin, DealerScopedAdmin):
     resource_classes = [LeadResource]
@@ -100,7 +130,7 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
     search_fields = ["first_name", "last_name", "email", "phone", "mobile_phone", "company", "vendor_lead_id"]
     search_help_text = "Name, e-mail, phone, company or vendor lead id."
     list_per_page = 50
-    inlines = [FollowUpInline, StatusLogInline]
+    inlines = [FollowUpInline, StatusLogInline, LeadEventInline, OutboxInline]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
                        "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized"]
     fieldsets = [

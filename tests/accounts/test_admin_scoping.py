@@ -15,6 +15,7 @@ from apps.accounts.models import Dealer, Membership
 from apps.leads.models import FollowUp, Lead, Reason, SalesStage, StatusLog, StatusMapping
 from apps.sync.models import InboxPage, OutboxItem, SyncHealth, SyncRun
 from apps.vendors.models import VendorAccount
+from tests.conftest import LEAD_INLINES
 
 # How to get dealer X's object of each dealer-scoped model from the `world` fixture.
 OBJECT_OF = {
@@ -146,8 +147,7 @@ def test_it_refuses_a_forged_choice_of_another_dealers_object(client, world):
     lead = world["A100"]["lead"]
     bob = get_user_model().objects.get(username="bob")
     data = {"dealer": world["A100"]["dealer"].pk, "owner": bob.pk, "first_name": "Ann", "country": "",
-            "followups-TOTAL_FORMS": 0, "followups-INITIAL_FORMS": 0,
-            "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0}
+            **LEAD_INLINES}
     response = client.post(_url(Lead, "change", lead.pk), data)
     assert response.status_code == 200  # the form comes back with an error
     lead.refresh_from_db()

@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from apps.leads.models import Lead
-from tests.conftest import make_cat_account, make_lead
+from tests.conftest import LEAD_INLINES, make_cat_account, make_lead
 
 
 def search(client, term):
@@ -60,8 +60,7 @@ def test_a_vendor_leads_key_cannot_be_edited(client, alice, dealer_a):
     client.force_login(alice)
     response = client.post(f"/admin/leads/lead/{lead.pk}/change/", {
         "vendor_lead_id": "CHANGED", "first_name": "Ann", "owner": "", "country": "",
-        "followups-TOTAL_FORMS": 0, "followups-INITIAL_FORMS": 0,
-        "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0})
+        **LEAD_INLINES})
     assert response.status_code == 302
     lead.refresh_from_db()
     assert lead.vendor_lead_id == "KEY-1" and lead.first_name == "Ann"
@@ -73,9 +72,9 @@ def test_a_follow_up_added_inline_updates_the_leads_next_follow_up(client, alice
     client.force_login(alice)
     response = client.post(f"/admin/leads/lead/{lead.pk}/change/", {
         "dealer": dealer_a.pk, "origin": "manual", "first_name": "Jane", "owner": "", "country": "",
-        "followups-TOTAL_FORMS": 1, "followups-INITIAL_FORMS": 0, "followups-0-kind": "call",
+        **LEAD_INLINES, "followups-TOTAL_FORMS": 1, "followups-0-kind": "call",
         "followups-0-scheduled_at_0": when.strftime("%Y-%m-%d"), "followups-0-scheduled_at_1": when.strftime("%H:%M:%S"),
-        "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0})
+        })
     assert response.status_code == 302, response.content.decode()[:3000]
     lead.refresh_from_db()
     assert lead.next_follow_up_at == when
@@ -87,8 +86,7 @@ def test_status_cannot_be_set_through_the_lead_form(client, alice, dealer_a):
     client.force_login(alice)
     response = client.post(f"/admin/leads/lead/{lead.pk}/change/", {
         "dealer": dealer_a.pk, "origin": "manual", "status": "closed_won", "probability": 100, "first_name": "x",
-        "owner": "", "country": "", "followups-TOTAL_FORMS": 0, "followups-INITIAL_FORMS": 0,
-        "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0})
+        "owner": "", "country": "", **LEAD_INLINES})
     assert response.status_code == 302  # saved...
     lead.refresh_from_db()
     assert lead.first_name == "x"
@@ -112,13 +110,11 @@ def test_staff_enter_a_lead_by_hand_for_their_dealer(client, alice, dealer_a, de
     assert form.initial["dealer"] == dealer_a.pk and form.initial["owner"] == alice.pk
     response = client.post("/admin/leads/lead/add/", {
         "dealer": dealer_a.pk, "origin": "manual", "owner": alice.pk, "first_name": "Walk", "last_name": "In",
-        "phone": "0207 946 0958", "country": "GB", "followups-TOTAL_FORMS": 0, "followups-INITIAL_FORMS": 0,
-        "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0})
+        "phone": "0207 946 0958", "country": "GB", **LEAD_INLINES})
     assert response.status_code == 302
     lead = Lead.objects.get(first_name="Walk")
     assert (lead.dealer, lead.status, lead.vendor_account, lead.phone_normalized) == (dealer_a, "new", None,
                                                                                       "+442079460958")
     response = client.post("/admin/leads/lead/add/", {
-        "dealer": dealer_b.pk, "origin": "manual", "first_name": "Sneaky", "followups-TOTAL_FORMS": 0,
-        "followups-INITIAL_FORMS": 0, "status_logs-TOTAL_FORMS": 0, "status_logs-INITIAL_FORMS": 0})
+        "dealer": dealer_b.pk, "origin": "manual", "first_name": "Sneaky", **LEAD_INLINES})
     assert response.status_code == 200 and not Lead.objects.filter(first_name="Sneaky").exists()

@@ -170,8 +170,11 @@ def test_retry_now_from_the_admin(client, sandbox, cat_account, cat_leads, alice
     assert response.status_code == 302
     item.refresh_from_db()
     assert item.attempts == 0 and item.next_attempt_at <= timezone.now()
-    client.force_login(alice)  # staff may not
-    assert client.get("/admin/sync/outboxitem/").status_code == 403
+    OutboxItem.objects.update(next_attempt_at=timezone.now() + timedelta(hours=1), attempts=7)
+    client.force_login(alice)  # staff see the queue but may not act on it
+    client.post("/admin/sync/outboxitem/", {"action": "retry_now", "_selected_action": [item.pk]})
+    item.refresh_from_db()
+    assert item.attempts == 7
 
 
 def test_a_redelivered_task_never_sends_twice(sandbox, cat_account, cat_leads, alice, cat_mapped):
@@ -232,3 +235,21 @@ def test_the_status_screen_marks_what_cat_requires_for_each_outcome(client, cat_
     assert response.status_code == 302
     assert Lead.objects.get(pk=lead.pk).status == "closed_won"
     assert OutboxItem.objects.filter(lead=lead, payload__probabilityOfClosurePercentage=100).exists()
+
+
+def test_the_lead_page_shows_a_blocked_push_and_cats_refusal(client, sandbox, cat_account, cat_leads, alice,
+                                                              dealer_a, cat_mapped):
+    from apps.leads.models import Reason
+
+    unmapped = Reason.objects.create(dealer=dealer_a, kind="disqualification", label="Gone quiet")
+    services.lead_change_status(lead=cat_leads[0], to_status="disqualified", reason=unmapped, actor=alice)
+    accept(cat_leads[1], alice)
+    item = OutboxItem.objects.get(lead=cat_leads[1])
+    item.payload = {**item.payload, "rating": "low"}
+    item.save()
+    engine.push(cat_account)
+    client.force_login(alice)
+    blocked = client.get(f"/admin/leads/lead/{cat_leads[0].pk}/change/").content.decode()
+    assert "Gone quiet" in blocked and "has no Cat mapping" in blocked
+    refused = client.get(f"/admin/leads/lead/{cat_leads[1].pk}/change/").content.decode()
+    assert "refused the update" in refused and "rating" in refused
