@@ -120,6 +120,20 @@ class DealerScopedAdmin(_ScopedFormFieldsMixin, admin.ModelAdmin):
         return [_scoped_filter(self.model, spec) for spec in super().get_list_filter(request)]
 
 
+class ReadOnlyAdminMixin:
+    """For records written only by LeadHub itself (status log, sync runs, stored
+    vendor pages, sync health): viewable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class DealerScopedInline(_ScopedFormFieldsMixin, admin.TabularInline):
     """An inline whose permissions follow the parent object's dealer."""
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin
 
-from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline, dealers_with_perm
+from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline, ReadOnlyAdminMixin, dealers_with_perm
 from apps.vendors.registry import VENDOR_CHOICES
 
 from . import selectors, services
@@ -276,22 +276,13 @@ class FollowUpAdmin(DealerScopedAdmin):
 
 
 @admin.register(StatusLog)
-class StatusLogAdmin(DealerScopedAdmin):
+class StatusLogAdmin(ReadOnlyAdminMixin, DealerScopedAdmin):
     dealer_field = "lead__dealer"
     list_display = ["created_at", "lead", "from_status", "to_status", "to_stage", "reason_label", "actor_label",
                     "source"]
     list_filter = ["to_status", "source"]
     list_select_related = ["lead", "to_stage"]
     search_fields = ["lead__first_name", "lead__last_name", "lead__email", "lead__vendor_lead_id", "comment"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReasonMappingInline(DealerScopedInline):

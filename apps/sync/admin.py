@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from apps.accounts.admin_scoping import DealerScopedAdmin
+from apps.accounts.admin_scoping import DealerScopedAdmin, ReadOnlyAdminMixin
 from apps.leads.selectors import unmapped_values
 
 from . import engine
@@ -24,7 +24,7 @@ def _ago(moment) -> str:
 
 
 @admin.register(SyncHealth)
-class SyncHealthAdmin(DealerScopedAdmin):
+class SyncHealthAdmin(ReadOnlyAdminMixin, DealerScopedAdmin):
     list_display = ["name", "vendor", "dealer", "enabled", "last_pull", "last_push", "queued", "blocked",
                     "failed_pushes", "last_error", "unmapped"]
     list_filter = ["vendor", "enabled", "dealer"]
@@ -39,15 +39,6 @@ class SyncHealthAdmin(DealerScopedAdmin):
             n_blocked=Count("outbox", filter=Q(outbox__state=OutboxState.BLOCKED)),
             n_failed=Count("outbox", filter=Q(outbox__state=OutboxState.FAILED)),
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _state(self, obj):
         return getattr(obj, "sync_state", None)
@@ -131,7 +122,7 @@ class OutboxItemAdmin(DealerScopedAdmin):
 
 
 @admin.register(InboxPage)
-class InboxPageAdmin(DealerScopedAdmin):
+class InboxPageAdmin(ReadOnlyAdminMixin, DealerScopedAdmin):
     dealer_field = "account__dealer"
     list_display = ["id", "account", "kind", "status_code", "state", "item_count", "received_at", "error"]
     list_filter = ["state", "kind", "account"]
@@ -139,15 +130,6 @@ class InboxPageAdmin(DealerScopedAdmin):
     readonly_fields = ["account", "kind", "request", "status_code", "received_at", "state", "processed_at",
                        "item_count", "error", "run", "body_display"]
     exclude = ["body"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="body as received")
     def body_display(self, obj):
@@ -157,22 +139,13 @@ class InboxPageAdmin(DealerScopedAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(DealerScopedAdmin):
+class SyncRunAdmin(ReadOnlyAdminMixin, DealerScopedAdmin):
     dealer_field = "account__dealer"
     list_display = ["id", "account", "kind", "state", "started_at", "duration", "fetched", "created", "updated",
                     "pushed", "failed"]
     list_filter = ["kind", "state", "account"]
     list_select_related = ["account"]
     readonly_fields = [f.name for f in SyncRun._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="duration")
     def duration(self, obj):
