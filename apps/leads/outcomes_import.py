@@ -1,0 +1,237 @@
+"""Bulk outcomes from a dealer's own system, as CSV.
+
+Each row goes through apps.leads.services.lead_change_status, exactly like a
+change made in the browser: LeadHub's lifecycle rules, the vendor's rules (Cat's
+reject / disqualify / close rules), the status log and the vendor outbox. The
+file is all-or-nothing: one bad row and nothing is kept; a dry run checks
+everything and keeps nothing. A row whose lead is already in the outcome it
+states is "unchanged", so importing the same file twice changes nothing the
+second time.
+
+Columns (header names; the order is free):
+  lead_id                        LeadHub's lead id, or
+  account + vendor_lead_id       the vendor account name and the vendor's lead id
+  status                         new status (value or label: accepted, "Closed won", ...)
+  reason, stage                  the dealer's own reason label / sales stage name
+  probability, sub_status, comment
+  customer_contacted, customer_previously_known     yes / no / empty
+  opportunity_amount, currency, target_date, rating, customer_number, quote_id, quote_sent_date
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+
+from . import services
+from .models import Lead, Reason, SalesStage, Source
+from .statuses import Status
+
+KNOWN_COLUMNS = {"lead_id", "account", "vendor_lead_id", "status", "reason", "stage", "probability", "sub_status",
+                 "comment", "customer_contacted", "customer_previously_known", "opportunity_amount", "currency",
+                 "target_date", "rating", "customer_number", "quote_id", "quote_sent_date"}
+STATUS_BY_NAME = {**{v: v for v in Status.values}, **{label.lower(): v for v, label in Status.choices}}
+MAX_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int        # the line number in the file (the header is line 1)
+    column: str     # the CSV column at fault ("" for the whole row)
+    message: str
+
+    def __str__(self):
+        return f"line {self.row}" + (f", column {self.column}" if self.column else "") + f": {self.message}"
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    committed: bool = False
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read (encoding, header, size)."""
+
+
+def read_rows(data: bytes | str) -> tuple[list[str], list[dict]]:
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ImportFileError("the file is not UTF-8 text (save it as CSV UTF-8)") from None
+    reader = csv.DictReader(io.StringIO(data))
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    if not header:
+        raise ImportFileError("the file is empty: a header line is expected")
+    unknown = [name for name in header if name not in KNOWN_COLUMNS]
+    if unknown:
+        raise ImportFileError(f"unknown columns: {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_COLUMNS))}")
+    if "status" not in header or not ({"lead_id"} <= set(header) or {"account", "vendor_lead_id"} <= set(header)):
+        raise ImportFileError("columns status and lead_id (or account and vendor_lead_id) are required")
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        if len(rows) >= MAX_ROWS:
+            raise ImportFileError(f"more than {MAX_ROWS} rows; split the file")
+        if None in row:
+            raise ImportFileError(f"line {reader.line_num}: more cells than header columns")
+        rows.append({k: (v or "").strip() for k, v in row.items()})
+    return header, rows
+
+
+def import_outcomes(data: bytes | str, *, actor=None, actor_label: str = "", dealer_ids: set[int] | None = None,
+                    dry_run: bool = False) -> ImportResult:
+    """Check every row and apply them all, or none. `dealer_ids`: the dealers the
+    importing user reaches (None: all); a lead of another dealer is "not found"."""
+    _, rows = read_rows(data)
+    result = ImportResult(rows=len(rows))
+    lookup = _Lookup(dealer_ids)
+    with transaction.atomic():
+        for line, row in enumerate(rows, start=2):
+            errors_before = len(result.errors)
+            change = _parse(row, line, lookup, result.errors)
+            if len(result.errors) > errors_before or change is None:
+                continue
+            lead, to_status, kwargs = change
+            if _already(lead, to_status, kwargs):
+                result.unchanged += 1
+                continue
+            outcome = services.lead_change_status(lead=lead, to_status=to_status, actor=actor,
+                                                  actor_label=actor_label, source=Source.IMPORT, **kwargs)
+            if outcome.ok:
+                result.changed += 1
+            else:
+                result.errors += [RowError(line, _column(v.field), v.message) for v in outcome.errors]
+        if result.errors or dry_run:
+            transaction.set_rollback(True)
+        else:
+            result.committed = True
+    return result
+
+
+def _column(field_name: str) -> str:
+    return {"to_status": "status"}.get(field_name, field_name)
+
+
+class _Lookup:
+    """Leads, reasons and stages by the names a CSV uses, scoped and cached."""
+
+    def __init__(self, dealer_ids):
+        self.dealer_ids = dealer_ids
+        self.reasons: dict[tuple[int, str], list[Reason]] = {}
+        self.stages: dict[tuple[int, str], SalesStage | None] = {}
+
+    def lead(self, row) -> Lead | None:
+        leads = Lead.objects.select_related("dealer", "vendor_account", "sales_stage", "owner")
+        if self.dealer_ids is not None:
+            leads = leads.filter(dealer_id__in=self.dealer_ids)
+        if row.get("lead_id"):
+            return leads.filter(pk=row["lead_id"]).first() if row["lead_id"].isdigit() else None
+        return leads.filter(vendor_account__name=row.get("account", ""),
+                            vendor_lead_id=row.get("vendor_lead_id", "")).first()
+
+    def reason(self, dealer_id, label, kind) -> Reason | None:
+        key = (dealer_id, label.lower())
+        if key not in self.reasons:
+            self.reasons[key] = list(Reason.objects.filter(dealer_id=dealer_id, label__iexact=label))
+        matches = self.reasons[key]
+        return next((r for r in matches if r.kind == kind), matches[0] if matches else None)
+
+    def stage(self, dealer_id, name) -> SalesStage | None:
+        key = (dealer_id, name.lower())
+        if key not in self.stages:
+            self.stages[key] = SalesStage.objects.filter(dealer_id=dealer_id, name__iexact=name).first()
+        return self.stages[key]
+
+
+def _parse(row, line, lookup: _Lookup, errors: list[RowError]):
+    from .statuses import REASON_KIND_FOR_STATUS
+
+    def bad(column, message):
+        errors.append(RowError(line, column, message))
+
+    lead = lookup.lead(row)
+    if lead is None:
+        key = row.get("lead_id") or f"{row.get('account', '')}/{row.get('vendor_lead_id', '')}"
+        bad("lead_id" if row.get("lead_id") else "vendor_lead_id", f"no lead {key!r} (of your dealers)")
+        return None
+    to_status = STATUS_BY_NAME.get(row["status"].lower())
+    if to_status is None:
+        bad("status", f"{row['status']!r} is not a status; one of {', '.join(Status.values)}")
+        return None
+    kwargs: dict = {"updates": {}}
+    if row.get("reason"):
+        kind = REASON_KIND_FOR_STATUS.get(to_status, (None,))[0]
+        kwargs["reason"] = lookup.reason(lead.dealer_id, row["reason"], kind)
+        if kwargs["reason"] is None:
+            bad("reason", f"{lead.dealer.code} has no reason {row['reason']!r}")
+    if row.get("stage"):
+        kwargs["stage"] = lookup.stage(lead.dealer_id, row["stage"])
+        if kwargs["stage"] is None:
+            bad("stage", f"{lead.dealer.code} has no sales stage {row['stage']!r}")
+    for column, parse in (("probability", _int), ("customer_contacted", _yes_no),
+                          ("customer_previously_known", _yes_no), ("opportunity_amount", _decimal),
+                          ("target_date", _date), ("quote_sent_date", _date)):
+        if row.get(column):
+            try:
+                value = parse(row[column])
+            except ValueError as exc:
+                bad(column, str(exc))
+                continue
+            if column == "probability":
+                kwargs["probability"] = value
+            else:
+                kwargs["updates"][column] = value
+    for column in ("currency", "rating", "customer_number", "quote_id"):
+        if row.get(column):
+            kwargs["updates"][column] = row[column].upper() if column == "currency" else row[column]
+    kwargs["sub_status"] = row.get("sub_status", "")
+    kwargs["comment"] = row.get("comment", "")
+    return lead, to_status, kwargs
+
+
+def _already(lead: Lead, to_status: str, kwargs) -> bool:
+    """The lead already is where the row says (a re-imported file)."""
+    stage = kwargs.get("stage")
+    return lead.status == to_status and (stage is None or lead.sales_stage_id == stage.pk) and (
+        kwargs.get("probability") is None or lead.probability == kwargs["probability"])
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+def _decimal(text):
+    try:
+        value = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not an amount (e.g. 142410.00)") from None
+    if value.as_tuple().exponent < -2 or value < 0:
+        raise ValueError(f"{text!r}: an amount is positive with at most 2 decimals")
+    return value
+
+
+def _date(text):
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _yes_no(text):
+    value = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False, "false": False,
+             "0": False}.get(text.lower())
+    if value is None:
+        raise ValueError(f"{text!r}: write yes or no")
+    return value
