@@ -144,3 +144,11 @@ def test_the_demo_user_sees_leads_after_seeding(client, db):
     response = client.get("/admin/leads/lead/")
     assert response.status_code == 200
     assert response.context["cl"].result_count == 20
+
+
+def test_vendoraccount_fills_the_vendors_defaults(db):
+    run("dealer", "add", "D1", "--name", "D")
+    out = run("vendoraccount", "add", "d1-cat", "--vendor", "cat", "--dealer", "D1", "--environment", "qa",
+              "--set", "client_id=c", "--set", "client_secret=s")
+    assert "missing" not in out
+    assert VendorAccount.objects.get().options["scope"] == "manage:all"  # the document's scope

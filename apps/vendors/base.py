@@ -131,7 +131,7 @@ class VendorAdapter:
         """Keys of required settings that have no value."""
         missing = []
         for f in cls.settings_fields:
-            value = (secrets.get(f.key) if f.secret else options.get(f.key)) or ""
+            value = (secrets.get(f.key) if f.secret else options.get(f.key)) or f.default
             if f.required and not str(value).strip():
                 missing.append(f.key)
         return missing

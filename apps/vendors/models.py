@@ -112,6 +112,9 @@ class VendorAccount(models.Model):
             )
         secrets = self.secrets.as_dict() if self.secrets else {}
         options = dict(self.options or {})
+        for field in cls.settings_fields:  # a new account starts with the vendor's defaults
+            if not field.secret and field.default and field.key not in options:
+                options[field.key] = field.default
         for key, value in values.items():
             if key in cls.secret_keys():
                 if value:
