@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LEADHUB_VARIABLES = {"SECRET_KEY", "LEADHUB_CREDENTIALS_KEYS", "DEBUG", "SECURE_SSL_REDIRECT", "ALLOWED_HOSTS",
-                     "Q_REDIS_URL", "EMAIL_URL", "DATABASE_URL", "SECURE_HSTS_SECONDS", "SECURE_HSTS_PRELOAD"}
+                     "Q_REDIS_URL", "EMAIL_URL", "DATABASE_URL", "SECURE_HSTS_SECONDS", "SECURE_HSTS_PRELOAD",
+                     "DJANGO_ALLOW_ASYNC_UNSAFE"}
 PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "x" * 20 + "production-secret-key-with-enough-entropy-0123456789abcdef",
