@@ -26,6 +26,7 @@ from .forms import ReasonMappingForm, StageMappingForm, StatusChangeForm, Status
 from .models import (FollowUp, Lead, LeadEvent, Reason, ReasonMapping, SalesStage, StageMapping, StatusLog,
                      StatusMapping, normalize_phone)
 from .csv_export import lead_rows, streamed_csv_lines
+from .queue import humane_age, my_queue
 from .resources import LeadResource
 from apps.sync.models import OutboxItem
 
@@ -216,9 +217,22 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path("download-csv/", self.admin_site.admin_view(self.download_csv_view), name="%s_%s_download_csv" % info),
+            path("queue/", self.admin_site.admin_view(self.queue_view), name="%s_%s_queue" % info),
             path("<path:object_id>/status/", self.admin_site.admin_view(self.change_status_view),
                  name="%s_%s_status" % info),
         ] + super().get_urls()
+
+    def queue_view(self, request):
+        """My leads: what to do next, by urgency (apps/leads/queue.py)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        buckets = my_queue(request.user)
+        for bucket in buckets:
+            for lead in bucket.leads:
+                lead.age_label = humane_age(lead.age)
+        context = {**self.admin_site.each_context(request), "title": "My leads", "opts": self.opts,
+                   "buckets": buckets}
+        return TemplateResponse(request, "admin/leads/lead/queue.html", context)
 
     def download_csv_view(self, request):
         """Every lead of the changelist as it stands (scope, filters, search), streamed:
