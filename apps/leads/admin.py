@@ -135,13 +135,15 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
     list_per_page = 50
     inlines = [FollowUpInline, StatusLogInline, LeadEventInline, OutboxInline]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
-                       "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized"]
+                       "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized",
+                       "timeline"]
     fieldsets = [
         (None, {"fields": ["dealer", "owner", ("status", "sales_stage", "probability")]}),
         ("Contact", {"fields": [("first_name", "last_name"), "company", "email", ("phone", "mobile_phone"),
                                 "phone_normalized", "address1", "address2", ("city", "state_province"),
                                 ("postal_code", "country")]}),
         ("Interest", {"fields": ["product_interest", "brand", ("source", "campaign")]}),
+        ("Timeline", {"fields": ["timeline"]}),
         ("Opportunity", {"fields": [("opportunity_amount", "currency"), ("target_date", "rating"),
                                     "customer_number", ("quote_id", "quote_sent_date")]}),
         ("Vendor", {"fields": ["origin", "vendor_account", "vendor_lead_id", "vendor_created_at",
@@ -181,6 +183,16 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         if obj.next_follow_up_at < timezone.now():
             return format_html('<strong class="overdue">overdue {}</strong>', when.strftime("%Y-%m-%d %H:%M"))
         return when.strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description="everything that happened, newest first")
+    def timeline(self, obj):
+        if obj.pk is None:
+            return "—"
+        rows = format_html_join(
+            "", "<tr class='timeline-{}'><td>{}</td><td><strong>{}</strong><div class='help'>{}</div></td><td>{}</td></tr>",
+            ((e.kind, timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M"), e.title, e.detail, e.who)
+             for e in selectors.lead_timeline(obj)))
+        return format_html("<table class='timeline'><tbody>{}</tbody></table>", rows)
 
     @admin.display(description="raw vendor payload")
     def raw_payload_display(self, obj):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from apps.vendors.models import VendorAccount
 from apps.vendors.registry import adapter_class
@@ -76,3 +77,44 @@ def followups_due_q(now, *, overdue: bool) -> Q:
         return Q(next_follow_up_at__lt=now)
     end_of_day = now.replace(hour=23, minute=59, second=59, microsecond=999999)
     return Q(next_follow_up_at__gte=now, next_follow_up_at__lte=end_of_day)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: object        # datetime
+    kind: str         # "status", "followup", "vendor", "received"
+    title: str
+    detail: str = ""
+    who: str = ""
+
+
+def lead_timeline(lead) -> list[TimelineEntry]:
+    """Everything that happened to a lead, newest first: its arrival, status and
+    stage changes with reasons, follow-ups scheduled and done, what vendors sent,
+    and every report to a vendor with its result."""
+    from .models import FollowUp, LeadEvent, StatusLog
+
+    entries = [TimelineEntry(lead.created_at, "received",
+                             f"Received from {lead.vendor_account}" if lead.vendor_account_id
+                             else f"Created ({lead.get_origin_display().lower()})")]
+    for log in StatusLog.objects.filter(lead=lead).select_related("to_stage"):
+        title = f"{log.get_from_status_display() or '—'} → {log.get_to_status_display()}"
+        if log.from_status == log.to_status and log.to_stage:
+            title = f"Stage → {log.to_stage.name}"
+        detail = "; ".join(part for part in (
+            f"reason: {log.reason_label}" if log.reason_label else "",
+            f"{log.probability}%" if log.probability is not None else "",
+            log.sub_status, log.comment) if part)
+        entries.append(TimelineEntry(log.created_at, "status", title, detail, log.actor_label))
+    for followup in FollowUp.objects.filter(lead=lead).select_related("assigned_to", "done_by", "created_by"):
+        entries.append(TimelineEntry(followup.created_at, "followup",
+                                     f"{followup.get_kind_display()} scheduled for "
+                                     f"{timezone.localtime(followup.scheduled_at):%Y-%m-%d %H:%M}",
+                                     followup.notes, str(followup.created_by or "")))
+        if followup.done_at:
+            entries.append(TimelineEntry(followup.done_at, "followup", f"{followup.get_kind_display()} done",
+                                         followup.outcome_notes, str(followup.done_by or "")))
+    for event in LeadEvent.objects.filter(lead=lead):
+        entries.append(TimelineEntry(event.created_at, "vendor", event.get_kind_display(), event.summary,
+                                     event.actor_label))
+    return sorted(entries, key=lambda entry: entry.at, reverse=True)

@@ -118,3 +118,30 @@ def test_staff_enter_a_lead_by_hand_for_their_dealer(client, alice, dealer_a, de
     response = client.post("/admin/leads/lead/add/", {
         "dealer": dealer_b.pk, "origin": "manual", "first_name": "Sneaky", **LEAD_INLINES})
     assert response.status_code == 200 and not Lead.objects.filter(first_name="Sneaky").exists()
+
+
+def test_the_lead_page_has_one_timeline_of_everything(client, alice, dealer_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.leads import services
+    from apps.leads.models import EventKind, LeadEvent
+    from apps.leads.selectors import lead_timeline
+
+    lead = make_lead(dealer_a, owner=alice)
+    followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=alice,
+                                          notes="Bring the brochure")
+    services.lead_change_status(lead=lead, to_status="accepted", actor=alice, comment="Called, interested")
+    services.followup_complete(followup=followup, actor=alice, outcome_notes="Demo booked")
+    LeadEvent.objects.create(lead=lead, kind=EventKind.PUSH_SENT, summary="Reported to Cat: Accepted")
+    LeadEvent.objects.create(lead=lead, kind=EventKind.VENDOR_UPDATE, summary="<script>alert(1)</script>")
+    kinds = [entry.kind for entry in lead_timeline(lead)]
+    assert sorted(kinds) == ["followup", "followup", "received", "status", "vendor", "vendor"]
+    assert kinds[-1] == "received"  # newest first, arrival last
+    client.force_login(alice)
+    body = client.get(f"/admin/leads/lead/{lead.pk}/change/").content.decode()
+    for text in ("New → Accepted", "Called, interested", "Bring the brochure", "Demo booked",
+                 "Reported to Cat: Accepted", "&lt;script&gt;alert(1)&lt;/script&gt;"):
+        assert text in body
+    assert "<script>alert(1)</script>" not in body  # vendor text is shown, never run
