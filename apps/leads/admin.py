@@ -22,7 +22,8 @@ from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline, R
 from apps.vendors.registry import VENDOR_CHOICES
 
 from . import selectors, services
-from .forms import ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm, add_violations
+from .forms import (AssignForm, ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm,
+                    add_violations)
 from .models import (FollowUp, Lead, LeadEvent, Reason, ReasonMapping, SalesStage, StageMapping, StatusLog,
                      StatusMapping, normalize_phone)
 from .csv_export import lead_rows, streamed_csv_lines
@@ -134,6 +135,7 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
     search_help_text = "Name, e-mail, phone, company or vendor lead id."
     list_per_page = 50
     inlines = [FollowUpInline, StatusLogInline, LeadEventInline, OutboxInline]
+    actions = ["assign_to_me", "assign_to", "unassign"]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
                        "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized",
                        "timeline"]
@@ -158,6 +160,39 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
             # A vendor's lead stays with its account and id: they are its key.
             fields += ["dealer", "vendor_account", "vendor_lead_id", "origin"]
         return fields
+
+    # --- assignment (through services.lead_assign_owner, which checks the dealer) ----
+    def _assign(self, request, queryset, owner):
+        done, refused = 0, []
+        for lead in queryset.select_related("dealer"):
+            problems = services.lead_assign_owner(lead=lead, owner=owner, actor=request.user)
+            if problems:
+                refused.append(f"#{lead.pk}: {problems[0].message}")
+            else:
+                done += 1
+        who = owner.get_username() if owner else "nobody"
+        self.message_user(request, f"{done} lead(s) assigned to {who}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not assigned: " + "; ".join(refused[:10]), messages.WARNING)
+
+    @admin.action(description="Assign to me", permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        self._assign(request, queryset, request.user)
+
+    @admin.action(description="Unassign", permissions=["change"])
+    def unassign(self, request, queryset):
+        self._assign(request, queryset, None)
+
+    @admin.action(description="Assign to…", permissions=["change"])
+    def assign_to(self, request, queryset):
+        """Ask whom to, then assign (a second POST with the chosen owner)."""
+        form = AssignForm(request.POST if "owner" in request.POST else None, user=request.user)
+        if form.is_bound and form.is_valid():
+            self._assign(request, queryset, form.cleaned_data["owner"])
+            return None
+        context = {**self.admin_site.each_context(request), "title": "Assign leads", "opts": self.opts,
+                   "form": form, "queryset": queryset, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+        return TemplateResponse(request, "admin/leads/lead/assign.html", context)
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

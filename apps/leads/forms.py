@@ -24,6 +24,16 @@ def _tri_state(value):
     return {"true": True, "false": False}.get(value)
 
 
+class AssignForm(forms.Form):
+    owner = forms.ModelChoiceField(queryset=None, label="Assign to")
+
+    def __init__(self, *args, user, **kwargs):
+        from apps.accounts.admin_scoping import scoped_users
+
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = scoped_users(user)
+
+
 class StatusChangeForm(forms.Form):
     """A status change with the facts vendors need alongside it (services.OUTCOME_FIELDS)."""
 

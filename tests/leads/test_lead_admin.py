@@ -145,3 +145,26 @@ def test_the_lead_page_has_one_timeline_of_everything(client, alice, dealer_a):
                  "Reported to Cat: Accepted", "&lt;script&gt;alert(1)&lt;/script&gt;"):
         assert text in body
     assert "<script>alert(1)</script>" not in body  # vendor text is shown, never run
+
+
+def test_bulk_assignment_from_the_list(client, alice, adam, bob, dealer_a, dealer_b):
+    from django.contrib.auth import get_user_model
+
+    from apps.accounts.models import Membership
+
+    leads = [make_lead(dealer_a) for _ in range(3)]
+    client.force_login(alice)
+    ids = [lead.pk for lead in leads]
+    client.post("/admin/leads/lead/", {"action": "assign_to_me", "_selected_action": ids[:2]})
+    assert [Lead.objects.get(pk=pk).owner for pk in ids] == [alice, alice, None]
+    page = client.post("/admin/leads/lead/", {"action": "assign_to", "_selected_action": ids})
+    assert page.status_code == 200 and "adam" in page.content.decode() and "bob" not in page.content.decode()
+    client.post("/admin/leads/lead/", {"action": "assign_to", "_selected_action": ids, "owner": adam.pk})
+    assert {Lead.objects.get(pk=pk).owner for pk in ids} == {adam}
+    # A person of two dealers cannot be given a lead of the dealer they do not work for.
+    both = get_user_model().objects.get(username="bob")
+    Membership.objects.create(user=alice, dealer=dealer_b, role="staff")
+    client.post("/admin/leads/lead/", {"action": "assign_to", "_selected_action": ids[:1], "owner": both.pk})
+    assert Lead.objects.get(pk=ids[0]).owner == adam
+    client.post("/admin/leads/lead/", {"action": "unassign", "_selected_action": ids})
+    assert {Lead.objects.get(pk=pk).owner for pk in ids} == {None}
