@@ -207,6 +207,10 @@ IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
 # --- LeadHub ---------------------------------------------------------------------------------
 LEADHUB_DEMO_PASSWORD = env.str("LEADHUB_DEMO_PASSWORD", default="leadhub-demo")
+# Links in e-mails (digests, alerts) point here.
+LEADHUB_SITE_URL = env.str("LEADHUB_SITE_URL", default="http://127.0.0.1:8000")
+# The daily follow-up digest goes out at this hour (server TIME_ZONE).
+LEADHUB_DIGEST_HOUR = env.int("LEADHUB_DIGEST_HOUR", default=6)
 
 # --- Vendor sync -------------------------------------------------------------------------------
 LEADHUB_HTTP_CONNECT_TIMEOUT = env.float("LEADHUB_HTTP_CONNECT_TIMEOUT", default=5.0)

@@ -1,0 +1,76 @@
+"""The daily follow-up digest: each person's overdue and due-today follow-ups by
+e-mail, with a link to each lead. Runs as a django-q2 daily schedule
+(LEADHUB_DIGEST_HOUR, server time zone); nobody with nothing due is mailed."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.accounts.scoping import dealer_ids_for, forget_memberships
+
+from .models import FollowUp
+
+log = logging.getLogger("leadhub.digest")
+SCHEDULE_NAME = "leadhub-followup-digest"
+
+
+def due_followups(user, now: datetime) -> tuple[list[FollowUp], list[FollowUp]]:
+    """(overdue, due later today) open follow-ups assigned to the user, at dealers
+    the user still works for."""
+    local = timezone.localtime(now)
+    end_of_day = local.replace(hour=23, minute=59, second=59, microsecond=999999)
+    followups = FollowUp.objects.filter(assigned_to=user, done_at__isnull=True,
+                                        scheduled_at__lte=end_of_day).select_related("lead").order_by("scheduled_at")
+    ids = dealer_ids_for(user)
+    if ids is not None:
+        followups = followups.filter(lead__dealer_id__in=ids)
+    overdue = [f for f in followups if f.scheduled_at < now]
+    today = [f for f in followups if f.scheduled_at >= now]
+    return overdue, today
+
+
+def _line(followup) -> str:
+    url = settings.LEADHUB_SITE_URL.rstrip("/") + reverse("admin:leads_lead_change", args=[followup.lead_id])
+    when = timezone.localtime(followup.scheduled_at).strftime("%Y-%m-%d %H:%M")
+    return f"- {when} {followup.get_kind_display()}: {followup.lead} — {followup.notes[:80]}\n  {url}"
+
+
+def send_followup_digests(now: datetime | None = None) -> int:
+    """Mail every active person with something due; returns how many were mailed."""
+    now = now or timezone.now()
+    sent = 0
+    for user in get_user_model().objects.filter(is_active=True).exclude(email="").filter(
+            assigned_followups__done_at__isnull=True).distinct():
+        forget_memberships(user)
+        overdue, today = due_followups(user, now)
+        if not overdue and not today:
+            continue
+        parts = []
+        if overdue:
+            parts.append(f"Overdue ({len(overdue)}):\n" + "\n".join(_line(f) for f in overdue))
+        if today:
+            parts.append(f"Due today ({len(today)}):\n" + "\n".join(_line(f) for f in today))
+        send_mail(f"[LeadHub] {len(overdue)} overdue, {len(today)} due today", "\n\n".join(parts),
+                  settings.DEFAULT_FROM_EMAIL, [user.email])
+        sent += 1
+    log.info("follow-up digests sent to %d people", sent)
+    return sent
+
+
+def ensure_schedule(**kwargs) -> None:
+    """The daily schedule (post_migrate), once, at the next LEADHUB_DIGEST_HOUR."""
+    from django_q.models import Schedule
+
+    local = timezone.localtime()
+    first = local.replace(hour=settings.LEADHUB_DIGEST_HOUR, minute=0, second=0, microsecond=0)
+    if first <= local:
+        first += timedelta(days=1)
+    Schedule.objects.get_or_create(name=SCHEDULE_NAME, defaults={
+        "func": "apps.leads.digest.send_followup_digests", "schedule_type": Schedule.DAILY, "repeats": -1,
+        "next_run": first})
