@@ -204,6 +204,10 @@ LOGGING = {
 
 # --- django-import-export --------------------------------------------------------------------
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+# Importing needs the "add" permission of the model (staff may import leads);
+# every import runs in one transaction: a file with an error imports nothing.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
 
 # --- LeadHub ---------------------------------------------------------------------------------
 LEADHUB_DEMO_PASSWORD = env.str("LEADHUB_DEMO_PASSWORD", default="leadhub-demo")

@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from import_export.admin import ExportMixin
+from import_export.admin import ImportExportMixin
 
 from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline, ReadOnlyAdminMixin, dealers_with_perm
 from apps.vendors.registry import VENDOR_CHOICES
@@ -28,7 +28,7 @@ from .models import (FollowUp, Lead, LeadEvent, Reason, ReasonMapping, SalesStag
                      StatusMapping, normalize_phone)
 from .csv_export import lead_rows, streamed_csv_lines
 from .queue import humane_age, my_queue
-from .resources import LeadResource
+from .resources import LeadImportResource, LeadResource
 from apps.sync.models import OutboxItem
 
 
@@ -123,7 +123,7 @@ class OutboxInline(_ReadOnlyInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(ExportMixin, DealerScopedAdmin):
+class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
     resource_classes = [LeadResource]
     change_list_template = "admin/leads/lead/change_list.html"  # import-export wraps it, adding Export
     list_display = ["id", "display_name", "company", "status", "sales_stage", "owner", "dealer", "vendor_display",
@@ -193,6 +193,15 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         context = {**self.admin_site.each_context(request), "title": "Assign leads", "opts": self.opts,
                    "form": form, "queryset": queryset, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
         return TemplateResponse(request, "admin/leads/lead/assign.html", context)
+
+    def get_import_resource_classes(self, request):
+        return [LeadImportResource]
+
+    def get_export_resource_classes(self, request):
+        return [LeadResource]
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        return {**super().get_import_resource_kwargs(request, **kwargs), "user": request.user}
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

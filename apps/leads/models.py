@@ -72,6 +72,10 @@ class Lead(models.Model):
     vendor_lead_id = models.CharField("vendor lead id", max_length=255, null=True, blank=True,
                                       help_text="The vendor's own id (Cat leadId...), unique per account.")
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.MANUAL)
+    external_ref = models.CharField(
+        "your reference", max_length=100, blank=True,
+        help_text="The dealer's own reference (event registration, website form id...). A CSV row with the same "
+                  "reference updates this lead instead of creating another.")
 
     # Contact
     first_name = models.CharField(max_length=80, blank=True)
@@ -140,6 +144,8 @@ class Lead(models.Model):
             models.CheckConstraint(condition=Q(vendor_lead_id__isnull=True) | Q(vendor_account__isnull=False),
                                    name="lead_vendor_id_needs_account"),
             models.CheckConstraint(condition=~Q(vendor_lead_id=""), name="lead_vendor_id_not_blank"),
+            models.UniqueConstraint(fields=["dealer", "external_ref"], condition=~Q(external_ref=""),
+                                    name="lead_external_ref_unique_per_dealer"),
             models.CheckConstraint(condition=Q(status__in=Status.values), name="lead_status_known"),
             models.CheckConstraint(condition=Q(probability__isnull=True) | Q(probability__lte=100),
                                    name="lead_probability_percent"),

@@ -1,0 +1,65 @@
+"""Importing leads from CSV in the admin: preview first, errors per row and column,
+nothing kept from a file with an error, re-import updates instead of duplicating."""
+import re
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from apps.leads.models import Lead
+
+HEADER = "dealer,external_ref,first_name,last_name,email,phone,country,owner"
+
+
+def upload(client, text):
+    csv_file = SimpleUploadedFile("leads.csv", text.encode(), content_type="text/csv")
+    return client.post("/admin/leads/lead/import/", {"import_file": csv_file, "format": "0"})
+
+
+def confirm(client, preview):
+    body = preview.content.decode()
+    data = {name: value for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', body)
+            if name in ("import_file_name", "original_file_name", "format", "resource", "csrfmiddlewaretoken")}
+    return client.post("/admin/leads/lead/process_import/", data)
+
+
+def test_it_previews_then_imports_new_leads(client, alice, dealer_a):
+    client.force_login(alice)
+    preview = upload(client, f"{HEADER}\nA100,EV-1,Walk,In,walk@in.test,(309) 555-0101,US,alice\n"
+                             f"A100,EV-2,Expo,Visitor,expo@in.test,,US,\n")
+    assert preview.status_code == 200 and "process_import" in preview.content.decode()
+    assert not Lead.objects.exists()  # a preview writes nothing
+    done = confirm(client, preview)
+    assert done.status_code == 302
+    leads = Lead.objects.order_by("external_ref")
+    assert [(l.external_ref, l.origin, l.status, l.dealer.code) for l in leads] == [
+        ("EV-1", "csv", "new", "A100"), ("EV-2", "csv", "new", "A100")]
+    assert leads[0].owner == alice and leads[0].phone_normalized == "+13095550101"
+
+
+def test_reimporting_updates_instead_of_duplicating(client, alice, dealer_a):
+    client.force_login(alice)
+    confirm(client, upload(client, f"{HEADER}\nA100,EV-1,Walk,In,walk@in.test,,US,\n"))
+    confirm(client, upload(client, f"{HEADER}\nA100,EV-1,Walter,In,walk@in.test,,US,\n"))
+    assert Lead.objects.count() == 1 and Lead.objects.get().first_name == "Walter"
+
+
+def test_a_file_with_an_error_imports_nothing_and_names_row_and_column(client, alice, dealer_a):
+    client.force_login(alice)
+    preview = upload(client, f"{HEADER}\nA100,EV-1,Good,Row,good@in.test,,US,\n"
+                             f"A100,EV-2,Bad,Row,not-an-email,,ZZ,\n")
+    body = preview.content.decode()
+    assert "process_import" not in body  # nothing to confirm
+    assert "Enter a valid email address" in body and "country" in body
+    assert not Lead.objects.exists()
+
+
+def test_it_never_imports_into_or_over_another_dealer(client, alice, dealer_a, dealer_b, bob):
+    from tests.conftest import make_lead
+
+    theirs = make_lead(dealer_b, external_ref="EV-9", first_name="Theirs")
+    client.force_login(alice)
+    for text in (f"{HEADER}\nB200,EV-9,Hijack,,,,,\n", f"{HEADER}\nA100,EV-3,X,Y,x@y.test,,US,bob\n",
+                 f"id,first_name\n{theirs.pk},Hijack\n"):
+        preview = upload(client, text)
+        assert "process_import" not in preview.content.decode(), text
+    assert Lead.objects.get(pk=theirs.pk).first_name == "Theirs"
+    assert Lead.objects.filter(dealer=dealer_a).count() == 0
