@@ -29,10 +29,3 @@ class Violation:
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
 
-
-class RuleViolationError(Exception):
-    """Raised where a caller must stop on violations rather than return them."""
-
-    def __init__(self, violations: list[Violation]):
-        self.violations = list(violations)
-        super().__init__("; ".join(v.message for v in self.violations) or "rule violated")

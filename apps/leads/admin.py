@@ -61,8 +61,7 @@ class FollowUpDueFilter(admin.SimpleListFilter):
         if self.value() == "today":
             return queryset.filter(selectors.followups_due_q(now, overdue=False))
         if self.value() == "later":
-            end_of_day = now.replace(hour=23, minute=59, second=59, microsecond=999999)
-            return queryset.filter(next_follow_up_at__gt=end_of_day)
+            return queryset.filter(next_follow_up_at__gt=selectors.end_of_local_day(now))
         if self.value() == "none":
             return queryset.filter(next_follow_up_at__isnull=True)
         return queryset
@@ -333,10 +332,8 @@ def _required_by_status(lead, form, actor) -> dict:
     if not lead.vendor_account_id:
         return {}
     adapter = lead.vendor_account.adapter()
-    required_for = getattr(adapter, "required_form_fields", None)
-    if required_for is None:
-        return {}
-    return {status: sorted(required_for(lead, status, actor=actor)) for status, _ in form.fields["to_status"].choices}
+    return {status: sorted(adapter.required_form_fields(lead, status, actor=actor))
+            for status, _ in form.fields["to_status"].choices}
 
 
 @admin.register(FollowUp)

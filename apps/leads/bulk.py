@@ -81,8 +81,3 @@ def insert_lead_rows(builder: LeadRows, rows: list[list]) -> int:
             inserted += cursor.rowcount  # skipped conflicts are not counted
     return inserted
 
-
-def insert_leads(column_dicts: list[dict]) -> int:
-    """INSERT one lead per dict of columns; returns how many were new."""
-    builder = LeadRows()
-    return insert_lead_rows(builder, [builder.row(columns) for columns in column_dicts])

@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.accounts.scoping import dealer_ids_for, forget_memberships
 
 from .models import FollowUp
+from .selectors import end_of_local_day
 
 log = logging.getLogger("leadhub.digest")
 SCHEDULE_NAME = "leadhub-followup-digest"
@@ -23,10 +24,8 @@ SCHEDULE_NAME = "leadhub-followup-digest"
 def due_followups(user, now: datetime) -> tuple[list[FollowUp], list[FollowUp]]:
     """(overdue, due later today) open follow-ups assigned to the user, at dealers
     the user still works for."""
-    local = timezone.localtime(now)
-    end_of_day = local.replace(hour=23, minute=59, second=59, microsecond=999999)
     followups = FollowUp.objects.filter(assigned_to=user, done_at__isnull=True,
-                                        scheduled_at__lte=end_of_day).select_related("lead").order_by("scheduled_at")
+                                        scheduled_at__lte=end_of_local_day(now)).select_related("lead").order_by("scheduled_at")
     ids = dealer_ids_for(user)
     if ids is not None:
         followups = followups.filter(lead__dealer_id__in=ids)

@@ -204,9 +204,11 @@ class Lead(models.Model):
             errors["sales_stage"] = "This sales stage belongs to another dealer."
         if self.vendor_lead_id and not self.vendor_account_id:
             errors["vendor_lead_id"] = "A vendor lead id needs the vendor account it belongs to."
-        if (self.owner_id and self.dealer_id and not self.owner.is_superuser
-                and not self.owner.memberships.filter(dealer_id=self.dealer_id).exists()):
-            errors["owner"] = f"{self.owner.get_username()} does not work for this dealer."
+        if self.owner_id and self.dealer_id:
+            from .rules import owner_violations  # rules import nothing from models; keep it so
+
+            for problem in owner_violations(self.owner, self.dealer):
+                errors["owner"] = problem.message
         if errors:
             raise ValidationError(errors)
 

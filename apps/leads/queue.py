@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.accounts.scoping import scope_queryset
 
 from .models import Lead
+from .selectors import followups_due_q
 from .statuses import OPEN_STATUSES, Status
 
 CAP = 999
@@ -43,8 +44,6 @@ def my_queue(user, *, now=None) -> list[Bucket]:
     from apps.sync.models import OutboxItem, OutboxState
 
     now = now or timezone.now()
-    local = timezone.localtime(now)
-    end_of_day = local.replace(hour=23, minute=59, second=59, microsecond=999999)
     mine = scope_queryset(Lead.objects.all(), user, "dealer").filter(
         Q(owner=user) | Q(owner__isnull=True), status__in=OPEN_STATUSES
     ).select_related("dealer", "owner", "vendor_account")
@@ -54,9 +53,9 @@ def my_queue(user, *, now=None) -> list[Bucket]:
         ("new", "New, not yet contacted", "Oldest first: the speed-to-lead clock is running.",
          mine.filter(status=Status.NEW).order_by("created_at", "id")),
         ("overdue", "Follow-ups overdue", "Past their follow-up time.",
-         mine.filter(next_follow_up_at__lt=now).order_by("next_follow_up_at", "id")),
+         mine.filter(followups_due_q(now, overdue=True)).order_by("next_follow_up_at", "id")),
         ("today", "Follow-ups due today", "Later today.",
-         mine.filter(next_follow_up_at__gte=now, next_follow_up_at__lte=end_of_day).order_by("next_follow_up_at")),
+         mine.filter(followups_due_q(now, overdue=False)).order_by("next_follow_up_at")),
         ("vendor", "Outcome owed to a vendor", "An update is blocked (unmapped value) or was refused: fix and resend.",
          scope_queryset(Lead.objects.all(), user, "dealer").filter(Exists(undelivered))
          .select_related("dealer", "owner", "vendor_account").order_by("-updated_at")),

@@ -28,6 +28,13 @@ class StageFacts:
     active: bool
 
 
+def owner_violations(owner, dealer) -> list[Violation]:
+    """An owner must work for the lead's dealer (superusers may own any lead)."""
+    if owner is None or owner.is_superuser or owner.memberships.filter(dealer_id=dealer.pk).exists():
+        return []
+    return [Violation("owner", "other_dealer", f"{owner.get_username()} does not work for {dealer.code}.")]
+
+
 def status_change_violations(
     *,
     dealer_id: int,

@@ -71,12 +71,16 @@ def unmapped_values(*, dealer_id: int, vendors: list[str] | None = None) -> list
     return found
 
 
+def end_of_local_day(now):
+    """The last instant of `now`'s day in the current time zone."""
+    return timezone.localtime(now).replace(hour=23, minute=59, second=59, microsecond=999999)
+
+
 def followups_due_q(now, *, overdue: bool) -> Q:
     """Leads with an open follow-up overdue (before now) or due later today."""
     if overdue:
         return Q(next_follow_up_at__lt=now)
-    end_of_day = now.replace(hour=23, minute=59, second=59, microsecond=999999)
-    return Q(next_follow_up_at__gte=now, next_follow_up_at__lte=end_of_day)
+    return Q(next_follow_up_at__gte=now, next_follow_up_at__lte=end_of_local_day(now))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.core.violations import Violation
 
 from .models import FollowUp, Lead, Reason, SalesStage, Source, StatusLog
-from .rules import ReasonFacts, StageFacts, status_change_violations
+from .rules import ReasonFacts, StageFacts, owner_violations, status_change_violations
 from .statuses import FIXED_PROBABILITY, Status
 
 
@@ -160,8 +160,9 @@ def _violations(lead: Lead, change: StatusChange) -> list[Violation]:
 
 def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
     """Give the lead to `owner` (None: unassign). The owner must work for the lead's dealer."""
-    if owner is not None and not owner.memberships.filter(dealer_id=lead.dealer_id).exists() and not owner.is_superuser:
-        return [Violation("owner", "other_dealer", f"{owner.get_username()} does not work for {lead.dealer.code}.")]
+    problems = owner_violations(owner, lead.dealer)
+    if problems:
+        return problems
     Lead.objects.filter(pk=lead.pk).update(owner=owner, updated_at=timezone.now())
     lead.owner = owner
     return []

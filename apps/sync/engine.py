@@ -39,6 +39,9 @@ CLAIM_LEASE = timedelta(minutes=5)
 MAX_PAGES_PER_RUN = 2000  # 200,000 leads: a guard against a vendor that never says "empty"
 
 
+PAGE_NOTE = "page "
+
+
 @dataclass
 class Summary:
     account: str
@@ -52,6 +55,11 @@ class Summary:
     def as_dict(self) -> dict:
         return {"account": self.account, "fetched": self.fetched, "created": self.created,
                 "updated": self.updated, "pushed": self.pushed, "failed": self.failed, "errors": self.errors}
+
+    def failed_run(self) -> bool:
+        """Refused updates or vendor errors fail a sync; notes on a page's items
+        (a flagged field, prefixed "page N:") are reported but do not."""
+        return self.failed > 0 or any(not error.startswith(PAGE_NOTE) for error in self.errors)
 
     def add(self, other: "Summary") -> "Summary":
         for name in ("fetched", "created", "updated", "pushed", "failed"):
@@ -262,7 +270,7 @@ def _process_page(page: InboxPage, adapter, run, summary, parsed=None) -> bool:
     summary.fetched += len(parsed.items)
     summary.created += result.created
     summary.updated += result.updated
-    summary.errors += [f"page {page.pk}: {note}" for note in result.notes]
+    summary.errors += [f"{PAGE_NOTE}{page.pk}: {note}" for note in result.notes]
     return True
 
 
@@ -444,8 +452,7 @@ def retry_now(queryset) -> int:
 
 def _finish_run(run: SyncRun, summary: Summary, kind: str) -> None:
     now = timezone.now()
-    ok = not any(not e.startswith("page ") for e in summary.errors) and summary.failed == 0
-    # Page notes (a flagged field) do not fail a run; vendor errors do.
+    ok = not summary.failed_run()
     run.state = RunState.OK if ok else RunState.FAILED
     run.finished_at = now
     for name in ("fetched", "created", "updated", "pushed", "failed"):
@@ -472,7 +479,3 @@ def _finish_run(run: SyncRun, summary: Summary, kind: str) -> None:
              run.account.name, run.pk, kind, run.state, summary.fetched, summary.created, summary.updated,
              summary.pushed, summary.failed, len(summary.errors))
 
-
-def queue_depth(account) -> int:
-    return OutboxItem.objects.filter(account=account).filter(
-        Q(state=OutboxState.PENDING) | Q(state=OutboxState.SENDING) | Q(state=OutboxState.BLOCKED)).count()

@@ -143,6 +143,10 @@ class VendorAdapter:
         """
         return []
 
+    def required_form_fields(self, lead: Lead, to_status: str, *, actor=None) -> set[str]:
+        """The status form's fields the vendor requires for `to_status`. None by default."""
+        return set()
+
     def record_status_change(self, lead: Lead, log) -> None:
         """Queue whatever the vendor must be told about this change.
 

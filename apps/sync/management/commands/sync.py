@@ -57,7 +57,6 @@ class Command(LeadHubCommand):
             summary.add(engine.pull(account))
         if do_push and cls.supports_push:
             summary.add(engine.push(account))
-        failed = bool(summary.failed) or any(not e.startswith("page ") for e in summary.errors)
         self.stdout.write(json.dumps(summary.as_dict(), ensure_ascii=False))
-        if failed:
+        if summary.failed_run():
             sys.exit(1)
