@@ -6,6 +6,7 @@ root: superuser (the dealer group's IT)
 """
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,12 @@ PASSWORD = "test-password-1"
 # The management forms of the lead page's inlines, as a browser posts them.
 LEAD_INLINES = {f"{prefix}-{name}": 0 for prefix in ("followups", "status_logs", "events", "outbox")
                 for name in ("TOTAL_FORMS", "INITIAL_FORMS")}
+
+
+def without_csrf(body: str) -> str:
+    """A page without its random CSRF token, which can hold "bob" or "B200" by chance
+    (a 64-character random token): assertions that a name is absent read this."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", body)
 
 
 def make_user(username, *, dealer=None, role=Role.STAFF, superuser=False):

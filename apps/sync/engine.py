@@ -116,11 +116,15 @@ def pull(account, *, holder: str | None = None) -> Summary:
         http = _http(account, run)
         transport_failures = []
 
+        def note_transport_failure(exc: VendorError) -> None:
+            # A timeout or a reset (no HTTP status) may have cost a page the vendor
+            # already counts as delivered (a destructive read), even when a retry
+            # then succeeds.
+            if exc.status is None:
+                transport_failures.append(exc.message)
+
         def call(fn, *args, **kwargs):
-            # A timeout or a reset may have cost a page the vendor already counts as
-            # delivered (a destructive read), even when a retry then succeeds.
-            return _retrying_call(fn, *args, **kwargs, on_transient=lambda exc: exc.status is None
-                                  and transport_failures.append(exc.message))
+            return _retrying_call(fn, *args, **kwargs, on_transient=note_transport_failure)
 
         possible_loss = _abandoned_runs(account, run) > 0
         _finish_stored_pages(account, adapter, run, summary)
@@ -136,8 +140,7 @@ def pull(account, *, holder: str | None = None) -> Summary:
                 summary.errors.append(f"stopped after {MAX_PAGES_PER_RUN} pages; the next run continues")
         except VendorError as exc:
             summary.errors.append(exc.message)
-            # A timeout or reset may have cost a page the vendor counts as delivered.
-            possible_loss = possible_loss or exc.status is None
+            note_transport_failure(exc)
         finally:
             # A prefetched page that was never stored counts as possibly lost.
             possible_loss = pages.close() or possible_loss
