@@ -21,7 +21,7 @@ from import_export.admin import ImportExportMixin
 from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline, ReadOnlyAdminMixin, dealers_with_perm
 from apps.vendors.registry import VENDOR_CHOICES
 
-from . import selectors, services
+from . import selectors, services, workbench
 from .forms import (AssignForm, ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm,
                     add_violations)
 from .models import (FollowUp, Lead, LeadEvent, Reason, ReasonMapping, SalesStage, StageMapping, StatusLog,
@@ -127,7 +127,7 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
     change_list_template = "admin/leads/lead/change_list.html"  # import-export wraps it, adding Export
     list_display = ["id", "display_name", "company", "status", "sales_stage", "owner", "dealer", "vendor_display",
                     "vendor_lead_id", "follow_up_display", "created_at"]
-    list_display_links = ["id", "display_name"]
+    list_display_links = ["id"]
     list_filter = ["status", VendorFilter, FollowUpDueFilter, "dealer", "owner", "origin", "needs_review"]
     list_select_related = ["dealer", "owner", "sales_stage", "vendor_account"]
     search_fields = ["first_name", "last_name", "email", "phone", "mobile_phone", "company", "vendor_lead_id"]
@@ -212,7 +212,10 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
 
     @admin.display(description="name", ordering="last_name")
     def display_name(self, obj):
-        return obj.full_name or obj.email or "—"
+        # The name opens the workbench, where staff work a lead; the id opens the
+        # full edit form (docs/architecture.md, "The lead workbench").
+        return format_html('<a href="{}" class="workbench-link">{}</a>',
+                           reverse("admin:leads_lead_workbench", args=[obj.pk]), obj.full_name or obj.email or "—")
 
     @admin.display(description="vendor", ordering="vendor_account__vendor")
     def vendor_display(self, obj):
@@ -275,7 +278,18 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
             path("queue/", self.admin_site.admin_view(self.queue_view), name="%s_%s_queue" % info),
             path("<path:object_id>/status/", self.admin_site.admin_view(self.change_status_view),
                  name="%s_%s_status" % info),
+            path("<path:object_id>/work/", self.admin_site.admin_view(self.workbench_view),
+                 name="%s_%s_workbench" % info),
+            path("<path:object_id>/work/check/", self.admin_site.admin_view(self.workbench_check_view),
+                 name="%s_%s_workbench_check" % info),
         ] + super().get_urls()
+
+    def workbench_view(self, request, object_id):
+        """The lead workbench (apps/leads/workbench.py): where staff work a lead."""
+        return workbench.workbench_view(self, request, object_id)
+
+    def workbench_check_view(self, request, object_id):
+        return workbench.workbench_check_view(self, request, object_id)
 
     def queue_view(self, request):
         """My leads: what to do next, by urgency (apps/leads/queue.py)."""
@@ -327,13 +341,9 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
 
 
 def _required_by_status(lead, form, actor) -> dict:
-    """For each status the lead may move to, the form fields the vendor's rules
-    require (shown as required as soon as that status is picked)."""
-    if not lead.vendor_account_id:
-        return {}
-    adapter = lead.vendor_account.adapter()
-    return {status: sorted(adapter.required_form_fields(lead, status, actor=actor))
-            for status, _ in form.fields["to_status"].choices}
+    """For each status the lead may move to, the form fields that must be filled
+    (shown as required as soon as that status is picked)."""
+    return workbench.required_by_status(lead, [status for status, _ in form.fields["to_status"].choices], actor)
 
 
 @admin.register(FollowUp)

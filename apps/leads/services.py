@@ -125,6 +125,29 @@ def lead_change_status(
     return StatusChangeResult(ok=True, log=log, lead=lead)
 
 
+def lead_status_change_violations(
+    *,
+    lead: Lead,
+    to_status: str,
+    actor=None,
+    reason: Reason | None = None,
+    stage: SalesStage | None = None,
+    probability: int | None = None,
+    sub_status: str = "",
+    comment: str = "",
+    updates: dict | None = None,
+) -> list[Violation]:
+    """What lead_change_status would refuse for these arguments, writing nothing.
+
+    The same checks (LeadHub's lifecycle and the vendor's rules), so a screen can
+    show them while staff type; lead_change_status still checks again on save.
+    """
+    change = StatusChange(to_status=to_status, reason=reason, stage=stage, probability=probability,
+                          sub_status=sub_status or "", comment=comment or "", updates=dict(updates or {}),
+                          actor=actor)
+    return _violations(lead, change)
+
+
 def _probability_after(lead: Lead, change: StatusChange) -> int | None:
     if change.to_status in FIXED_PROBABILITY:
         return FIXED_PROBABILITY[change.to_status]
