@@ -96,7 +96,10 @@ def lead_change_status(
 
     at = at or timezone.now()
     with transaction.atomic():
-        current = Lead.objects.select_for_update().get(pk=lead.pk)
+        # Only the lead's row is locked (of=self); its dealer, account and owner come
+        # in the same query because the vendor's payload builder reads them.
+        current = (Lead.objects.select_related("dealer", "vendor_account", "owner", "sales_stage")
+                   .select_for_update(of=("self",)).get(pk=lead.pk))
         if (current.status, current.sales_stage_id) != (lead.status, lead.sales_stage_id):
             return StatusChangeResult(ok=False, lead=current, errors=[Violation(
                 "to_status", "conflict",

@@ -1,0 +1,45 @@
+"""Indexes for the lead list and search at a million leads (bench/leads_1m.py).
+
+- (dealer, created_at DESC, id DESC): the list's default order within a dealer.
+- PostgreSQL only: LOWER(col) text_pattern_ops for each column apps.leads.search
+  matches by prefix (LOWER(col) LIKE 'word%'), which a plain index cannot serve
+  outside the C collation. Not in the model's Meta: the opclass is PostgreSQL's.
+  On SQLite these are a no-op.
+"""
+from django.db import migrations, models
+
+PREFIX_COLUMNS = ("first_name", "last_name", "company", "email", "vendor_lead_id", "external_ref")
+
+
+def _name(column):
+    return f"lead_{column}_prefix_idx"
+
+
+def create_prefix_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for column in PREFIX_COLUMNS:
+        schema_editor.execute(f'CREATE INDEX IF NOT EXISTS {_name(column)} ON leads_lead '
+                              f'(LOWER("{column}") text_pattern_ops)')
+
+
+def drop_prefix_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for column in PREFIX_COLUMNS:
+        schema_editor.execute(f"DROP INDEX IF EXISTS {_name(column)}")
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('leads', '0005_lead_external_ref'),
+    ]
+
+    operations = [
+        migrations.AddIndex(
+            model_name='lead',
+            index=models.Index(fields=['dealer', '-created_at', '-id'], name='lead_dealer_created_idx'),
+        ),
+        migrations.RunPython(create_prefix_indexes, drop_prefix_indexes, elidable=False),
+    ]
