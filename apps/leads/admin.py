@@ -28,7 +28,7 @@ from .models import (FollowUp, Lead, LeadEvent, Reason, ReasonMapping, SalesStag
                      StatusMapping)
 from .pagination import CappedPaginator
 from .search import search_leads
-from .csv_export import lead_rows, streamed_csv_lines
+from .csv_export import streamed_csv
 from .queue import humane_age, my_queue
 from .resources import LeadImportResource, LeadResource
 from apps.sync.models import OutboxItem
@@ -311,7 +311,7 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         queryset = self.get_export_queryset(request)  # the changelist's queryset
-        response = StreamingHttpResponse(streamed_csv_lines(lead_rows(queryset)), content_type="text/csv")
+        response = StreamingHttpResponse(streamed_csv(queryset), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="leads-{timezone.localdate():%Y%m%d}.csv"'
         return response
 
