@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-CAP = 10_000
+CAP = 1_000
 
 
 class CappedPaginator(Paginator):
@@ -21,7 +21,7 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         """The number of matching rows, or cap + 1 when there are more than cap."""
-        return self.object_list[: self.cap + 1].count()
+        return self.object_list.order_by()[: self.cap + 1].count()
 
     @property
     def capped(self) -> bool:

@@ -124,7 +124,13 @@ def lead_change_status(
         )
         if current.vendor_account_id:
             current.vendor_account.adapter().record_status_change(current, log)
-    lead.refresh_from_db()
+    # `current` holds exactly what was written: give it to the caller's instance
+    # instead of reading the row again (one query less per change; it counts in
+    # 10,000-row outcome imports, bench/leads_1m.py).
+    for f in Lead._meta.concrete_fields:
+        setattr(lead, f.attname, getattr(current, f.attname))
+        if f.is_relation and f.is_cached(current):
+            f.set_cached_value(lead, f.get_cached_value(current))
     return StatusChangeResult(ok=True, log=log, lead=lead)
 
 
