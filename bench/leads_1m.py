@@ -322,6 +322,8 @@ def main() -> int:
     result["import_outcomes"] = {"rows": args.import_rows, "changed": changed, "seconds": round(seconds, 1),
                                  "errors": errors}
 
+    # Other work on the machine slows every figure: say how busy it was.
+    result["load_average_1_5_15"] = [round(x, 1) for x in os.getloadavg()]
     checks = {"export: every lead": export["rows"] == args.leads,
               "export: < 200 MB peak RSS": export["peak_rss_mb"] < 200,
               f"import: {args.import_rows} outcome rows all applied": changed == args.import_rows,
