@@ -15,14 +15,16 @@ a vendor's lead id, a name or a company. So search is by prefix:
 Matching ignores case: LOWER(col) LIKE 'word%'. On PostgreSQL every such
 expression has an index with text_pattern_ops (migration
 0006_lead_search_indexes), which serves a prefix LIKE under any collation; the
-benchmark asserts the plan. On SQLite the migration does nothing (LIKE there is
-case-insensitive already and small databases scan quickly).
+benchmark asserts the plan. On SQLite the same migration adds plain LOWER(col)
+indexes and the prefix is asked as a range (LOWER(col) >= 'word' AND < 'word'
+followed by the highest code point), which those indexes serve.
 """
 from __future__ import annotations
 
 from functools import reduce
 from operator import and_, or_
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
@@ -38,7 +40,12 @@ def _lowered(queryset: QuerySet) -> QuerySet:
 
 
 def _starts(column: str, text: str) -> Q:
-    return Q(**{f"{column}_lower__startswith": text.lower()})
+    text = text.lower()
+    if connection.vendor == "sqlite":
+        # SQLite uses an index for LIKE only on a bare column with NOCASE collation, never
+        # on LOWER(col); the same prefix as a range does use the LOWER(col) index.
+        return Q(**{f"{column}_lower__gte": text, f"{column}_lower__lt": text + "\U0010ffff"})
+    return Q(**{f"{column}_lower__startswith": text})
 
 
 def is_phone(term: str) -> bool:

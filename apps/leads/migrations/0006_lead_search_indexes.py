@@ -1,10 +1,10 @@
 """Indexes for the lead list and search at a million leads (bench/leads_1m.py).
 
 - (dealer, created_at DESC, id DESC): the list's default order within a dealer.
-- PostgreSQL only: LOWER(col) text_pattern_ops for each column apps.leads.search
-  matches by prefix (LOWER(col) LIKE 'word%'), which a plain index cannot serve
-  outside the C collation. Not in the model's Meta: the opclass is PostgreSQL's.
-  On SQLite these are a no-op.
+- LOWER(col) for each column apps.leads.search matches by prefix: on PostgreSQL
+  with text_pattern_ops (a prefix LIKE under any collation), on SQLite plain
+  (search.py asks SQLite for a range, which it can serve). Not in the model's
+  Meta: the operator class is PostgreSQL's.
 """
 from django.db import migrations, models
 
@@ -16,15 +16,18 @@ def _name(column):
 
 
 def create_prefix_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
+    vendor = schema_editor.connection.vendor
+    if vendor not in ("postgresql", "sqlite"):
         return
+    # SQLite has no operator classes: a plain LOWER(col) index serves search.py's range form.
+    opclass = " text_pattern_ops" if vendor == "postgresql" else ""
     for column in PREFIX_COLUMNS:
         schema_editor.execute(f'CREATE INDEX IF NOT EXISTS {_name(column)} ON leads_lead '
-                              f'(LOWER("{column}") text_pattern_ops)')
+                              f'(LOWER("{column}"){opclass})')
 
 
 def drop_prefix_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
+    if schema_editor.connection.vendor not in ("postgresql", "sqlite"):
         return
     for column in PREFIX_COLUMNS:
         schema_editor.execute(f"DROP INDEX IF EXISTS {_name(column)}")
