@@ -10,6 +10,7 @@ and search narrow the rest).
 from __future__ import annotations
 
 from django.core.paginator import Paginator
+from django.db import connection, transaction
 from django.utils.functional import cached_property
 
 CAP = 1_000
@@ -21,7 +22,16 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         """The number of matching rows, or cap + 1 when there are more than cap."""
-        return self.object_list.order_by()[: self.cap + 1].count()
+        capped = self.object_list.order_by()[: self.cap + 1]
+        if connection.vendor != "postgresql":
+            return capped.count()
+        # With a LIMIT, PostgreSQL may bet on a sequential scan that stops after
+        # cap + 1 matches; for a selective search (two name prefixes, measured at 1M
+        # leads) it reads most of the table instead. The rows to count are always
+        # few, so the indexes are the right way to them: no sequential scan here.
+        with transaction.atomic(using=capped.db), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            return capped.count()
 
     @property
     def capped(self) -> bool:
