@@ -15,6 +15,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from apps.core.violations import Violation
+from apps.sync.outbox import adapters_for_lead
 
 from .models import FollowUp, Lead, Reason, SalesStage, Source, StatusLog
 from .rules import ReasonFacts, StageFacts, owner_violations, status_change_violations
@@ -119,8 +120,8 @@ def lead_change_status(
             reason_label=reason.label if reason else "", sub_status=change.sub_status, comment=change.comment,
             actor=actor, actor_label=_actor_label(actor, actor_label), source=source, created_at=at,
         )
-        if current.vendor_account_id:
-            current.vendor_account.adapter().record_status_change(current, log)
+        for adapter in adapters_for_lead(current):
+            adapter.record_status_change(current, log)
     lead.refresh_from_db()
     return StatusChangeResult(ok=True, log=log, lead=lead)
 
@@ -151,10 +152,13 @@ def _violations(lead: Lead, change: StatusChange) -> list[Violation]:
     # The vendor's rules are checked too (all problems at once), unless the change
     # itself is impossible, which makes any vendor finding noise.
     impossible = any(v.field == "to_status" for v in found)
-    if not impossible and lead.vendor_account_id:
+    if not impossible:
         seen = {(v.field, v.message) for v in found}
-        found += [v for v in lead.vendor_account.adapter().check_status_change(lead, change)
-                  if (v.field, v.message) not in seen]
+        for adapter in adapters_for_lead(lead):
+            for violation in adapter.check_status_change(lead, change):
+                if (violation.field, violation.message) not in seen:
+                    seen.add((violation.field, violation.message))
+                    found.append(violation)
     return found
 
 
@@ -163,8 +167,11 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
     problems = owner_violations(owner, lead.dealer)
     if problems:
         return problems
-    Lead.objects.filter(pk=lead.pk).update(owner=owner, updated_at=timezone.now())
-    lead.owner = owner
+    with transaction.atomic():
+        Lead.objects.filter(pk=lead.pk).update(owner=owner, updated_at=timezone.now())
+        lead.owner = owner
+        for adapter in adapters_for_lead(lead):
+            adapter.record_owner_change(lead)
     return []
 
 
@@ -177,6 +184,8 @@ def followup_schedule(*, lead: Lead, scheduled_at: datetime, kind: str = "call",
         followup.full_clean()
         followup.save()
         lead_refresh_next_follow_up(lead)
+        for adapter in adapters_for_lead(lead):
+            adapter.record_followup(lead, followup, event="scheduled")
     return followup
 
 
@@ -202,6 +211,10 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
             nxt = FollowUp.objects.create(lead=locked.lead, scheduled_at=next_at, kind=next_kind or locked.kind,
                                           assigned_to=locked.assigned_to, created_by=actor)
         lead_refresh_next_follow_up(locked.lead)
+        for adapter in adapters_for_lead(locked.lead):
+            adapter.record_followup(locked.lead, locked, event="completed")
+            if nxt is not None:
+                adapter.record_followup(locked.lead, nxt, event="scheduled")
     followup.refresh_from_db()
     return nxt
 

@@ -57,10 +57,17 @@ class ApplyResult:
 @dataclass
 class ParsedPage:
     """A page's items, plus whatever the adapter precomputed from them without
-    the database (prepare_page may run in the prefetch thread)."""
+    the database (prepare_page may run in the prefetch thread).
+
+    cursor: for an incremental feed (a search sorted by last update), the
+    position to resume from once this page is applied; the engine stores it in
+    AccountSyncState.cursor in the same transaction as the page's leads, so a
+    crash resumes exactly after the last applied page. None: no position.
+    """
 
     items: list
     prepared: object = None
+    cursor: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,11 @@ class VendorAdapter:
     supports_pull: ClassVar[bool] = False
     supports_historic: ClassVar[bool] = False
     supports_push: ClassVar[bool] = False
+    # True when fetch_pages resumes from a cursor (an incremental, re-readable
+    # feed): the pull then stops at a page it cannot read instead of moving past
+    # it, and the next run asks for that page again. A destructive feed (Cat)
+    # moves on and reconciles instead.
+    resumable_feed: ClassVar[bool] = False
 
     def __init__(self, account):
         self.account = account
@@ -147,6 +159,15 @@ class VendorAdapter:
         """The status form's fields the vendor requires for `to_status`. None by default."""
         return set()
 
+    def record_followup(self, lead: Lead, followup, *, event: str) -> None:
+        """Queue what the vendor must hear of a follow-up; `event` is "scheduled"
+        or "completed". Called inside the follow-up service's transaction (like
+        record_status_change). Nothing by default."""
+
+    def record_owner_change(self, lead: Lead) -> None:
+        """Queue what the vendor must hear of a new owner (inside the assignment
+        service's transaction). Nothing by default."""
+
     def record_status_change(self, lead: Lead, log) -> None:
         """Queue whatever the vendor must be told about this change.
 
@@ -166,9 +187,12 @@ class VendorAdapter:
     # A vendor sets supports_pull / supports_historic / supports_push and implements
     # the matching methods; the engine never calls a method whose flag is False.
 
-    def fetch_pages(self, http, *, call):
+    def fetch_pages(self, http, *, call, cursor: dict):
         """Yield RawResponses of new leads until the vendor has none; `call(fn, ...)`
-        wraps each vendor call with LeadHub's retries."""
+        wraps each vendor call with LeadHub's retries. `cursor` is the position the
+        last applied page left (AccountSyncState.cursor; {} at first): an
+        incremental feed resumes from it and reports the next one in
+        ParsedPage.cursor. A destructive feed (Cat) ignores it."""
         raise NotImplementedError
 
     def fetch_historic_pages(self, http, start, end, *, call):
@@ -194,6 +218,22 @@ class VendorAdapter:
         """The message reporting `log` (a StatusLog) to the vendor, or None when the
         vendor is not told about that status; violations block it."""
         return None, []
+
+    def rebuild_outbox_payload(self, item) -> tuple[dict | None, list[Violation]]:
+        """A blocked OutboxItem's message rebuilt from the lead as it is now (the
+        dealer may have fixed a mapping or a field); the engine retries blocked
+        items with it. Status updates by default; adapters with other kinds of
+        message (item.kind) override."""
+        return self.build_outbox_payload(item.lead, item.status_log)
+
+    def describe_outbox_item(self, item) -> str:
+        """One line for the lead's timeline when the item was sent."""
+        return item.kind.replace("_", " ")
+
+    def after_sent(self, item, outcome) -> None:
+        """Record what the vendor answered to a sent item (its id for a created
+        lead, warnings...) on the lead; runs in the transaction that marks the
+        item sent. Nothing by default."""
 
     def send(self, http, items) -> list:
         """Send claimed OutboxItems; one apps.sync.engine.SendOutcome per item."""

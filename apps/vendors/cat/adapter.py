@@ -114,12 +114,15 @@ class CatAdapter(VendorAdapter):
         return payloads.build_update(lead=lead, to_status=log.to_status, reason=log.reason, stage=log.to_stage,
                                      comment=log.comment, actor=log.actor, at=log.created_at)
 
+    def describe_outbox_item(self, item) -> str:
+        return item.payload.get("leadStatus") or super().describe_outbox_item(item)
+
     @classmethod
     def validate_outbound(cls, items):
         return rules.validate_batch(items)
 
     # --- pull ---------------------------------------------------------------------------
-    def fetch_pages(self, http, *, call):
+    def fetch_pages(self, http, *, call, cursor=None):
         """GET /leads?limit=100 "until all PSEs are ingested and GET call returns 0
         leads"; "no further GET calls should be made after an empty response"."""
         client = CatClient(self.account, http)
