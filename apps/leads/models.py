@@ -98,6 +98,24 @@ class Lead(models.Model):
     brand = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=255, blank=True, help_text="Lead source, e.g. cat.com, walk-in, event.")
     campaign = models.CharField(max_length=255, blank=True)
+    comments = models.TextField(blank=True, help_text="What the customer wrote or asked.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True,
+                                              help_text="The customer's address when the enquiry came from a web form.")
+    # Marketing consent per channel: True (opted in), False (opted out), None (not
+    # asked). Vendors such as CAP and Aimbase take exactly this three-way answer.
+    opt_in_email = models.BooleanField(null=True, blank=True)
+    opt_in_phone = models.BooleanField(null=True, blank=True)
+    opt_in_sms = models.BooleanField(null=True, blank=True)
+    opt_in_post = models.BooleanField(null=True, blank=True)
+    utm_source = models.CharField(max_length=255, blank=True)
+    utm_medium = models.CharField(max_length=255, blank=True)
+    utm_campaign = models.CharField(max_length=255, blank=True)
+    utm_term = models.CharField(max_length=255, blank=True)
+    utm_content = models.CharField(max_length=255, blank=True)
+    submission_extras = models.JSONField(
+        default=dict, blank=True,
+        help_text="Values a vendor's submission needs that LeadHub has no column for, by vendor kind "
+                  '(e.g. {"cap": {"enquiryType": "..."}}).')
 
     # Dealer-side state. `status`, `sales_stage` and `probability` change only
     # through apps.leads.services.lead_change_status.

@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from .models import OutboxItem, OutboxState
 
@@ -43,6 +44,51 @@ def queue_message(adapter, lead, *, kind: str, payload: dict | None, problems=()
         account_id = adapter.account.pk
         transaction.on_commit(lambda: kick_push(account_id))
     return item
+
+
+def submission_key(lead) -> str:
+    return f"{SUBMIT_KIND}:{lead.pk}"
+
+
+def queue_submission(adapter, lead) -> tuple[OutboxItem | None, list]:
+    """Queue `lead` for submission to adapter.account as a new lead, at most once.
+
+    Returns (item, violations). One submission per lead and account (a unique
+    dedupe key), so:
+    - never queued before: queued, or blocked by the vendor's field rules;
+    - queued or being sent: that item, unchanged (a double click adds nothing);
+    - refused by the vendor or blocked: rebuilt from the lead as it is now and
+      queued again (the dealer fixed it);
+    - accepted by the vendor: refused with a violation; it is never sent twice.
+    """
+    from apps.core.violations import Violation
+
+    with transaction.atomic():
+        existing = (OutboxItem.objects.select_for_update()
+                    .filter(account=adapter.account, dedupe_key=submission_key(lead)).first())
+        if existing is None:
+            payload, problems = adapter.build_submission(lead)
+            item = queue_message(adapter, lead, kind=SUBMIT_KIND, payload=payload, problems=problems,
+                                 dedupe_key=submission_key(lead))
+            return item, list(problems)
+        if existing.state == OutboxState.SENT:
+            return existing, [Violation("lead", "already_submitted",
+                                        f"{adapter.account.get_vendor_display()} already accepted this lead "
+                                        f"({adapter.account.name}); it is never submitted twice.")]
+        if existing.state in (OutboxState.PENDING, OutboxState.SENDING):
+            return existing, []
+        payload, problems = adapter.build_submission(lead)
+        existing.payload = payload or existing.payload
+        existing.last_error = " ".join(p.message for p in problems)
+        existing.state = OutboxState.BLOCKED if problems else OutboxState.PENDING
+        existing.attempts = 0
+        existing.alerted_at = None
+        existing.next_attempt_at = timezone.now()
+        existing.save()
+        if not problems and settings.LEADHUB_PUSH_ON_COMMIT:
+            account_id = adapter.account.pk
+            transaction.on_commit(lambda: kick_push(account_id))
+        return existing, list(problems)
 
 
 def adapters_for_lead(lead) -> list:

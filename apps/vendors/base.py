@@ -121,6 +121,9 @@ class VendorAdapter:
     supports_pull: ClassVar[bool] = False
     supports_historic: ClassVar[bool] = False
     supports_push: ClassVar[bool] = False
+    # Takes leads made by the dealer (CAP, Aimbase, Capillary's POST /leads):
+    # build_submission, then send() with items of kind "submit".
+    supports_submit: ClassVar[bool] = False
     # True when fetch_pages resumes from a cursor (an incremental, re-readable
     # feed): the pull then stops at a page it cannot read instead of moving past
     # it, and the next run asks for that page again. A destructive feed (Cat)
@@ -219,11 +222,20 @@ class VendorAdapter:
         vendor is not told about that status; violations block it."""
         return None, []
 
+    def build_submission(self, lead: Lead) -> tuple[dict | None, list[Violation]]:
+        """The message submitting `lead` to the vendor as a new lead, and the
+        vendor's field rules it breaks (which block it, shown on the lead)."""
+        raise NotImplementedError(f"{self.verbose_name} takes no lead submissions")
+
     def rebuild_outbox_payload(self, item) -> tuple[dict | None, list[Violation]]:
         """A blocked OutboxItem's message rebuilt from the lead as it is now (the
         dealer may have fixed a mapping or a field); the engine retries blocked
-        items with it. Status updates by default; adapters with other kinds of
-        message (item.kind) override."""
+        items with it. Status updates and submissions by default; adapters with
+        other kinds of message (item.kind) override."""
+        from apps.sync.outbox import SUBMIT_KIND
+
+        if item.kind == SUBMIT_KIND:
+            return self.build_submission(item.lead)
         return self.build_outbox_payload(item.lead, item.status_log)
 
     def describe_outbox_item(self, item) -> str:

@@ -17,7 +17,7 @@ from apps.leads.models import Lead
 from apps.leads.statuses import Status
 from apps.sync import engine
 from apps.sync.models import AccountSyncState, InboxPage, OutboxItem, OutboxState, PageState
-from apps.sync.outbox import SUBMIT_KIND, adapters_for_lead, queue_message
+from apps.sync.outbox import SUBMIT_KIND, adapters_for_lead, queue_message, queue_submission
 from apps.vendors.base import ApplyResult, ParsedPage, PageUnreadable, VendorAdapter
 from apps.vendors.http import RawResponse
 from apps.vendors.models import VendorAccount
@@ -26,6 +26,7 @@ from tests.conftest import make_lead
 FEED: list[bytes] = []  # pages the fake vendor serves, in order, from the cursor's offset
 SENT: list[dict] = []
 HEARD: list[tuple] = []
+REFUSE: list[bool] = []  # non-empty: the fake vendor refuses what it is sent
 
 
 class FakeAdapter(VendorAdapter):
@@ -60,16 +61,26 @@ class FakeAdapter(VendorAdapter):
     def build_outbox_payload(self, lead, log):
         return {"status": log.to_status}, []
 
+    def build_submission(self, lead):
+        if not lead.email:
+            return None, [Violation("email", "required", "The vendor needs an e-mail address.")]
+        return {"email": lead.email}, []
+
     def rebuild_outbox_payload(self, item):
-        if item.kind == "note" and not item.lead.company:
-            return None, [Violation("company", "required", "The vendor needs a company.")]
-        return {"kind": item.kind, "company": item.lead.company}, []
+        if item.kind == "note":
+            if not item.lead.company:
+                return None, [Violation("company", "required", "The vendor needs a company.")]
+            return {"kind": item.kind, "company": item.lead.company}, []
+        return super().rebuild_outbox_payload(item)
 
     def describe_outbox_item(self, item):
         return f"fake {item.kind}"
 
     def send(self, http, items):
         SENT.extend(item.payload for item in items)
+        if REFUSE:
+            return [engine.SendOutcome(False, permanent=True, status=400, message="bad email",
+                                       response={"errors": ["bad email"]}) for item in items]
         return [engine.SendOutcome(True, status=202, response={"vendorId": f"V{item.pk}"}) for item in items]
 
     def after_sent(self, item, outcome):
@@ -92,7 +103,7 @@ def fake_vendor(monkeypatch, settings):
     database only admits known kinds)."""
     settings.LEADHUB_PUSH_ON_COMMIT = False
     monkeypatch.setattr(VendorAccount, "adapter_class", property(lambda self: FakeAdapter))
-    FEED.clear(), SENT.clear(), HEARD.clear()
+    FEED.clear(), SENT.clear(), HEARD.clear(), REFUSE.clear()
 
 
 @pytest.fixture
@@ -211,3 +222,33 @@ def test_it_tells_every_account_that_knows_the_lead(fake_account, dealer_a, lead
     # A vendor lead's own account hears of it too, and only once.
     pulled = make_lead(dealer_a, vendor_account=fake_account, vendor_lead_id="P1")
     assert [a.account for a in adapters_for_lead(pulled)] == [fake_account]
+
+
+def test_it_submits_a_lead_at_most_once_and_resubmits_it_only_after_a_refusal(fake_account, lead_a):
+    adapter = fake_account.adapter()
+    Lead.objects.filter(pk=lead_a.pk).update(email="")
+    lead_a.refresh_from_db()
+    item, problems = queue_submission(adapter, lead_a)
+    assert [p.code for p in problems] == ["required"] and item.state == OutboxState.BLOCKED
+
+    Lead.objects.filter(pk=lead_a.pk).update(email="ann@acme.test")
+    lead_a.refresh_from_db()
+    again, problems = queue_submission(adapter, lead_a)  # fixed: the same item, queued
+    assert (again.pk, again.state, problems) == (item.pk, OutboxState.PENDING, [])
+    assert queue_submission(adapter, lead_a)[0].pk == item.pk  # a double click adds nothing
+
+    REFUSE.append(True)
+    engine.push(fake_account)
+    item.refresh_from_db()
+    assert item.state == OutboxState.FAILED and item.response == {"errors": ["bad email"]}
+
+    REFUSE.clear()
+    queue_submission(adapter, lead_a)  # resubmitted after the refusal
+    engine.push(fake_account)
+    item.refresh_from_db()
+    assert item.state == OutboxState.SENT
+
+    refused_item, problems = queue_submission(adapter, lead_a)
+    assert [p.code for p in problems] == ["already_submitted"] and refused_item.state == OutboxState.SENT
+    assert OutboxItem.objects.filter(lead=lead_a, kind=SUBMIT_KIND).count() == 1
+    assert SENT == [{"email": "ann@acme.test"}, {"email": "ann@acme.test"}]
