@@ -68,9 +68,25 @@ def fetch_and_parse(base_url: str, token_url: str) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
+def server_cpu_seconds(connection) -> float | None:
+    """CPU time used so far by this connection's PostgreSQL backend (same machine),
+    a figure the other processes on a busy machine do not inflate."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--profile", action="store_true", help="print where the pull's CPU time goes (cProfile)")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="leadhub-bench-")
@@ -102,10 +118,22 @@ def main() -> int:
         account.set_settings({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scope": "manage:all"})
         account.save()
         load(base_url, args.leads, args.leads)  # fresh leads of the same shape
+        server_started = server_cpu_seconds(connection)
         started, cpu_started = time.perf_counter(), time.process_time()
-        summary = engine.pull(account)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            summary = profiler.runcall(engine.pull, account)
+            stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime")
+            stats.print_stats(30)
+            stats.print_callers("wait|execute")
+        else:
+            summary = engine.pull(account)
         pull_seconds = time.perf_counter() - started
         pull_cpu = time.process_time() - cpu_started
+        server_cpu = server_cpu_seconds(connection)
         stored = Lead.objects.filter(vendor_account=account).count()
     finally:
         sandbox.terminate()
@@ -117,6 +145,8 @@ def main() -> int:
         "leads": stored,
         "pull_seconds": round(pull_seconds, 2),
         "pull_cpu_seconds": round(pull_cpu, 2),
+        "database_server_cpu_seconds": round(server_cpu - server_started, 2) if server_cpu is not None else None,
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "leads_per_second": round(stored / pull_seconds),
         "fetch_parse_seconds": round(floor_seconds, 2),
         "ratio_to_fetch_parse": round(pull_seconds / floor_seconds, 2),
