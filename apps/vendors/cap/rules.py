@@ -114,7 +114,7 @@ def _check_values(payload: dict) -> list[Violation]:
     when = _get(payload, "metadata.enquiryDateTime")
     if not _blank(when):
         text = str(when)
-        if _OFFSET_RE.match(text):
+        if _OFFSET_RE.match(text) and not _DATETIME_RE.match(text):
             problems.append(Violation("metadata.enquiryDateTime", "not_utc",
                                       f"metadata.enquiryDateTime {text!r} must be in UTC (no offset)."))
         elif not _DATETIME_RE.match(text):
