@@ -201,3 +201,13 @@ def test_a_lead_accepted_through_routing_is_never_submitted_again_by_hand(client
         assert sandbox.submissions_for(lead.pk) == 1
         page = client.get(_submit_url(lead)).content.decode()
         assert sandbox.enquiries()[0]["enquiryReferenceCode"] in page
+
+
+def test_the_demo_has_a_cap_account_and_a_rule_routing_audi_leads_to_it(db):
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--leads", "0", stdout=open("/dev/null", "w"))
+    account = VendorAccount.objects.get(name="demo-cap")
+    assert account.vendor == "cap" and account.base_url == "http://127.0.0.1:8003/cap"
+    lead = make_lead(account.dealer, brand="Audi", **UK)
+    assert _queued(lead) == ["demo-cap"]

@@ -115,7 +115,7 @@ class Command(LeadHubCommand):
 
     def _cap_demo(self, dealer):
         """A CAP Gateway account (the sandbox on 8003), a routing rule sending the
-        dealer's own Audi and Volkswagen leads there, and one such walk-in."""
+        dealer's own Audi and Volkswagen leads there (enter one by hand to see it go)."""
         from apps.routing.models import RoutingRule
         from apps.vendors.cap.sandbox import DEMO_CAMPAIGN
 
@@ -127,10 +127,6 @@ class Command(LeadHubCommand):
             account.save()
         RoutingRule.objects.get_or_create(dealer=dealer, name="Audi and VW leads to CAP", defaults={
             "account": account, "brands": "Audi, Volkswagen", "position": 10})
-        Lead.objects.get_or_create(dealer=dealer, external_ref="DEMO-CAP-1", defaults={
-            "origin": Origin.MANUAL, "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.co.uk",
-            "phone": "020 8759 9036", "postal_code": "L3 9AG", "country": "GB", "brand": "Audi",
-            "product_interest": "Q6 e-tron", "source": "Walk-in", "opt_in_email": True, "opt_in_phone": True})
 
     def _reasons(self, dealer):
         out = {}
