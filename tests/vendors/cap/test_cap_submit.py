@@ -226,3 +226,22 @@ def test_a_lead_breaking_caps_rules_is_blocked_before_sending_and_sent_once_fixe
     lead.save()
     engine.push(cap_account)
     assert _state(item) == OutboxState.SENT
+
+
+def test_the_lead_page_shows_caps_reference_and_caps_refusal(client, alice, cap_account, cap_sandbox, uk_lead,
+                                                             dealer_a):
+    from django.urls import reverse
+
+    from tests.conftest import make_lead
+
+    refused = make_lead(dealer_a, first_name="Bo", last_name="Brown", email="bo@example.co.uk")
+    _submit(cap_account, uk_lead)
+    engine.push(cap_account)
+    cap_sandbox.add_campaign(cap_account.options["campaign_id"], "phoneNumber")
+    _submit(cap_account, refused)
+    engine.push(cap_account)
+    client.force_login(alice)
+    page = client.get(reverse("admin:leads_lead_change", args=[uk_lead.pk])).content.decode()
+    assert cap_sandbox.enquiries()[0]["enquiryReferenceCode"] in page
+    page = client.get(reverse("admin:leads_lead_change", args=[refused.pk])).content.decode()
+    assert "contactDetail.phoneNumber is required by this account&#x27;s campaign" in page
