@@ -41,6 +41,7 @@ ADMIN_PERMISSIONS = frozenset(
     | _crud("sync.outboxitem", "view", "change")
     | _crud("sync.inboxpage", "view")
     | _crud("sync.syncrun", "view")
+    | _crud("routing.routingrule", "view", "add", "change", "delete")
 )
 
 ROLE_PERMISSIONS = {Role.STAFF: STAFF_PERMISSIONS, Role.ADMIN: ADMIN_PERMISSIONS}

@@ -29,15 +29,25 @@ class VendorError(Exception):
     after a refresh, a rule violation); the item is marked failed with `message`
     shown to the dealer. permanent=False: a retry may help (5xx, 429, timeout,
     connection reset); `retry_after` (seconds) is honoured when the vendor sent it.
+
+    For a transport failure, `reached` says whether the request may have reached
+    the vendor (False: the connection was never made, so nothing was received;
+    True: sent, then the answer was lost or cut; None: not a transport failure or
+    unknown) and `received_status` is the status line read before the body was
+    lost, if any. A vendor that creates something per request (a lead
+    submission) uses them to never resend what the vendor may already have.
     """
 
     def __init__(self, message: str, *, permanent: bool, status: int | None = None,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, reached: bool | None = None,
+                 received_status: int | None = None):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status = status
         self.retry_after = retry_after
+        self.reached = reached
+        self.received_status = received_status
 
 
 class PageUnreadable(Exception):

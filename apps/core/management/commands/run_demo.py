@@ -21,6 +21,7 @@ from apps.core.commands import LeadHubCommand
 SANDBOXES = {
     "Cat sandbox": (8001, ["-m", "apps.vendors.cat.sandbox", "--port", "8001", "--client-id", "demo-client",
                            "--client-secret", "demo-secret", "--generate", "40", "--dealer-code", "DEMO"]),
+    "CAP sandbox": (8003, ["-m", "apps.vendors.cap.sandbox", "--port", "8003", "--api-key", "demo-cap-key"]),
 }
 
 

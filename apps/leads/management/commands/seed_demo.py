@@ -21,6 +21,7 @@ from apps.vendors.models import VendorAccount
 
 DEALER_CODE = "DEMO"
 SANDBOX_URLS = {"cat": "http://127.0.0.1:8001/cat"}  # run_demo starts these
+SANDBOX_URLS["cap"] = "http://127.0.0.1:8003/cap"
 FIRST = ["James", "Maria", "Wei", "Aisha", "Lukas", "Sofia", "Carlos", "Priya", "Tom", "Emma", "Kenji", "Olga",
          "Mateo", "Grace", "Ahmed", "Lena", "Noah", "Chloe", "Ravi", "Hannah"]
 LAST = ["Miller", "Garcia", "Chen", "Okafor", "Schmidt", "Rossi", "Silva", "Patel", "Brown", "Johnson", "Tanaka",
@@ -110,6 +111,22 @@ class Command(LeadHubCommand):
                                     alert_emails="it@demo.invalid")
             account.set_settings({"client_id": "demo-client", "client_secret": "demo-secret", "scope": "manage:all"})
             account.save()
+        self._cap_demo(dealer)
+
+    def _cap_demo(self, dealer):
+        """A CAP Gateway account (the sandbox on 8003), a routing rule sending the
+        dealer's own Audi and Volkswagen leads there (enter one by hand to see it go)."""
+        from apps.routing.models import RoutingRule
+        from apps.vendors.cap.sandbox import DEMO_CAMPAIGN
+
+        account = VendorAccount.objects.filter(name="demo-cap").first()
+        if account is None:
+            account = VendorAccount(name="demo-cap", vendor="cap", dealer=dealer, base_url=SANDBOX_URLS["cap"],
+                                    alert_emails="it@demo.invalid")
+            account.set_settings({"api_key": "demo-cap-key", "campaign_id": DEMO_CAMPAIGN})
+            account.save()
+        RoutingRule.objects.get_or_create(dealer=dealer, name="Audi and VW leads to CAP", defaults={
+            "account": account, "brands": "Audi, Volkswagen", "position": 10})
 
     def _reasons(self, dealer):
         out = {}
