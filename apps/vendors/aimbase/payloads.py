@@ -235,7 +235,7 @@ def parse_lead_response(body: bytes) -> LeadResponse:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ResponseUnreadable(f"not JSON ({exc.__class__.__name__}: {str(exc)[:120]})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("LeadResponseRecords", []), list):
+    if not isinstance(data, dict) or not isinstance(data.get("LeadResponseRecords") or [], list):
         raise ResponseUnreadable(f"expected an object with LeadResponseRecords, got {str(data)[:200]}")
     top = data.get("TopLevelError")
     records = [_record(r) for r in data.get("LeadResponseRecords") or [] if isinstance(r, dict)]

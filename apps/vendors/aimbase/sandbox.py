@@ -32,12 +32,17 @@ from apps.vendors.cat.sandbox import _Handler, _Reply, _Server
 from . import payloads, rules
 
 FAULTS = ("500", "502", "503", "429", "400", "timeout", "reset", "malformed", "truncated", "top_level_error",
-          "partial", "short")
+          "partial", "short", "xml_bomb")
 FAULT_PATHS = ("lead", "odata", "disposition")
 _FAULT_PARAMS = {"timeout": {"seconds", "deliver"}, "reset": {"deliver"}, "malformed": {"deliver"},
-                 "truncated": {"deliver", "mid_body_reset"}, "429": {"retry_after"}, "400": {"message"},
+                 "truncated": {"deliver", "mid_body_reset"}, "xml_bomb": {"deliver"}, "429": {"retry_after"}, "400": {"message"},
                  "top_level_error": {"message"}, "partial": {"fail", "message"}, "short": {"keep"}}
-_DEFAULT_DELIVER = {"timeout": True, "malformed": True, "truncated": True}
+_DEFAULT_DELIVER = {"timeout": True, "malformed": True, "truncated": True, "xml_bomb": True}
+# "Billion laughs": a few hundred bytes that a naive parser expands to gigabytes.
+XML_BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            + b"".join(b'<!ENTITY lol%d "%s">' % (n, b"".join(b"&lol%s;" % (b"" if n == 1 else str(n - 1).encode())
+                                                             for _ in range(10))) for n in range(1, 10))
+            + b"]><Leads><Lead><Id>&lol9;</Id><Status>Success</Status></Lead></Leads>")
 MSG_DENIED = "Authorization has been denied for this request."
 MSG_SERVER = "An unknown error occurred during the import"
 _EXTERNAL_ID = re.compile(r"ExternalId eq '((?:[^']|'')*)'")
@@ -146,6 +151,8 @@ class AimbaseSandbox:
             (a server-side refusal such as an unknown LeadSourceName); the rest succeed.
         "short": every lead is created, the answer holds only the first `keep`
             (default 0) records (a partial response).
+        "xml_bomb": 201 with an entity-expansion ("billion laughs") XML body;
+            deliver (default True).
         """
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
@@ -246,6 +253,10 @@ class AimbaseSandbox:
             if deliver:
                 handler(True, None)
             return _Reply(201, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})
+        if name == "xml_bomb":
+            if deliver:
+                handler(True, None)
+            return _Reply(201, XML_BOMB, {"Content-Type": "application/xml"})
         if name == "truncated":
             reply = handler(deliver, None)
             cut = reply.body[: len(reply.body) // 2]

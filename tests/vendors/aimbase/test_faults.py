@@ -47,7 +47,7 @@ def lookups(sandbox):
     ("timeout", {"seconds": 1.5, "deliver": True}),  # Aimbase created them; LeadHub never heard
     ("timeout", {"seconds": 1.5, "deliver": False}),
     ("reset", {"deliver": True}), ("reset", {"deliver": False}),
-    ("malformed", {}), ("truncated", {}), ("truncated", {"mid_body_reset": True}),
+    ("malformed", {}), ("truncated", {}), ("truncated", {"mid_body_reset": True}), ("xml_bomb", {}),
 ])
 def test_a_faulty_answer_is_retried_and_each_lead_is_created_once(sandbox, aimbase_account, three, fault, params):
     sandbox.inject(fault, **params)
@@ -126,3 +126,14 @@ def test_retries_run_out_into_one_alert_and_the_leads_stay_queued(sandbox, aimba
     assert len(mailoutbox) == 1 and "could not be delivered" in mailoutbox[0].subject
     push_until_done(aimbase_account)
     assert created_once(sandbox, aimbase_account, three)
+
+
+def test_an_xml_bomb_in_aimbases_answer_is_refused_not_expanded(sandbox, xml_account, dealer_a):
+    lead = boat_lead(dealer_a)
+    submit(xml_account, lead)
+    sandbox.inject("xml_bomb")
+    summary = engine.push(xml_account)
+    assert summary.pushed == 0 and "unsafe XML refused (DTDForbidden)" in summary.errors[0]
+    assert "unsafe XML refused" in OutboxItem.objects.get(lead=lead).last_error
+    push_until_done(xml_account)
+    assert created_once(sandbox, xml_account, [lead])
