@@ -21,6 +21,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -373,9 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unmapped", default="", help="comma-separated EntryDetail values without a mapping")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    stop = threading.Event()
+    # A plain flag, not a threading.Event: Event.set() from a signal handler can
+    # deadlock on the lock the interrupted Event.wait() holds in the main thread.
+    stopped: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, _frame: stopped.append(signum))
     sandbox = AimbaseSandbox(username=args.username, token=args.token, manufacturer=args.manufacturer,
                              crm_source=args.crm_source, port=args.port, prefix=args.prefix,
                              verbose=args.verbose).start()
@@ -383,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"Aimbase sandbox running: base_url={sandbox.base_url} username={sandbox.username} "
               f"manufacturer={sandbox.manufacturer} source={sandbox.crm_source}", flush=True)
-        while not stop.wait(0.2):
-            pass
+        while not stopped:
+            time.sleep(0.2)
     finally:
         sandbox.stop()
     print("Aimbase sandbox stopped", flush=True)
