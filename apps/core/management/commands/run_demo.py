@@ -21,6 +21,8 @@ from apps.core.commands import LeadHubCommand
 SANDBOXES = {
     "Cat sandbox": (8001, ["-m", "apps.vendors.cat.sandbox", "--port", "8001", "--client-id", "demo-client",
                            "--client-secret", "demo-secret", "--generate", "40", "--dealer-code", "DEMO"]),
+    "Aimbase sandbox": (8004, ["-m", "apps.vendors.aimbase.sandbox", "--port", "8004", "--username", "demo-user",
+                               "--token", "demo-token", "--manufacturer", "DEMO", "--crm-source", "LeadHub"]),
 }
 
 
