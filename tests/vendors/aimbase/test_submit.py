@@ -2,6 +2,8 @@
 records, refusals shown on the lead, resubmission of only what failed."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from apps.leads.models import EventKind, LeadEvent
@@ -137,3 +139,21 @@ def test_wrong_credentials_fail_the_batch_and_say_so(sandbox, dealer_a, fast_ret
     summary = engine.push(account)
     assert summary.failed == 1 and state_of(lead) == OutboxState.FAILED
     assert "check the account's username and token" in OutboxItem.objects.get(lead=lead).last_error
+
+
+def test_the_sync_command_submits_what_is_queued_and_prints_the_summary(sandbox, aimbase_account, dealer_a,
+                                                                          capsys):
+    from django.core.management import call_command
+
+    leads = [boat_lead(dealer_a, last_name="Sync"), boat_lead(dealer_a, last_name="Cmd")]
+    submit(aimbase_account, *leads)
+    call_command("sync", "a100-aimbase")
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["pushed"], summary["failed"], summary["errors"]) == (2, 0, [])
+    assert [sandbox.created_count(lead.pk) for lead in leads] == [1, 1]
+    sandbox.inject("partial", fail=[0])
+    submit(aimbase_account, boat_lead(dealer_a, last_name="Refused"))
+    with pytest.raises(SystemExit) as exited:
+        call_command("sync", "a100-aimbase")
+    assert exited.value.code == 1  # a refused lead fails the run
+    assert json.loads(capsys.readouterr().out)["failed"] == 1
