@@ -37,7 +37,7 @@ FAULTS = ("500", "502", "503", "429", "400", "timeout", "reset", "malformed", "t
 FAULT_PATHS = ("lead", "odata", "disposition")
 _FAULT_PARAMS = {"timeout": {"seconds", "deliver"}, "reset": {"deliver"}, "malformed": {"deliver"},
                  "truncated": {"deliver", "mid_body_reset"}, "xml_bomb": {"deliver"}, "429": {"retry_after"}, "400": {"message"},
-                 "top_level_error": {"message"}, "partial": {"fail", "message"}, "short": {"keep"}}
+                 "top_level_error": {"message"}, "partial": {"fail", "field", "message"}, "short": {"keep"}}
 _DEFAULT_DELIVER = {"timeout": True, "malformed": True, "truncated": True, "xml_bomb": True}
 # "Billion laughs": a few hundred bytes that a naive parser expands to gigabytes.
 XML_BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -148,8 +148,9 @@ class AimbaseSandbox:
         "truncated": the real answer cut in half; deliver (default True);
             mid_body_reset=True declares the full length and resets mid-body.
         "top_level_error": 201 with TopLevelError = message and no records; nothing created.
-        "partial": the leads at indexes `fail` (default [0]) fail with `message`
-            (a server-side refusal such as an unknown LeadSourceName); the rest succeed.
+        "partial": the leads at indexes `fail` (default [0]) fail on `field`
+            (default LeadSourceName) with `message` (a server-side refusal such as
+            an unknown Lead Source); the rest succeed.
         "short": every lead is created, the answer holds only the first `keep`
             (default 0) records (a partial response).
         "xml_bomb": 201 with an entity-expansion ("billion laughs") XML body;
@@ -296,8 +297,8 @@ class AimbaseSandbox:
         identifier = lead.get("LeadApiIdentifier") if isinstance(lead, dict) else None
         problems = rules.lead_violations(lead)
         if refused:
-            problems.append(rules.Violation("LeadSourceName", "unknown", str(fault.params.get(
-                "message", "The LeadSourceName is not a valid Lead Source in the system."))))
+            problems.append(rules.Violation(str(fault.params.get("field", "LeadSourceName")), "unknown", str(
+                fault.params.get("message", "The LeadSourceName is not a valid Lead Source in the system."))))
         if problems:
             return {"LeadApiIdentifier": identifier, "Id": None, "Status": "Failure",
                     "StatusMessage": "Lead failed validation",

@@ -157,3 +157,15 @@ def test_the_sync_command_submits_what_is_queued_and_prints_the_summary(sandbox,
         call_command("sync", "a100-aimbase")
     assert exited.value.code == 1  # a refused lead fails the run
     assert json.loads(capsys.readouterr().out)["failed"] == 1
+
+
+def test_the_lead_page_shows_aimbases_id_or_its_field_messages(client, sandbox, aimbase_account, dealer_a, alice):
+    accepted, refused = boat_lead(dealer_a, last_name="Shown"), boat_lead(dealer_a, last_name="Refused")
+    submit(aimbase_account, accepted, refused)
+    sandbox.inject("partial", fail=[1], field="LeadTypeName", message="The LeadTypeName is not a valid Lead Type.")
+    engine.push(aimbase_account)
+    client.force_login(alice)
+    page = client.get(f"/admin/leads/lead/{accepted.pk}/change/").content.decode()
+    assert f"Aimbase Id {aimbase_id(accepted, aimbase_account)}" in page
+    page = client.get(f"/admin/leads/lead/{refused.pk}/change/").content.decode()
+    assert "LeadTypeName: The LeadTypeName is not a valid Lead Type." in page
