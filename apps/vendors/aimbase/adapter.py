@@ -119,8 +119,14 @@ class AimbaseAdapter(VendorAdapter):
                 outcomes.update(self._submit(client, submits))
             except VendorError as exc:
                 outcomes.update({item.pk: SendOutcome.from_error(exc) for item in submits})
+        held_back = None
         for item in items:
             if item.kind == SUBMIT_KIND:
+                continue
+            if held_back is not None:
+                # Keep a lead's history in order: nothing overtakes a report that is
+                # to be retried.
+                outcomes[item.pk] = held_back
                 continue
             try:
                 answer = client.post_activity(item.payload)
@@ -128,6 +134,9 @@ class AimbaseAdapter(VendorAdapter):
             except VendorError as exc:
                 outcomes[item.pk] = SendOutcome(False, exc.permanent, exc.message, exc.status, exc.retry_after,
                                                 response={"message": exc.message} if exc.status == 200 else None)
+                if not exc.permanent:
+                    held_back = SendOutcome(False, False, f"held back: an earlier report failed ({exc.message})",
+                                            exc.status, exc.retry_after)
         return [outcomes[item.pk] for item in items]
 
     def _submit(self, client: AimbaseClient, items) -> dict:
@@ -144,7 +153,7 @@ class AimbaseAdapter(VendorAdapter):
         from apps.sync.models import OutboxItem
 
         outcomes = {}
-        uncertain = {payloads.external_id(item.lead, client.options): item for item in items
+        uncertain = {_sent_external_id(item, client.options): item for item in items
                      if (item.response or {}).get("request")}
         found = client.find_by_external_ids(list(uncertain)) if uncertain else {}
         for ext_id, aimbase_lead_id in found.items():
@@ -162,12 +171,19 @@ class AimbaseAdapter(VendorAdapter):
             leads.append({"LeadApiIdentifier": identifier, **{k: v for k, v in item.payload.items()
                                                                   if k != "LeadApiIdentifier"}})
             # Committed before the request: a worker killed during it leaves the stamp.
-            OutboxItem.objects.filter(pk=item.pk).update(response={
-                "request": {"LeadApiIdentifier": identifier, "at": timezone.now().isoformat()}})
+            OutboxItem.objects.filter(pk=item.pk).update(response={"request": {
+                "LeadApiIdentifier": identifier, "ExternalId": leads[-1].get("ExternalId"),
+                "at": timezone.now().isoformat()}})
         try:
             answer = client.post_leads(leads)
         except VendorError as exc:
             if exc.permanent:  # a 400/401: nothing was created; say so on every lead of the batch
+                if exc.status in (401, 403):
+                    from apps.sync import alerts
+
+                    alerts.send_alert(self.account, "Aimbase refused the credentials",
+                                      f"{exc.message}\n\n{len(batch)} lead(s) were not submitted; queue them "
+                                      "again once the account's username and token are fixed.")
                 return outcomes | {item.pk: SendOutcome(False, True, f"Aimbase refused the batch: {exc.message}",
                                                         exc.status, response={"error": exc.message})
                                    for item in batch}
@@ -259,6 +275,13 @@ class AimbaseAdapter(VendorAdapter):
                 return self.build_outbox_payload(item.lead, item.status_log)
             return item.payload, rules.disposition_violations(item.payload)
         return super().rebuild_outbox_payload(item)
+
+
+def _sent_external_id(item, options) -> str:
+    """The ExternalId the item's last request carried (the account's prefix may
+    have changed since)."""
+    stamped = (item.response or {}).get("request") or {}
+    return str(stamped.get("ExternalId") or item.payload.get("ExternalId") or payloads.external_id(item.lead, options))
 
 
 def _match_records(records: list[dict], identifiers: list[str]) -> list[dict | None]:

@@ -103,3 +103,18 @@ def test_a_disposition_fault_is_retried(sandbox, aimbase_account, accepted_lead,
     OutboxItem.objects.update(next_attempt_at=timezone.now())
     assert engine.push(aimbase_account).pushed == 1
     assert len(sandbox.activities()) == 1
+
+
+def test_a_failed_report_holds_back_the_later_ones_so_history_stays_in_order(sandbox, aimbase_account,
+                                                                            accepted_lead, alice, mapped):
+    assert services.lead_change_status(lead=accepted_lead, to_status="accepted", actor=alice).ok
+    services.followup_schedule(lead=accepted_lead, scheduled_at=timezone.now() + timedelta(days=1), kind="call")
+    sandbox.inject("reset", path="disposition")
+    summary = engine.push(aimbase_account)
+    assert summary.pushed == 0
+    assert "held back" in dispositions().last().last_error
+    assert [r for r in sandbox.requests if "Disposition" in r[1]] == [
+        ("POST", "/aimbase/api/Disposition?source=LeadHub", 0)]  # the second was not sent
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    assert engine.push(aimbase_account).pushed == 2
+    assert [a["EntryType"] for a in sandbox.activities()] == ["StatusChanged", "FollowUp"]

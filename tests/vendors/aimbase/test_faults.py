@@ -137,3 +137,13 @@ def test_an_xml_bomb_in_aimbases_answer_is_refused_not_expanded(sandbox, xml_acc
     assert "unsafe XML refused" in OutboxItem.objects.get(lead=lead).last_error
     push_until_done(xml_account)
     assert created_once(sandbox, xml_account, [lead])
+
+
+def test_the_lookup_uses_the_external_id_that_was_sent(sandbox, aimbase_account, three):
+    sandbox.inject("timeout", seconds=1.5, deliver=True)
+    engine.push(aimbase_account)
+    aimbase_account.set_settings({"external_id_prefix": "LH-"})  # changed while the answer was lost
+    aimbase_account.save()
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    assert engine.push(aimbase_account).pushed == 3
+    assert created_once(sandbox, aimbase_account, three)

@@ -132,13 +132,15 @@ def test_it_submits_xml_when_the_account_says_so(sandbox, xml_account, dealer_a)
     assert aimbase_id(leads[0], xml_account) == str(sandbox.leads()[0]["Id"])
 
 
-def test_wrong_credentials_fail_the_batch_and_say_so(sandbox, dealer_a, fast_retries):
+def test_wrong_credentials_fail_the_batch_say_so_and_alert(sandbox, dealer_a, fast_retries, mailoutbox):
     account = make_account(dealer_a, sandbox, token="wrong")
     lead = boat_lead(dealer_a)
     submit(account, lead)
     summary = engine.push(account)
     assert summary.failed == 1 and state_of(lead) == OutboxState.FAILED
     assert "check the account's username and token" in OutboxItem.objects.get(lead=lead).last_error
+    assert len(mailoutbox) == 1 and "refused the credentials" in mailoutbox[0].subject
+    assert "wrong" not in mailoutbox[0].body  # never the token
 
 
 def test_the_sync_command_submits_what_is_queued_and_prints_the_summary(sandbox, aimbase_account, dealer_a,
