@@ -187,7 +187,8 @@ class AimbaseAdapter(VendorAdapter):
                 return outcomes | {item.pk: SendOutcome(False, True, f"Aimbase refused the batch: {exc.message}",
                                                         exc.status, response={"error": exc.message})
                                    for item in batch}
-            raise
+            # Transient: the stamps stay, so the next attempt looks these up first.
+            return outcomes | {item.pk: SendOutcome.from_error(exc) for item in batch}
         if answer.top_level_error:
             return outcomes | {item.pk: SendOutcome(False, True, f"Aimbase refused the batch (TopLevelError): "
                                                     f"{answer.top_level_error}", 201,

@@ -217,6 +217,8 @@ def parse_lead_response(body: bytes) -> LeadResponse:
     text = body.lstrip()
     if text.startswith(b"<"):
         root = safe_xml(body)
+        if _local(root.tag) not in ("Leads", "LeadResponse"):
+            raise ResponseUnreadable(f"unexpected XML root <{_local(root.tag)}>")
         top = None
         records = []
         for child in root.iter():
@@ -225,11 +227,9 @@ def parse_lead_response(body: bytes) -> LeadResponse:
                 top = child.text.strip()
             elif name == "Lead":
                 data = {_local(c.tag): c.text for c in child if _local(c.tag) != "Messages"}
-                messages = child.find("Messages") if child.find("Messages") is not None else []
+                messages = [m for c in child if _local(c.tag) == "Messages" for m in c]
                 data["Messages"] = [{_local(c.tag): c.text for c in m} for m in messages]
                 records.append(_record(data))
-        if _local(root.tag) not in ("Leads", "LeadResponse"):
-            raise ResponseUnreadable(f"unexpected XML root <{_local(root.tag)}>")
         return LeadResponse(top, records)
     try:
         data = json.loads(body)

@@ -147,3 +147,19 @@ def test_the_lookup_uses_the_external_id_that_was_sent(sandbox, aimbase_account,
     OutboxItem.objects.update(next_attempt_at=timezone.now())
     assert engine.push(aimbase_account).pushed == 3
     assert created_once(sandbox, aimbase_account, three)
+
+
+def test_leads_found_by_the_lookup_are_kept_even_when_the_rest_of_the_batch_fails(sandbox, aimbase_account,
+                                                                                 three, dealer_a):
+    sandbox.inject("short", keep=1)
+    engine.push(aimbase_account)
+    late = boat_lead(dealer_a, last_name="Late")
+    submit(aimbase_account, late)
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    sandbox.inject("503")
+    summary = engine.push(aimbase_account)
+    assert summary.pushed == 2  # the two found by ExternalId
+    assert [OutboxItem.objects.get(lead=lead).state for lead in [*three, late]] == [
+        OutboxState.SENT, OutboxState.SENT, OutboxState.SENT, OutboxState.PENDING]
+    push_until_done(aimbase_account)
+    assert created_once(sandbox, aimbase_account, [*three, late])
