@@ -114,7 +114,29 @@ def build_lead(lead, options: dict) -> tuple[dict, list[Violation]]:
     if customs:
         payload["Customs"] = customs
     payload.update(extras)
-    return payload, rules.lead_violations(payload)
+    return payload, [_with_hint(v, extras) for v in rules.lead_violations(payload)]
+
+
+# Where a dealer fixes a field LeadHub fills from a lead column (or an account setting).
+LEAD_COLUMN_FOR = {
+    "FirstName": "first name", "LastName": "last name", "Address1": "address 1", "Address2": "address 2",
+    "City": "city", "State": "state/province (a code of at most 3 letters)", "PostalCode": "postal code",
+    "CompanyName": "company", "Email": "email", "CountryCode": "country", "HomePhone": "phone",
+    "MobilePhone": "mobile phone", "ProspectExternalId": "dealer customer number", "Comment": "comments",
+    "CommunicationOptInIpAddress": "IP address", "CommunicationOptInSource": "source", "Medium": "UTM medium",
+    "Term": "UTM term", "Content": "UTM content",
+}
+ACCOUNT_SETTING_FOR = {name: option for option, name in OPTION_FIELDS.items()}
+
+
+def _with_hint(violation: Violation, extras: dict) -> Violation:
+    """The rule's message plus where in LeadHub the value comes from."""
+    name = violation.field
+    if name in extras or name not in LEAD_COLUMN_FOR and name not in ACCOUNT_SETTING_FOR:
+        return violation
+    where = (f"the lead's {LEAD_COLUMN_FOR[name]}" if name in LEAD_COLUMN_FOR
+             else f"the account's {ACCOUNT_SETTING_FOR[name]} setting")
+    return Violation(name, violation.code, f"{violation.message} (LeadHub: {where}.)")
 
 
 # --------------------------------------------------------------------------------------

@@ -71,7 +71,10 @@ def test_it_blocks_a_lead_that_breaks_aimbase_rules_until_it_is_fixed(sandbox, a
     assert {(p.field, p.code) for p in problems} == {
         ("LastName", "required"), ("State", "max_length"), ("CommunicationOptInIpAddress", "required_for_opt_in")}
     assert item.state == OutboxState.BLOCKED
-    assert "LastName is required by Aimbase" in LeadEvent.objects.get(lead=lead, kind=EventKind.PUSH_BLOCKED).summary
+    shown = LeadEvent.objects.get(lead=lead, kind=EventKind.PUSH_BLOCKED).summary
+    assert "LastName is required by Aimbase. (LeadHub: the lead's last name.)" in shown
+    assert "CommunicationOptInIpAddress is required when IsCommunicationOptIn is true. (LeadHub: the lead's IP " \
+           "address.)" in shown
     assert engine.push(aimbase_account).pushed == 0 and lead_posts(sandbox) == []
     lead.last_name, lead.state_province, lead.ip_address = "Hall", "MO", "203.0.113.9"
     lead.save()
