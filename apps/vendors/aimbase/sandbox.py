@@ -90,7 +90,7 @@ class AimbaseSandbox:
 
     def reset(self) -> None:
         """Forget every lead, activity, fault and unmapped value."""
-        with getattr(self, "_lock", threading.Lock()):
+        with self._lock:
             self._leads: list[dict] = []
             self._activities: list[dict] = []
             self._faults: list[_Fault] = []
