@@ -118,3 +118,16 @@ def test_a_failed_report_holds_back_the_later_ones_so_history_stays_in_order(san
     OutboxItem.objects.update(next_attempt_at=timezone.now())
     assert engine.push(aimbase_account).pushed == 2
     assert [a["EntryType"] for a in sandbox.activities()] == ["StatusChanged", "FollowUp"]
+
+
+def test_a_stage_change_is_reported_as_stage_changed(sandbox, aimbase_account, accepted_lead, alice, mapped,
+                                                     dealer_a):
+    from tests.conftest import make_stages
+
+    discovery, quote = make_stages(dealer_a)
+    assert services.lead_change_status(lead=accepted_lead, to_status="accepted", stage=discovery, actor=alice).ok
+    accepted_lead.refresh_from_db()
+    assert services.lead_change_status(lead=accepted_lead, to_status="accepted", stage=quote, actor=alice).ok
+    assert engine.push(aimbase_account).pushed == 2
+    assert [(a["EntryType"], a["EntryDetail"]) for a in sandbox.activities()] == [
+        ("StatusChanged", "Working"), ("StageChanged", "Discovery: Quote")]
