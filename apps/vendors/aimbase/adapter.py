@@ -55,11 +55,14 @@ class AimbaseAdapter(VendorAdapter):
         SettingField("manufacturer", "Manufacturer code", help_text="Sent as ?manufacturer=CODE."),
         SettingField("format", "Payload format", required=False, default="json", help_text="json or xml."),
         SettingField("lead_source", "LeadSourceName", required=False,
-                     help_text="A valid Lead Source's Name in Aimbase; every lead needs one (here or in its submission extras)."),
+                     help_text="A valid Lead Source's Name in Aimbase; every lead needs one (here or in "
+                               "its submission extras)."),
         SettingField("lead_type", "LeadTypeName", required=False,
-                     help_text="A valid Lead Type's Name in Aimbase; every lead needs one (here or in its submission extras)."),
+                     help_text="A valid Lead Type's Name in Aimbase; every lead needs one (here or in "
+                               "its submission extras)."),
         SettingField("lead_category", "LeadCategoryName", required=False,
-                     help_text="A valid Lead Category's Name in Aimbase; every lead needs one (here or in its submission extras)."),
+                     help_text="A valid Lead Category's Name in Aimbase; every lead needs one (here or in "
+                               "its submission extras)."),
         SettingField("campaign", "LeadCampaignName", required=False),
         SettingField("brands", "Brands", required=False,
                      help_text="Comma-separated brand codes; empty: all of the manufacturer's brands."),

@@ -124,7 +124,8 @@ def _check_value(name: str, field: Field, value, label: str) -> list[Violation]:
 def _check_record(record, table: dict[str, Field], prefix: str) -> list[Violation]:
     """Required, unknown, type and length rules of one object against its table."""
     if not isinstance(record, dict):
-        return [Violation(prefix.rstrip(".") or "", "invalid", f"{prefix.rstrip('.') or 'The lead'} must be an object.")]
+        where = prefix.rstrip(".")
+        return [Violation(where, "invalid", f"{where or 'The lead'} must be an object.")]
     found = []
     for key in record:
         if key not in table:

@@ -36,7 +36,8 @@ FAULTS = ("500", "502", "503", "429", "400", "timeout", "reset", "malformed", "t
           "partial", "short", "xml_bomb")
 FAULT_PATHS = ("lead", "odata", "disposition")
 _FAULT_PARAMS = {"timeout": {"seconds", "deliver"}, "reset": {"deliver"}, "malformed": {"deliver"},
-                 "truncated": {"deliver", "mid_body_reset"}, "xml_bomb": {"deliver"}, "429": {"retry_after"}, "400": {"message"},
+                 "truncated": {"deliver", "mid_body_reset"}, "xml_bomb": {"deliver"}, "429": {"retry_after"},
+                 "400": {"message"},
                  "top_level_error": {"message"}, "partial": {"fail", "field", "message"}, "short": {"keep"}}
 _DEFAULT_DELIVER = {"timeout": True, "malformed": True, "truncated": True, "xml_bomb": True}
 # "Billion laughs": a few hundred bytes that a naive parser expands to gigabytes.

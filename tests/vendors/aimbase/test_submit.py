@@ -81,7 +81,8 @@ def test_it_blocks_a_lead_that_breaks_aimbase_rules_until_it_is_fixed(sandbox, a
     assert engine.push(aimbase_account).pushed == 1
     sent = sandbox.leads()[0]["lead"]
     assert sent["IsCommunicationOptIn"] is True and sent["CommunicationOptInIpAddress"] == "203.0.113.9"
-    assert sent["CommunicationOptInSource"] == "Boat show" and sent["CommunicationOptInDate"] == lead.created_at.date().isoformat()
+    assert sent["CommunicationOptInSource"] == "Boat show"
+    assert sent["CommunicationOptInDate"] == lead.created_at.date().isoformat()
 
 
 def test_submission_extras_fill_fields_without_a_column(sandbox, aimbase_account, dealer_a):
