@@ -22,6 +22,8 @@ SANDBOXES = {
     "Cat sandbox": (8001, ["-m", "apps.vendors.cat.sandbox", "--port", "8001", "--client-id", "demo-client",
                            "--client-secret", "demo-secret", "--generate", "40", "--dealer-code", "DEMO"]),
     "CAP sandbox": (8003, ["-m", "apps.vendors.cap.sandbox", "--port", "8003", "--api-key", "demo-cap-key"]),
+    "Aimbase sandbox": (8004, ["-m", "apps.vendors.aimbase.sandbox", "--port", "8004", "--username", "demo-user",
+                               "--token", "demo-token", "--manufacturer", "DEMO", "--crm-source", "LeadHub"]),
 }
 
 

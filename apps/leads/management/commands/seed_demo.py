@@ -15,6 +15,7 @@ from apps.accounts.models import Dealer, Membership, Role
 from apps.core.commands import LeadHubCommand
 from apps.leads import services
 from apps.leads.models import Lead, Origin, Reason, ReasonMapping, SalesStage, StageMapping, Source
+from apps.leads.models import StatusMapping
 from apps.leads.statuses import ReasonKind, Status
 from apps.vendors.cat import rules as cat
 from apps.vendors.models import VendorAccount
@@ -22,6 +23,7 @@ from apps.vendors.models import VendorAccount
 DEALER_CODE = "DEMO"
 SANDBOX_URLS = {"cat": "http://127.0.0.1:8001/cat"}  # run_demo starts these
 SANDBOX_URLS["cap"] = "http://127.0.0.1:8003/cap"
+SANDBOX_URLS["aimbase"] = "http://127.0.0.1:8004/aimbase"
 FIRST = ["James", "Maria", "Wei", "Aisha", "Lukas", "Sofia", "Carlos", "Priya", "Tom", "Emma", "Kenji", "Olga",
          "Mateo", "Grace", "Ahmed", "Lena", "Noah", "Chloe", "Ravi", "Hannah"]
 LAST = ["Miller", "Garcia", "Chen", "Okafor", "Schmidt", "Rossi", "Silva", "Patel", "Brown", "Johnson", "Tanaka",
@@ -75,6 +77,7 @@ class Command(LeadHubCommand):
             reasons = self._reasons(dealer)
             stages = self._stages(dealer)
             self._sandbox_accounts(dealer)
+            self._aimbase_account(dealer)
             created = self._leads(dealer, users, reasons, stages, leads)
         password = settings.LEADHUB_DEMO_PASSWORD
         self.stdout.write(f"demo dealer {dealer.code}: {created} leads created, "
@@ -127,6 +130,22 @@ class Command(LeadHubCommand):
             account.save()
         RoutingRule.objects.get_or_create(dealer=dealer, name="Audi and VW leads to CAP", defaults={
             "account": account, "brands": "Audi, Volkswagen", "position": 10})
+
+    def _aimbase_account(self, dealer):
+        """demo-aimbase: dealer leads submitted to the sandbox Aimbase (by hand or
+        by routing), and what is then done with them reported to its Disposition API."""
+        if not VendorAccount.objects.filter(name="demo-aimbase").exists():
+            account = VendorAccount(name="demo-aimbase", vendor="aimbase", dealer=dealer,
+                                    base_url=SANDBOX_URLS["aimbase"], alert_emails="it@demo.invalid")
+            account.set_settings({"username": "demo-user", "token": "demo-token", "manufacturer": "DEMO",
+                                  "lead_source": "Dealer Website", "lead_type": "Request Quote",
+                                  "lead_category": "Dealer", "dealer_number": DEALER_CODE, "default_country": "US",
+                                  "disposition_url": SANDBOX_URLS["aimbase"], "crm_source": "LeadHub"})
+            account.save()
+        for status, value in (("accepted", "Working"), ("closed_won", "Sold"), ("closed_lost", "Lost"),
+                              ("disqualified", "Abandoned")):
+            StatusMapping.objects.get_or_create(dealer=dealer, status=status, vendor="aimbase",
+                                                defaults={"vendor_value": value})
 
     def _reasons(self, dealer):
         out = {}
