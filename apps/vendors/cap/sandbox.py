@@ -35,6 +35,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -282,15 +283,17 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             parser.error(f"--campaign {spec!r}: {guid!r} is not a GUID")
         campaigns[guid.lower()] = fields
-    stop = threading.Event()
+    # A plain flag, not a threading.Event: Event.set() from a signal handler can
+    # deadlock on the lock that the interrupted Event.wait() holds in this thread.
+    stopped: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, _frame: stopped.append(signum))
     sandbox = CapSandbox(api_key=args.api_key, port=args.port, prefix=args.prefix, campaigns=campaigns,
                          verbose=args.verbose).start()
     try:
         print(f"CAP sandbox running: base_url={sandbox.base_url} campaigns={','.join(campaigns)}", flush=True)
-        while not stop.wait(0.2):
-            pass
+        while not stopped:
+            time.sleep(0.2)  # the signal handler runs between sleeps
     finally:
         sandbox.stop()
     print("CAP sandbox stopped", flush=True)

@@ -87,8 +87,8 @@ class Command(LeadHubCommand):
                 f"\nLeadHub is running: http://{host}:{port}/admin/\n"
                 f"  log in as demo-staff (dealer staff), demo-admin (dealer admin) or admin (IT, superuser)\n"
                 f"  password: {settings.LEADHUB_DEMO_PASSWORD}\n"
-                + "".join(f"  {name}: http://127.0.0.1:{p}/ (demo account demo-cat pulls from it)\n"
-                          for name, (p, _) in sandboxes.items())
+                + "".join(f"  {name}: http://127.0.0.1:{p}/ (the demo account demo-{name.split()[0].lower()} "
+                          f"talks to it)\n" for name, (p, _) in sandboxes.items())
                 + "  Ctrl-C stops the web server, the worker and the sandboxes.\n"))
             while not stopping:
                 for name, process in processes.items():
