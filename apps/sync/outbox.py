@@ -93,7 +93,8 @@ def queue_submission(adapter, lead) -> tuple[OutboxItem | None, list]:
 
 def adapters_for_lead(lead) -> list:
     """The adapters of every vendor account that knows this lead: the account it
-    came from, and every account it was submitted to (a sent "submit" message).
+    came from, and every account it was submitted to (a "submit" message sent,
+    or queued and not refused).
     Each is told about the lead's changes through its record_* hooks."""
     from apps.vendors.models import VendorAccount
 
@@ -101,8 +102,11 @@ def adapters_for_lead(lead) -> list:
     if lead.vendor_account_id:
         accounts.append(lead.vendor_account)
     if lead.pk:
+        # A submission queued or being sent counts: what the dealer does meanwhile
+        # is queued behind it (the adapter holds it until the vendor created the lead).
         submitted = (VendorAccount.objects.filter(outbox__lead_id=lead.pk, outbox__kind=SUBMIT_KIND,
-                                                  outbox__state=OutboxState.SENT)
+                                                  outbox__state__in=[OutboxState.PENDING, OutboxState.SENDING,
+                                                                     OutboxState.SENT])
                      .exclude(pk=lead.vendor_account_id or 0).distinct().order_by("pk"))
         accounts += list(submitted)
     return [account.adapter() for account in accounts]
