@@ -421,6 +421,14 @@ class StageMappingInline(DealerScopedInline):
     form = StageMappingForm
     extra = 1
 
+    def get_formset(self, request, obj=None, **kwargs):
+        # The stage's dealer: Capillary's sub-statuses are those of its accounts.
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = type("BoundStageMappingForm", (StageMappingForm,), {
+            "__init__": lambda self, *a, **k: StageMappingForm.__init__(self, *a, dealer_id=obj.dealer_id if obj else None,
+                                                                        **k)})
+        return formset
+
 
 @admin.register(SalesStage)
 class SalesStageAdmin(DealerScopedAdmin):

@@ -151,6 +151,20 @@ class VendorAdapter:
                 missing.append(f.key)
         return missing
 
+    @classmethod
+    def check_mapping(cls, dealer_id: int, what: str, vendor_value: str, vendor_code: str,
+                      sub_status: str = "") -> list[Violation]:
+        """A dealer's mapping ("reason", "status" or "stage") checked against the
+        vendor organisation's own lists where the vendor has them (Capillary's
+        fetched reason ids and sub-statuses). None by default."""
+        return []
+
+    @classmethod
+    def mapping_values(cls, what: str, dealer_id: int | None) -> list[str]:
+        """Values of a list whose choices are the vendor organisation's own
+        (MappingList.choices empty), offered to the dealer's admin. None by default."""
+        return []
+
     def check_status_change(self, lead: Lead, change) -> list[Violation]:
         """Vendor rules a status change must satisfy before it is recorded.
 

@@ -87,6 +87,16 @@ class CapillaryAdapter(VendorAdapter):
         )
 
     @classmethod
+    def mapping_values(cls, what: str, dealer_id: int | None) -> list[str]:
+        """Sub-statuses fetched for the dealer's Capillary accounts (the stage list)."""
+        from .models import CapillarySubStatus
+
+        if what != "stage" or dealer_id is None:
+            return []
+        return sorted(set(CapillarySubStatus.objects.filter(account__dealer_id=dealer_id, account__vendor=cls.kind)
+                          .values_list("sub_status", flat=True)))
+
+    @classmethod
     def check_mapping(cls, dealer_id: int, what: str, vendor_value: str, vendor_code: str,
                       sub_status: str = "") -> list[Violation]:
         """A dealer admin's mapping checked against the organisation's fetched lists
@@ -103,7 +113,7 @@ class CapillaryAdapter(VendorAdapter):
             return rules.substatus_violations(vendor_value, sub_status, known_subs)
         if what == "stage":  # the sub-status of whatever status Accepted maps to
             names = {name for _, name in known_subs}
-            if vendor_value not in names:
+            if names and vendor_value not in names:
                 return [Violation("vendor_value", "unknown", f"{vendor_value!r} is not one of the organisation's "
                                                              f"sub-statuses ({', '.join(sorted(names)) or 'none'}).")]
         return []

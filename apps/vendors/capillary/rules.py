@@ -229,13 +229,12 @@ def reason_id_violations(code: str, known_ids: set[int], *, field: str = "vendor
     text = str(code or "").strip()
     if not re.fullmatch(r"-?\d+", text):
         return [Violation(field, "format", f"A Capillary reason id is a number, not {code!r}.")]
+    # Before the lists were ever fetched (no account yet) a number is accepted;
+    # Capillary itself refuses an unknown id when the change is sent.
     if known_ids and int(text) not in known_ids:
         return [Violation(field, "unknown", f"Reason id {text} is not one of the organisation's reasons "
                                             f"(known: {', '.join(str(i) for i in sorted(known_ids))}); "
                                             "refresh the Capillary lists or create the reason first.")]
-    if not known_ids:
-        return [Violation(field, "not_fetched", "The organisation's reasons have not been fetched yet; refresh the "
-                                                "Capillary lists of the account first.")]
     return []
 
 
@@ -244,8 +243,8 @@ def substatus_violations(status: str, sub_status: str, known: set[tuple[str, str
     """subStatus: "Use only names that are created using leads/substatus API",
     and a sub-status belongs to one status ("Retrieves all the sub-statuses
     added (for each status)")."""
-    if not sub_status:
-        return []
+    if not sub_status or not known:
+        return []  # nothing fetched yet: Capillary refuses an unknown one when it is sent
     if (status, sub_status) not in known:
         names = sorted(name for st, name in known if st == status)
         return [Violation(field, "unknown", f"{sub_status!r} is not a sub-status of {status} in this organisation "
