@@ -15,9 +15,12 @@ watermark W, or equal to W with an id in the set read at W), no unread lead
 can be before that position. The feed therefore:
 
 - keeps a cursor {"watermark": W, "ids": ids read at W, "offset": hint};
-- asks from offset - 1 (one lead of overlap) and checks the first lead; when
-  it is not an already-read one, leads were moved away in between: it steps
-  back one page (down to offset 0) and checks again;
+- asks from offset - V (V leads of overlap, a fifth of a page) and checks the
+  first lead: it was V places before the next unread lead, so it is an
+  already-read one unless V or more leads before it moved away in between;
+  then it steps back one page (down to offset 0) and checks again. A larger
+  V tolerates more updates per call (liveness under churn) at the price of
+  re-reading V leads per page;
 - applies every lead it reads (the upsert is idempotent: a lead whose
   lastUpdatedOn LeadHub already has is not touched), and stops at a page
   shorter than the limit.
@@ -39,15 +42,16 @@ MAX_BACKOFFS = 200
 
 
 class Feed:
-    def __init__(self, account, client, call, cursor: dict, limit: int = PAGE_LIMIT):
+    def __init__(self, account, client, call, cursor: dict, limit: int = PAGE_LIMIT, overlap: int | None = None):
         self.account = account
         self.client = client
         self.call = call
         self.limit = limit
+        self.overlap = overlap if overlap is not None else max(1, limit // 5)
         self.watermark: datetime | None = payloads.parse_dt(cursor.get("watermark"))
         self.ids: set[str] = {str(i) for i in cursor.get("ids") or []}
-        # Where to ask next: one lead before the stored position (the overlap).
-        self.next_offset = max(0, int(cursor.get("offset") or 0) - 1) if self.watermark else 0
+        # Where to ask next: `overlap` leads before the stored position.
+        self.next_offset = max(0, int(cursor.get("offset") or 0) - self.overlap) if self.watermark else 0
         self.backoffs = 0
         self.read: set[tuple[str, str]] = set()  # (id, lastUpdatedOn) read in this run
 
@@ -101,4 +105,4 @@ class Feed:
                         "ids": sorted(self.ids), "offset": end}
             if len(leads) < self.limit:
                 return
-            self.next_offset = end - 1
+            self.next_offset = max(0, end - self.overlap)

@@ -67,14 +67,14 @@ def test_the_dealers_newer_change_stands_against_capillary(account, mapped, sand
 def test_it_loses_no_lead_when_the_list_changes_between_pages(account, mapped, sandbox, monkeypatch):
     _limit(monkeypatch, 5)
     made = [sandbox.add_lead(lead_for=f"sku_{i}") for i in range(23)]
-    moved = iter([made[0]["id"], made[1]["id"], made[2]["id"]])
+    moved = iter([made[i]["id"] for i in range(6)])
 
     def update_an_early_lead(server):
-        # After each of the first searches, a lead already read moves to the end:
-        # every lead behind it shifts one place forward.
-        lead_id = next(moved, None)
-        if lead_id is not None:
-            server.update_lead(lead_id, extended={"touched": "yes"})
+        # After each of the first searches, two leads already read move to the end:
+        # every lead behind them shifts two places forward (more than the overlap).
+        for lead_id in (next(moved, None), next(moved, None)):
+            if lead_id is not None:
+                server.update_lead(lead_id, extended={"touched": "yes"})
 
     sandbox.on_search = update_an_early_lead
     summary = pull(account)
