@@ -42,12 +42,12 @@ MAX_BACKOFFS = 200
 
 
 class Feed:
-    def __init__(self, account, client, call, cursor: dict, limit: int = PAGE_LIMIT, overlap: int | None = None):
+    def __init__(self, account, client, call, cursor: dict, limit: int | None = None, overlap: int | None = None):
         self.account = account
         self.client = client
         self.call = call
-        self.limit = limit
-        self.overlap = overlap if overlap is not None else max(1, limit // 5)
+        self.limit = limit or PAGE_LIMIT
+        self.overlap = overlap if overlap is not None else max(1, self.limit // 5)
         self.watermark: datetime | None = payloads.parse_dt(cursor.get("watermark"))
         self.ids: set[str] = {str(i) for i in cursor.get("ids") or []}
         # Where to ask next: `overlap` leads before the stored position.
