@@ -329,10 +329,12 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
 def _required_by_status(lead, form, actor) -> dict:
     """For each status the lead may move to, the form fields the vendor's rules
     require (shown as required as soon as that status is picked)."""
-    if not lead.vendor_account_id:
+    from apps.sync.outbox import adapters_for_lead
+
+    adapters = adapters_for_lead(lead)  # the source account and any it was submitted to
+    if not adapters:
         return {}
-    adapter = lead.vendor_account.adapter()
-    return {status: sorted(adapter.required_form_fields(lead, status, actor=actor))
+    return {status: sorted(set().union(*(a.required_form_fields(lead, status, actor=actor) for a in adapters)))
             for status, _ in form.fields["to_status"].choices}
 
 
