@@ -166,6 +166,8 @@ class Upsert:
         status, stage_id, note = payloads.dealer_status_for(self.m, cap_status, sub, reason_id, self._kinds(reason_id),
                                                             current=lead.status)
         if note:
+            if cap_status == "OPEN" and lead.status == "new" and not any(v == "OPEN" for v, _ in self.m.statuses.values()):
+                return None  # a new lead is open: nothing to say until the dealer maps OPEN at all
             return self._review(lead, note)
         stage = self.stages.get(stage_id) if stage_id else None
         if status == lead.status and (stage is None or stage.pk == lead.sales_stage_id):

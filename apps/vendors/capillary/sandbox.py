@@ -78,6 +78,7 @@ class CapillarySandbox:
         self.requests: list[tuple[str, str, int]] = []  # (method, path?query, status); 0 = reset
         self.received: list[tuple[str, str, dict]] = []  # accepted writes: (method, path, body)
         self.on_search = None  # callable(sandbox) run after each answered search
+        self.search_delay = 0.0  # seconds every search takes (to kill a worker mid-pull)
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server = None
@@ -256,6 +257,7 @@ class CapillarySandbox:
     def state(self) -> dict:
         with self._lock:
             return {"leads": len(self._leads), "reasons": list(self._reasons), "substatuses": list(self._substatuses),
+                    "searches": sum(1 for m, path, _ in self.requests if m == "GET" and "/v2/leads?" in path),
                     "writes": len(self.received), "faults": [f.__dict__ for f in self._faults]}
 
     # --------------------------------------------------------------- routing
@@ -341,6 +343,7 @@ class CapillarySandbox:
                        reverse=query.get("sortOrder", "ASC").upper() == "DESC")
             page = json.loads(json.dumps(leads[offset:offset + limit]))
         reply = _json(200, {"data": page, "warnings": [], "errors": []})
+        reply.delay = self.search_delay
         if self.on_search is not None:
             self.on_search(self)
         return reply
@@ -521,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password", default="sandbox-pass")
     parser.add_argument("--prefix", default="/capillary")
     parser.add_argument("--generate", type=int, default=0, metavar="N", help="N leads made in Capillary at start")
+    parser.add_argument("--search-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="every GET /leads answers this much later")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     stop = threading.Event()
@@ -528,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     sandbox = CapillarySandbox(username=args.username, password=args.password, port=args.port, prefix=args.prefix,
                                verbose=args.verbose).start()
+    sandbox.search_delay = args.search_delay
     try:
         sandbox.generate(args.generate)
         sandbox.add_substatus("ON_HOLD", "YetToDecide")
