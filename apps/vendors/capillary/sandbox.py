@@ -33,6 +33,10 @@ from . import rules
 
 FAULTS = ("500", "503", "429", "timeout", "reset", "malformed", "truncated")
 FAULT_PATHS = ("search", "write", "lists", "any")
+# The organisation's lists a demo sandbox starts with (the document's samples).
+DEMO_REASONS = ("Item not available in store", "Best price availabe at another store",
+                "Interested in our brand products")
+DEMO_SUBSTATUSES = (("ON_HOLD", "YetToDecide"), ("LOST", "InvalidPhoneNumber"), ("OPEN", "Quoted"))
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))
 
 
@@ -163,8 +167,7 @@ class CapillarySandbox:
 
     def generate(self, n: int) -> None:
         if not self._reasons:
-            self.add_reasons(["Item not available in store", "Best price availabe at another store",
-                              "Interested in our brand products"])
+            self.add_reasons(DEMO_REASONS)
         for index in range(n):
             self.add_lead(lead_for=f"sku_{900000 + index}", followups=index % 3)
 
@@ -535,9 +538,10 @@ def main(argv: list[str] | None = None) -> int:
                                verbose=args.verbose).start()
     sandbox.search_delay = args.search_delay
     try:
+        sandbox.add_reasons(DEMO_REASONS)
+        for status, sub in DEMO_SUBSTATUSES:
+            sandbox.add_substatus(status, sub)
         sandbox.generate(args.generate)
-        sandbox.add_substatus("ON_HOLD", "YetToDecide")
-        sandbox.add_substatus("LOST", "InvalidPhoneNumber")
         print(f"Capillary sandbox running: base_url={sandbox.base_url} username={sandbox.username} "
               f"leads={len(sandbox.leads())}", flush=True)
         while not stop.wait(0.2):

@@ -21,6 +21,8 @@ from apps.core.commands import LeadHubCommand
 SANDBOXES = {
     "Cat sandbox": (8001, ["-m", "apps.vendors.cat.sandbox", "--port", "8001", "--client-id", "demo-client",
                            "--client-secret", "demo-secret", "--generate", "40", "--dealer-code", "DEMO"]),
+    "Capillary sandbox": (8002, ["-m", "apps.vendors.capillary.sandbox", "--port", "8002", "--username", "demo-user",
+                                 "--password", "demo-pass", "--generate", "12"]),
 }
 
 
