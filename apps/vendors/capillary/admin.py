@@ -105,3 +105,31 @@ class CapillarySubStatusAdmin(_ListAdmin):
     list_display = ["status", "sub_status", "account", "fetched_at"]
     list_filter = ["account", "status"]
     search_fields = ["sub_status"]
+
+
+@admin.action(description="Create in Capillary (the dealer's Capillary accounts)")
+def submit_to_capillary(modeladmin, request, queryset):
+    """Queue each selected lead for POST /leads to its dealer's Capillary accounts
+    (apps.sync.outbox.queue_submission: at most once per lead and account)."""
+    from apps.sync.outbox import queue_submission
+
+    queued = 0
+    for lead in queryset.select_related("dealer"):
+        for account in VendorAccount.objects.filter(dealer_id=lead.dealer_id, vendor="capillary", enabled=True):
+            item, problems = queue_submission(account.adapter(), lead)
+            if problems:
+                messages.warning(request, f"{lead} → {account.name}: " + " ".join(p.message for p in problems))
+            elif item is not None:
+                queued += 1
+    if queued:
+        messages.success(request, f"{queued} lead(s) queued for Capillary.")
+
+
+def _register_lead_action():
+    from apps.leads.admin import LeadAdmin
+
+    if submit_to_capillary not in (LeadAdmin.actions or []):
+        LeadAdmin.actions = [*(LeadAdmin.actions or []), submit_to_capillary]
+
+
+_register_lead_action()

@@ -88,7 +88,14 @@ class Upsert:
             link.save(update_fields=["payload"])
         else:
             lead.raw_payload = item
-            lead.save(update_fields=["raw_payload", "updated_at"])
+            # Capillary's extended fields are the latest: LeadHub sends them back with
+            # an owner change (PUT /leads/{id}) and must not send older ones.
+            extras = dict(lead.submission_extras or {})
+            extras[self.adapter.kind] = {**extras.get(self.adapter.kind, {}),
+                                         **{k: item[k] for k in ("type", "leadFor", "userId", "extendedFields")
+                                            if k in item}}
+            lead.submission_extras = extras
+            lead.save(update_fields=["raw_payload", "submission_extras", "updated_at"])
         changed = {k: [previous.get(k), item.get(k)] for k in sorted(set(previous) | set(item))
                    if k not in ("followUpDetails", "statusLogDetails", "lastUpdatedOn", "lastUpdatedBy")
                    and previous.get(k) != item.get(k)}

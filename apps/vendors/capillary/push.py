@@ -88,6 +88,11 @@ class Pusher:
                 if submitted is None:
                     return SendOutcome(False, permanent=True, message="The lead is not in Capillary: it was "
                                                                       "neither received from nor submitted to it.")
+                if submitted.state in (OutboxState.FAILED, OutboxState.BLOCKED):
+                    # A resubmission is built from the lead as it is then, this change included.
+                    return SendOutcome(False, permanent=True,
+                                       message=f"Capillary did not create the lead (outbox {submitted.pk}); "
+                                               "submitting it again sends the lead as it is then")
                 return self._wait(f"waits until Capillary created the lead (outbox {submitted.pk}, "
                                   f"{submitted.get_state_display().lower()})")
         if item.attempts and item.last_status_code in (None, 200, 201):

@@ -184,3 +184,38 @@ def test_an_unmapped_status_blocks_the_message_until_it_is_mapped(pulled, accoun
     StatusMapping.objects.create(dealer=lead.dealer, status="on_hold", vendor="capillary", vendor_value="ON_HOLD")
     assert push(account).pushed == 1
     assert sandbox.lead(made["id"])["status"] == "ON_HOLD"
+
+
+def test_the_lead_admin_action_queues_a_lead_for_capillary_once(client, adam, account, mapped, sandbox, local_lead):
+    from django.urls import reverse
+
+    client.force_login(adam)
+    url = reverse("admin:leads_lead_changelist")
+    for _ in range(2):  # a double submit adds nothing
+        client.post(url, {"action": "submit_to_capillary", "_selected_action": [local_lead.pk]}, follow=True)
+    assert OutboxItem.objects.filter(lead=local_lead, kind="submit").count() == 1
+    assert push(account).pushed == 1 and len(sandbox.leads()) == 1
+
+
+def test_changes_queued_behind_a_refused_creation_are_not_sent_twice(account, mapped, sandbox, local_lead, alice):
+    queue_submission(account.adapter(), local_lead)
+    assert lead_change_status(lead=local_lead, to_status="accepted", actor=alice).ok  # waits behind the creation
+    OutboxItem.objects.filter(kind="submit").update(state=OutboxState.FAILED)  # say Capillary refused it
+    push(account)
+    waiting = OutboxItem.objects.get(lead=local_lead, kind="status_update")
+    assert waiting.state == OutboxState.FAILED and "submitting it again" in waiting.last_error
+    local_lead.refresh_from_db()
+    item, problems = queue_submission(account.adapter(), local_lead)  # the dealer submits again
+    assert problems == [] and item.payload["statusLogDetails"][0]["status"] == "OPEN"
+    assert push(account).pushed == 1
+    assert [path for _, path, _ in sandbox.received] == ["/v2/leads"]
+
+
+def test_capillarys_extended_fields_are_not_overwritten_by_an_owner_change(pulled, account, sandbox, alice):
+    lead, made = pulled
+    sandbox.update_lead(made["id"], extended={"trial_status": "Done"})
+    pull(account)
+    lead.refresh_from_db()
+    assert lead_assign_owner(lead=lead, owner=alice, actor=alice) == []
+    push(account)
+    assert sandbox.received[-1][2] == {"owner": "alice", "extendedFields": {"trial_status": "Done"}}

@@ -59,6 +59,9 @@ def _counts(cli):
 
 
 def test_three_workers_pull_one_capillary_account_once_at_a_time(cli, capillary):
+    # The first search stalls, so the three pulls overlap for sure.
+    requests.post(f"http://127.0.0.1:{capillary}/capillary/_sandbox/faults",
+                  json={"fault": "timeout", "seconds": 4, "deliver": True, "path": "search"}, timeout=5)
     workers = [cli("sync", "w1-capillary", "--pull", wait=False) for _ in range(3)]
     summaries = [json.loads(w.communicate(timeout=120)[0].strip().splitlines()[-1]) for w in workers]
     assert sum(s["created"] for s in summaries) == 240
