@@ -129,6 +129,10 @@ class VendorAdapter:
     # it, and the next run asks for that page again. A destructive feed (Cat)
     # moves on and reconciles instead.
     resumable_feed: ClassVar[bool] = False
+    # True: hear of a lead's changes (record_* hooks) as soon as its submission is
+    # queued, not only once the vendor accepted it; send() then holds those
+    # messages until the vendor created the lead (apps.sync.outbox.adapters_for_lead).
+    hears_before_created: ClassVar[bool] = False
 
     def __init__(self, account):
         self.account = account

@@ -35,6 +35,7 @@ class CapillaryAdapter(VendorAdapter):
     document = DOC
     supports_pull = supports_push = supports_submit = True
     resumable_feed = True
+    hears_before_created = True  # changes made while the lead is being created queue behind it (push.py)
     # The document says only "Authentication: Yes"; LeadHub uses HTTP Basic with
     # the organisation's API user (docs/vendors/capillary.md).
     settings_fields = (
