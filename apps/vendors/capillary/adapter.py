@@ -64,6 +64,10 @@ class CapillaryAdapter(VendorAdapter):
     # An accepted lead's sales stage may name the sub-status sent with it.
     stage_list = MappingList("Capillary sub-status", False, (), "GET /leads/substatuses")
 
+    def __init__(self, account):
+        super().__init__(account)
+        self.created_answers: dict[int, dict] = {}  # outbox id -> the lead Capillary created (push.py)
+
     # --- mappings -------------------------------------------------------------------------
     def mappings(self) -> payloads.Mappings:
         from apps.leads.models import ReasonMapping, StageMapping, StatusMapping

@@ -133,6 +133,9 @@ class Pusher:
             response["note"] = note
         if item.kind == KIND_CREATE and data.get("id") is not None:
             self.created[item.lead_id] = str(data["id"])
+            # The whole lead as Capillary answered, for record_answer (the engine
+            # calls after_sent on this same adapter): the next pull compares with it.
+            self.adapter.created_answers[item.pk] = {k: v for k, v in data.items() if k not in ("warnings", "errors")}
         return SendOutcome(True, status=code, response=response)
 
     def _already_done(self, item, cap_id) -> dict | None:
@@ -178,8 +181,9 @@ def record_answer(adapter, item, outcome) -> None:
     response = outcome.response or {}
     lead = item.lead
     if item.kind == KIND_CREATE and response.get("id") is not None:
+        answered = adapter.created_answers.pop(item.pk, None) or {"userId": response.get("userId")}
         CapillaryLink.objects.get_or_create(account=account, kind=LinkKind.LEAD, capillary_id=str(response["id"]),
-                                            defaults={"lead": lead, "payload": {"userId": response.get("userId")}})
+                                            defaults={"lead": lead, "payload": answered})
         # Capillary answers with the status log and follow-ups LeadHub sent, in order.
         logs = list(lead.status_logs.order_by("created_at", "id"))
         _link_many(account, lead, LinkKind.STATUS_LOG, response.get("statusLogIds"), logs, "status_log")
