@@ -162,3 +162,16 @@ def test_the_sync_command_prints_the_json_summary(account, mapped, sandbox, caps
     call_command("sync", account.name, "--pull")
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["account"] == account.name and out["created"] == 1
+
+
+def test_an_unmapped_capillary_status_is_flagged_not_guessed(account, mapped, sandbox):
+    from apps.leads.models import StatusMapping
+
+    made = sandbox.add_lead(lead_for="sku_1")
+    pull(account)
+    StatusMapping.objects.filter(vendor="capillary", vendor_value="WON").delete()
+    sandbox.update_lead(made["id"], status="WON", reason_id=3)
+    summary = pull(account)
+    lead = Lead.objects.get(vendor_lead_id=str(made["id"]))
+    assert lead.status == "new" and lead.needs_review and "'WON' is not mapped" in lead.review_note
+    assert any("'WON' is not mapped" in e for e in summary.errors) and not summary.failed_run()
