@@ -66,13 +66,30 @@ class Upsert:
         self.stages = {s.pk: s for s in SalesStage.objects.filter(dealer_id=self.account.dealer_id)}
 
     def run(self, items: list[dict]) -> ApplyResult:
+        self._prefetch(items)
         for item in items:
             self._one(item)
         return self.result
 
+    def _prefetch(self, items: list[dict]) -> None:
+        """The page's leads and already-linked ids in a few queries (not per lead)."""
+        ids = [str(item["id"]) for item in items]
+        self.known = {lead.vendor_lead_id: (lead, None) for lead in
+                      Lead.objects.filter(vendor_account=self.account, vendor_lead_id__in=ids)}
+        for link in CapillaryLink.objects.filter(account=self.account, kind=LinkKind.LEAD,
+                                                 capillary_id__in=ids).select_related("lead"):
+            self.known.setdefault(link.capillary_id, (link.lead, link))
+        self.linked = {}
+        for kind, key in ((LinkKind.FOLLOWUP, "followUpDetails"), (LinkKind.STATUS_LOG, "statusLogDetails")):
+            entry_ids = [str(e["id"]) for item in items for e in item.get(key) or []
+                         if isinstance(e, dict) and e.get("id") is not None]
+            self.linked[kind] = set(CapillaryLink.objects.filter(account=self.account, kind=kind,
+                                                                 capillary_id__in=entry_ids)
+                                    .values_list("capillary_id", flat=True))
+
     def _one(self, item: dict) -> None:
         cap_id = str(item["id"])
-        lead, link = find_lead(self.account, cap_id)
+        lead, link = self.known.get(cap_id, (None, None))
         if lead is None:
             self._create(cap_id, item)
             return
@@ -115,6 +132,7 @@ class Upsert:
             raw_payload=item, vendor_created_at=payloads.parse_dt(item.get("createdOn")),
             submission_extras={self.adapter.kind: {k: item[k] for k in ("type", "leadFor", "userId", "extendedFields")
                                                    if k in item}})
+        self.known[cap_id] = (lead, None)
         LeadEvent.objects.create(lead=lead, kind=EventKind.RECEIVED, actor_label=self.account.name,
                                  summary=f"Received from Capillary (lead {cap_id}, {item.get('type')} "
                                          f"{lead_for})"[:500])
@@ -122,16 +140,16 @@ class Upsert:
         self._history(lead, item, status_changed=True)
 
     # --- follow-ups and status logs ---------------------------------------------------------
-    def _linked(self, kind: str, ids: list[str]) -> set[str]:
-        return set(CapillaryLink.objects.filter(account=self.account, kind=kind, capillary_id__in=ids)
-                   .values_list("capillary_id", flat=True))
+    def _link(self, kind: str, capillary_id: str, lead, **rows) -> CapillaryLink:
+        self.linked[kind].add(capillary_id)
+        return CapillaryLink.objects.create(account=self.account, kind=kind, capillary_id=capillary_id, lead=lead,
+                                            **rows)
 
     def _history(self, lead, item: dict, *, status_changed: bool) -> None:
         followups = [f for f in item.get("followUpDetails") or [] if isinstance(f, dict) and f.get("id") is not None]
-        known = self._linked(LinkKind.FOLLOWUP, [str(f["id"]) for f in followups])
         added = False
         for entry in followups:
-            if str(entry["id"]) in known:
+            if str(entry["id"]) in self.linked[LinkKind.FOLLOWUP]:
                 continue
             done = payloads.parse_dt(entry.get("followedUpOn"))
             scheduled = payloads.parse_dt(entry.get("scheduledFollowUp")) or done or payloads.parse_dt(
@@ -139,15 +157,13 @@ class Upsert:
             notes = str(entry.get("notes") or "")
             followup = FollowUp.objects.create(lead=lead, scheduled_at=scheduled, done_at=done, notes=notes,
                                                outcome_notes=notes if done else "")
-            CapillaryLink.objects.create(account=self.account, kind=LinkKind.FOLLOWUP, capillary_id=str(entry["id"]),
-                                         lead=lead, followup=followup, payload=entry)
+            self._link(LinkKind.FOLLOWUP, str(entry["id"]), lead, followup=followup, payload=entry)
             added = True
         if added:
             lead_refresh_next_follow_up(lead)
         logs = sorted((e for e in item.get("statusLogDetails") or [] if isinstance(e, dict) and e.get("id") is not None),
                       key=lambda e: (payloads.parse_dt(e.get("createdOn")) or timezone.now(), str(e["id"])))
-        known = self._linked(LinkKind.STATUS_LOG, [str(e["id"]) for e in logs])
-        new_logs = [e for e in logs if str(e["id"]) not in known]
+        new_logs = [e for e in logs if str(e["id"]) not in self.linked[LinkKind.STATUS_LOG]]
         links = []
         for entry in new_logs:
             reason = entry.get("reason") or entry.get("reasonId")
@@ -158,8 +174,7 @@ class Upsert:
                         + (f" / {entry['subStatus']}" if entry.get("subStatus") else "")
                         + (f", reason {reason}" if reason else "") + f" (by {entry.get('createdBy')})",
                 details={"capillary_status_log": entry})
-            links.append(CapillaryLink.objects.create(account=self.account, kind=LinkKind.STATUS_LOG,
-                                                      capillary_id=str(entry["id"]), lead=lead, payload=entry))
+            links.append(self._link(LinkKind.STATUS_LOG, str(entry["id"]), lead, payload=entry))
         if new_logs or status_changed:
             latest = new_logs[-1] if new_logs else (logs[-1] if logs else {})
             log = self._take_status(lead, item, latest)
