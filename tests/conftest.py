@@ -138,6 +138,9 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
         StageMapping.objects.create(stage=stages[0], vendor="cat", vendor_value="Qualification", probability=10)
         from apps.leads.models import StatusMapping
         StatusMapping.objects.create(dealer=dealer, status="new", vendor="capillary", vendor_value="OPEN")
+        from apps.vendors.models import CapillaryReason, CapillarySubStatus
+        CapillaryReason.objects.create(account=account, reason_id=1, reason=f"{dealer.code} reason")
+        CapillarySubStatus.objects.create(account=account, status="ON_HOLD", sub_status=f"{dealer.code} waiting")
         lead = make_lead(dealer, vendor_account=account, vendor_lead_id=f"{dealer.code}-LEAD-1",
                          first_name=f"{dealer.code}first", email=f"lead@{dealer.code.lower()}.test", owner=staff)
         followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=staff)

@@ -336,10 +336,12 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
 def _required_by_status(lead, form, actor) -> dict:
     """For each status the lead may move to, the form fields the vendor's rules
     require (shown as required as soon as that status is picked)."""
-    if not lead.vendor_account_id:
+    from apps.sync.outbox import adapters_for_lead
+
+    adapters = adapters_for_lead(lead)  # the source account and any it was submitted to
+    if not adapters:
         return {}
-    adapter = lead.vendor_account.adapter()
-    return {status: sorted(adapter.required_form_fields(lead, status, actor=actor))
+    return {status: sorted(set().union(*(a.required_form_fields(lead, status, actor=actor) for a in adapters)))
             for status, _ in form.fields["to_status"].choices}
 
 
@@ -427,6 +429,14 @@ class StageMappingInline(DealerScopedInline):
     model = StageMapping
     form = StageMappingForm
     extra = 1
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # The stage's dealer: Capillary's sub-statuses are those of its accounts.
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = type("BoundStageMappingForm", (StageMappingForm,), {
+            "__init__": lambda self, *a, **k: StageMappingForm.__init__(self, *a, dealer_id=obj.dealer_id if obj else None,
+                                                                        **k)})
+        return formset
 
 
 @admin.register(SalesStage)

@@ -381,6 +381,14 @@ def _check_vendor_value(vendor: str, mapping_list, vendor_value: str, vendor_cod
         raise ValidationError({"vendor_code": f"Enter the {mapping_list.label}."})
 
 
+def _check_vendor_lists(vendor: str, dealer_id, what: str, vendor_value: str, vendor_code: str = "",
+                        sub_status: str = ""):
+    """The vendor organisation's own lists (e.g. Capillary's fetched reason ids)."""
+    problems = adapter_class(vendor).check_mapping(dealer_id, what, vendor_value, vendor_code, sub_status)
+    if problems:
+        raise ValidationError({p.field: p.message for p in problems})
+
+
 class ReasonMapping(models.Model):
     """A dealer reason -> the vendor's standard value (Cat) or id (Capillary)."""
 
@@ -405,6 +413,8 @@ class ReasonMapping(models.Model):
         if self.reason_id and self.vendor:
             mapping_list = adapter_class(self.vendor).reason_lists.get(self.reason.kind) if self.vendor in ADAPTERS else None
             _check_vendor_value(self.vendor, mapping_list, self.vendor_value, self.vendor_code)
+            if self.vendor_code:
+                _check_vendor_lists(self.vendor, self.reason.dealer_id, "reason", self.vendor_value, self.vendor_code)
 
 
 class StageMapping(models.Model):
@@ -433,6 +443,8 @@ class StageMapping(models.Model):
             return
         cls = adapter_class(self.vendor) if self.vendor in ADAPTERS else None
         _check_vendor_value(self.vendor, cls.stage_list if cls else None, self.vendor_value, "")
+        if self.stage_id:
+            _check_vendor_lists(self.vendor, self.stage.dealer_id, "stage", self.vendor_value)
         range_of = getattr(cls, "probability_range", None)
         if range_of and self.probability is not None:
             low, high = range_of(self.vendor_value)
@@ -464,6 +476,9 @@ class StatusMapping(models.Model):
         if self.vendor:
             cls = adapter_class(self.vendor) if self.vendor in ADAPTERS else None
             _check_vendor_value(self.vendor, cls.status_list if cls else None, self.vendor_value, "")
+            if self.dealer_id:
+                _check_vendor_lists(self.vendor, self.dealer_id, "status", self.vendor_value,
+                                    sub_status=self.vendor_sub_status)
 
 
 class EventKind(models.TextChoices):

@@ -126,6 +126,39 @@ def lead_change_status(
     return StatusChangeResult(ok=True, log=log, lead=lead)
 
 
+def lead_record_vendor_status(*, lead: Lead, to_status: str, source_account, at: datetime | None = None,
+                              stage: SalesStage | None = None, reason: Reason | None = None, reason_label: str = "",
+                              sub_status: str = "", comment: str = "") -> StatusLog:
+    """Record a status change a vendor made in its own system (Capillary's status
+    log): the lead takes the vendor's status and one StatusLog row (source
+    sync, actor the account) joins the timeline, in one transaction.
+
+    The dealer's transition rules are not applied: the change already happened
+    at the vendor, and refusing it would only hide it. The caller decides first
+    whether the dealer's own newer work wins (docs/vendors/capillary.md). The
+    source account is not told about its own change; any other account that
+    knows the lead is (record_status_change)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        current = Lead.objects.select_for_update().get(pk=lead.pk)
+        from_status, from_stage_id = current.status, current.sales_stage_id
+        current.status = to_status
+        if stage is not None:
+            current.sales_stage = stage
+        current.probability = _probability_after(current, StatusChange(to_status=to_status, stage=stage))
+        current.save(update_fields=["status", "sales_stage", "probability", "updated_at"])
+        log = StatusLog.objects.create(
+            lead=current, from_status=from_status, to_status=to_status, from_stage_id=from_stage_id,
+            to_stage=current.sales_stage, probability=current.probability, reason=reason,
+            reason_label=reason.label if reason else reason_label[:255], sub_status=sub_status[:100],
+            comment=comment, actor_label=source_account.name, source=Source.SYNC, created_at=at)
+        for adapter in adapters_for_lead(current):
+            if adapter.account.pk != source_account.pk:
+                adapter.record_status_change(current, log)
+    lead.refresh_from_db()
+    return log
+
+
 def _probability_after(lead: Lead, change: StatusChange) -> int | None:
     if change.to_status in FIXED_PROBABILITY:
         return FIXED_PROBABILITY[change.to_status]

@@ -94,7 +94,11 @@ def queue_submission(adapter, lead) -> tuple[OutboxItem | None, list]:
 def adapters_for_lead(lead) -> list:
     """The adapters of every vendor account that knows this lead: the account it
     came from, and every account it was submitted to (a sent "submit" message).
-    Each is told about the lead's changes through its record_* hooks."""
+    Each is told about the lead's changes through its record_* hooks.
+
+    An adapter that sets `hears_before_created` (Capillary) also hears of a lead
+    whose submission is queued or being sent: it holds those messages until the
+    vendor created the lead, so no change made meanwhile is lost."""
     from apps.vendors.models import VendorAccount
 
     accounts = []
@@ -102,9 +106,13 @@ def adapters_for_lead(lead) -> list:
         accounts.append(lead.vendor_account)
     if lead.pk:
         submitted = (VendorAccount.objects.filter(outbox__lead_id=lead.pk, outbox__kind=SUBMIT_KIND,
-                                                  outbox__state=OutboxState.SENT)
+                                                  outbox__state__in=[OutboxState.PENDING, OutboxState.SENDING,
+                                                                     OutboxState.SENT])
                      .exclude(pk=lead.vendor_account_id or 0).distinct().order_by("pk"))
-        accounts += list(submitted)
+        sent = set(VendorAccount.objects.filter(outbox__lead_id=lead.pk, outbox__kind=SUBMIT_KIND,
+                                                outbox__state=OutboxState.SENT).values_list("pk", flat=True))
+        accounts += [account for account in submitted
+                     if account.pk in sent or account.adapter_class.hears_before_created]
     return [account.adapter() for account in accounts]
 
 

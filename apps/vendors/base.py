@@ -139,6 +139,10 @@ class VendorAdapter:
     # it, and the next run asks for that page again. A destructive feed (Cat)
     # moves on and reconciles instead.
     resumable_feed: ClassVar[bool] = False
+    # True: hear of a lead's changes (record_* hooks) as soon as its submission is
+    # queued, not only once the vendor accepted it; send() then holds those
+    # messages until the vendor created the lead (apps.sync.outbox.adapters_for_lead).
+    hears_before_created: ClassVar[bool] = False
 
     def __init__(self, account):
         self.account = account
@@ -160,6 +164,20 @@ class VendorAdapter:
             if f.required and not str(value).strip():
                 missing.append(f.key)
         return missing
+
+    @classmethod
+    def check_mapping(cls, dealer_id: int, what: str, vendor_value: str, vendor_code: str,
+                      sub_status: str = "") -> list[Violation]:
+        """A dealer's mapping ("reason", "status" or "stage") checked against the
+        vendor organisation's own lists where the vendor has them (Capillary's
+        fetched reason ids and sub-statuses). None by default."""
+        return []
+
+    @classmethod
+    def mapping_values(cls, what: str, dealer_id: int | None) -> list[str]:
+        """Values of a list whose choices are the vendor organisation's own
+        (MappingList.choices empty), offered to the dealer's admin. None by default."""
+        return []
 
     def check_status_change(self, lead: Lead, change) -> list[Violation]:
         """Vendor rules a status change must satisfy before it is recorded.

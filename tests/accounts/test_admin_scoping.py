@@ -15,7 +15,7 @@ from apps.accounts.models import Dealer, Membership
 from apps.routing.models import RoutingRule
 from apps.leads.models import FollowUp, Lead, Reason, SalesStage, StatusLog, StatusMapping
 from apps.sync.models import InboxPage, OutboxItem, SyncHealth, SyncRun
-from apps.vendors.models import VendorAccount
+from apps.vendors.models import CapillaryReason, CapillarySubStatus, VendorAccount
 from tests.conftest import LEAD_INLINES, without_csrf
 
 # How to get dealer X's object of each dealer-scoped model from the `world` fixture.
@@ -34,6 +34,8 @@ OBJECT_OF = {
     SyncRun: lambda w, code: w[code]["run"],
     SyncHealth: lambda w, code: w[code]["health"],
     RoutingRule: lambda w, code: w[code]["routingrule"],
+    CapillaryReason: lambda w, code: CapillaryReason.objects.get(account=w[code]["account"]),
+    CapillarySubStatus: lambda w, code: CapillarySubStatus.objects.get(account=w[code]["account"]),
 }
 # Registered models that are not dealer data: only IT (superusers) reach them.
 GLOBAL_MODELS = {"auth.group", "auth.user", "django_q.schedule", "django_q.success", "django_q.failure",

@@ -24,6 +24,8 @@ SANDBOXES = {
     "CAP sandbox": (8003, ["-m", "apps.vendors.cap.sandbox", "--port", "8003", "--api-key", "demo-cap-key"]),
     "Aimbase sandbox": (8004, ["-m", "apps.vendors.aimbase.sandbox", "--port", "8004", "--username", "demo-user",
                                "--token", "demo-token", "--manufacturer", "DEMO", "--crm-source", "LeadHub"]),
+    "Capillary sandbox": (8002, ["-m", "apps.vendors.capillary.sandbox", "--port", "8002", "--username", "demo-user",
+                                 "--password", "demo-pass", "--generate", "12"]),
 }
 
 
