@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.vendors",
     "apps.leads",
     "apps.sync",
+    "apps.routing",
 ]
 
 MIDDLEWARE = [

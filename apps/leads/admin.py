@@ -140,7 +140,7 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
     paginator = CappedPaginator
     show_full_result_count = False
     inlines = [FollowUpInline, StatusLogInline, LeadEventInline, OutboxInline]
-    actions = ["assign_to_me", "assign_to", "unassign"]
+    actions = ["assign_to_me", "assign_to", "unassign", "submit_to_vendor"]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
                        "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized",
                        "timeline"]
@@ -198,6 +198,13 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
         context = {**self.admin_site.each_context(request), "title": "Assign leads", "opts": self.opts,
                    "form": form, "queryset": queryset, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
         return TemplateResponse(request, "admin/leads/lead/assign.html", context)
+
+    @admin.action(description="Submit to a vendor…", permissions=["change"])
+    def submit_to_vendor(self, request, queryset):
+        """The routing app's submit screen for the selected leads (by URL name only:
+        apps.leads does not depend on apps.routing)."""
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:200])
+        return HttpResponseRedirect(reverse("admin:routing_submit") + "?ids=" + ids)
 
     def get_import_resource_classes(self, request):
         return [LeadImportResource]
@@ -432,6 +439,14 @@ class StageMappingInline(DealerScopedInline):
     model = StageMapping
     form = StageMappingForm
     extra = 1
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # The stage's dealer: Capillary's sub-statuses are those of its accounts.
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = type("BoundStageMappingForm", (StageMappingForm,), {
+            "__init__": lambda self, *a, **k: StageMappingForm.__init__(self, *a, dealer_id=obj.dealer_id if obj else None,
+                                                                        **k)})
+        return formset
 
 
 @admin.register(SalesStage)

@@ -14,7 +14,7 @@ a vendor's lead id, a name or a company. So search is by prefix:
 
 Matching ignores case: LOWER(col) LIKE 'word%'. On PostgreSQL every such
 expression has an index with text_pattern_ops (migration
-0006_lead_search_indexes), which serves a prefix LIKE under any collation; the
+0007_lead_search_indexes), which serves a prefix LIKE under any collation; the
 benchmark asserts the plan. On SQLite the same migration adds plain LOWER(col)
 indexes and the prefix is asked as a range (LOWER(col) >= 'word' AND < 'word'
 followed by the highest code point), which those indexes serve.

@@ -50,11 +50,14 @@ def required_by_status(lead, statuses, actor) -> dict[str, list[str]]:
     """For each status, the status form's fields that must be filled: the reason when
     LeadHub's lifecycle demands one (statuses.REASON_KIND_FOR_STATUS, the table
     rules.status_change_violations checks), plus what the lead's vendor requires
-    (adapter.required_form_fields, the function its payload builder uses)."""
-    adapter = lead.vendor_account.adapter() if lead.vendor_account_id else None
+    (adapter.required_form_fields, the function its payload builder uses) for every
+    vendor that knows the lead: the account it came from and any it was submitted to."""
+    from apps.sync.outbox import adapters_for_lead
+
+    adapters = adapters_for_lead(lead)
     result = {}
     for status in statuses:
-        fields = set(adapter.required_form_fields(lead, status, actor=actor)) if adapter else set()
+        fields = set().union(*(a.required_form_fields(lead, status, actor=actor) for a in adapters))
         if REASON_KIND_FOR_STATUS.get(status, (None, False))[1]:
             fields.add("reason")
         result[status] = sorted(fields)

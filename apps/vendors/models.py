@@ -136,3 +136,8 @@ class VendorAccount(models.Model):
             presets = cls.endpoint_presets
             if self.environment != "custom" and self.environment not in presets:
                 raise ValidationError({"environment": f"Choose custom or one of: {', '.join(presets)}."})
+
+
+# Capillary's organisation lists and id links live with the Capillary package
+# (registered under this app so the vendor packages stay plain modules).
+from .capillary.models import CapillaryLink, CapillaryReason, CapillarySubStatus  # noqa: E402,F401

@@ -36,7 +36,7 @@ def drop_prefix_indexes(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0005_lead_external_ref'),
+        ('leads', '0006_lead_submission_fields'),
     ]
 
     operations = [
