@@ -211,6 +211,8 @@ def workbench_view(model_admin, request, object_id):
     context = {
         **model_admin.admin_site.each_context(request),
         "title": str(lead),
+        # The page needs the width (a tablet): breadcrumbs lead back, not the app sidebar.
+        "is_nav_sidebar_enabled": False,
         "opts": model_admin.opts,
         "lead": lead,
         "original": lead,
