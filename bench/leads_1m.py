@@ -24,6 +24,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +38,9 @@ STAFF_PER_DEALER = 5
 P95_TARGET_MS = 300
 
 
-def setup_django(database_url: str | None = None) -> None:
+def setup_django(database_url: str | None = None) -> str:
+    """Django on DATABASE_URL, else on a SQLite file in a new temporary directory;
+    returns that directory (the caller removes it)."""
     tmp = tempfile.mkdtemp(prefix="leadhub-bench-")
     if database_url:
         os.environ["DATABASE_URL"] = database_url
@@ -48,6 +51,7 @@ def setup_django(database_url: str | None = None) -> None:
     import django
 
     django.setup()
+    return tmp
 
 
 # --- generating a million leads ---------------------------------------------------------
@@ -241,7 +245,7 @@ def pages(ids: dict) -> dict[str, tuple[str, str]]:
 
 def export_child() -> None:
     """Run in a subprocess: export every lead to /dev/null; print seconds, rows and peak RSS."""
-    setup_django()
+    shutil.rmtree(setup_django(), ignore_errors=True)  # the parent's database: nothing to keep here
     from apps.leads.csv_export import write_leads_csv
     from apps.leads.models import Lead
 
@@ -298,7 +302,14 @@ def main() -> int:
         export_child()
         return 0
 
-    setup_django()
+    tmp = setup_django()
+    try:
+        return run(args)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # a million-lead SQLite file is 500 MB
+
+
+def run(args) -> int:
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
