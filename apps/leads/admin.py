@@ -21,12 +21,14 @@ from import_export.admin import ImportExportMixin
 from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline, ReadOnlyAdminMixin, dealers_with_perm
 from apps.vendors.registry import VENDOR_CHOICES
 
-from . import selectors, services
+from . import selectors, services, workbench
 from .forms import (AssignForm, ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm,
                     add_violations)
 from .models import (FollowUp, Lead, LeadEvent, Reason, ReasonMapping, SalesStage, StageMapping, StatusLog,
-                     StatusMapping, normalize_phone)
-from .csv_export import lead_rows, streamed_csv_lines
+                     StatusMapping)
+from .pagination import CappedPaginator
+from .search import search_leads
+from .csv_export import streamed_csv
 from .queue import humane_age, my_queue
 from .resources import LeadImportResource, LeadResource
 from apps.sync.models import OutboxItem
@@ -127,12 +129,16 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
     change_list_template = "admin/leads/lead/change_list.html"  # import-export wraps it, adding Export
     list_display = ["id", "display_name", "company", "status", "sales_stage", "owner", "dealer", "vendor_display",
                     "vendor_lead_id", "follow_up_display", "created_at"]
-    list_display_links = ["id", "display_name"]
+    list_display_links = ["id"]
     list_filter = ["status", VendorFilter, FollowUpDueFilter, "dealer", "owner", "origin", "needs_review"]
     list_select_related = ["dealer", "owner", "sales_stage", "vendor_account"]
-    search_fields = ["first_name", "last_name", "email", "phone", "mobile_phone", "company", "vendor_lead_id"]
-    search_help_text = "Name, e-mail, phone, company or vendor lead id."
+    search_fields = ["first_name"]  # shows the search box; get_search_results does the searching
+    search_help_text = ("The start of a name, company, e-mail or vendor lead id, or a whole phone number "
+                        "(any format).")
     list_per_page = 50
+    # A million leads: no full COUNT per page (apps/leads/pagination.py).
+    paginator = CappedPaginator
+    show_full_result_count = False
     inlines = [FollowUpInline, StatusLogInline, LeadEventInline, OutboxInline]
     actions = ["assign_to_me", "assign_to", "unassign", "submit_to_vendor"]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
@@ -219,7 +225,10 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
 
     @admin.display(description="name", ordering="last_name")
     def display_name(self, obj):
-        return obj.full_name or obj.email or "—"
+        # The name opens the workbench, where staff work a lead; the id opens the
+        # full edit form (docs/architecture.md, "The lead workbench").
+        return format_html('<a href="{}" class="workbench-link">{}</a>',
+                           reverse("admin:leads_lead_workbench", args=[obj.pk]), obj.full_name or obj.email or "—")
 
     @admin.display(description="vendor", ordering="vendor_account__vendor")
     def vendor_display(self, obj):
@@ -253,12 +262,8 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
                            json.dumps(obj.raw_payload, indent=2, ensure_ascii=False, sort_keys=True))
 
     def get_search_results(self, request, queryset, search_term):
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        phone = normalize_phone(search_term, "US") if sum(c.isdigit() for c in search_term) >= 6 else ""
-        if phone:
-            scoped = self.get_queryset(request).filter(phone_normalized=phone)
-            queryset = queryset | scoped
-        return queryset, may_have_duplicates
+        """Prefix search that an index answers at a million leads (apps/leads/search.py)."""
+        return search_leads(queryset, search_term), False
 
     def save_formset(self, request, form, formset, change):
         if formset.model is FollowUp:
@@ -282,7 +287,18 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
             path("queue/", self.admin_site.admin_view(self.queue_view), name="%s_%s_queue" % info),
             path("<path:object_id>/status/", self.admin_site.admin_view(self.change_status_view),
                  name="%s_%s_status" % info),
+            path("<path:object_id>/work/", self.admin_site.admin_view(self.workbench_view),
+                 name="%s_%s_workbench" % info),
+            path("<path:object_id>/work/check/", self.admin_site.admin_view(self.workbench_check_view),
+                 name="%s_%s_workbench_check" % info),
         ] + super().get_urls()
+
+    def workbench_view(self, request, object_id):
+        """The lead workbench (apps/leads/workbench.py): where staff work a lead."""
+        return workbench.workbench_view(self, request, object_id)
+
+    def workbench_check_view(self, request, object_id):
+        return workbench.workbench_check_view(self, request, object_id)
 
     def queue_view(self, request):
         """My leads: what to do next, by urgency (apps/leads/queue.py)."""
@@ -302,7 +318,7 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         queryset = self.get_export_queryset(request)  # the changelist's queryset
-        response = StreamingHttpResponse(streamed_csv_lines(lead_rows(queryset)), content_type="text/csv")
+        response = StreamingHttpResponse(streamed_csv(queryset), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="leads-{timezone.localdate():%Y%m%d}.csv"'
         return response
 
@@ -334,15 +350,9 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
 
 
 def _required_by_status(lead, form, actor) -> dict:
-    """For each status the lead may move to, the form fields the vendor's rules
-    require (shown as required as soon as that status is picked)."""
-    from apps.sync.outbox import adapters_for_lead
-
-    adapters = adapters_for_lead(lead)  # the source account and any it was submitted to
-    if not adapters:
-        return {}
-    return {status: sorted(set().union(*(a.required_form_fields(lead, status, actor=actor) for a in adapters)))
-            for status, _ in form.fields["to_status"].choices}
+    """For each status the lead may move to, the form fields that must be filled
+    (shown as required as soon as that status is picked)."""
+    return workbench.required_by_status(lead, [status for status, _ in form.fields["to_status"].choices], actor)
 
 
 @admin.register(FollowUp)

@@ -5,7 +5,7 @@ from django import forms
 
 from apps.vendors.registry import ADAPTERS, adapter_class
 
-from .models import Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
+from .models import FollowUpKind, Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
 from .statuses import Status, allowed_targets
 
 
@@ -27,11 +27,35 @@ def _tri_state(value):
 class AssignForm(forms.Form):
     owner = forms.ModelChoiceField(queryset=None, label="Assign to")
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, allow_nobody=False, **kwargs):
         from apps.accounts.admin_scoping import scoped_users
 
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = scoped_users(user)
+        if allow_nobody:  # the workbench's owner picker: empty means unassigned
+            self.fields["owner"].required = False
+            self.fields["owner"].empty_label = "Nobody (unassigned)"
+
+
+class FollowUpScheduleForm(forms.Form):
+    """A new follow-up (services.followup_schedule)."""
+
+    kind = forms.ChoiceField(choices=FollowUpKind.choices, initial=FollowUpKind.CALL)
+    scheduled_at = forms.DateTimeField(label="When", widget=forms.DateTimeInput(
+        attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="What to do")
+
+
+class FollowUpCompleteForm(forms.Form):
+    """Complete an open follow-up with what happened, and optionally set the next one
+    (services.followup_complete)."""
+
+    followup = forms.IntegerField(widget=forms.HiddenInput)
+    outcome_notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="What happened")
+    next_at = forms.DateTimeField(required=False, label="Next follow-up", widget=forms.DateTimeInput(
+        attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+    next_kind = forms.ChoiceField(choices=[("", "same kind")] + list(FollowUpKind.choices), required=False,
+                                  label="Next kind")
 
 
 class StatusChangeForm(forms.Form):

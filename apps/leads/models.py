@@ -232,6 +232,9 @@ class Lead(models.Model):
         ]
         indexes = [
             models.Index(fields=["dealer", "status", "-created_at"], name="lead_dealer_status_idx"),
+            # The lead list's default order within a dealer (newest first): the first
+            # page is read from the index, never sorted out of the dealer's whole table.
+            models.Index(fields=["dealer", "-created_at", "-id"], name="lead_dealer_created_idx"),
             models.Index(fields=["dealer", "owner", "status"], name="lead_dealer_owner_idx"),
             models.Index(fields=["dealer", "next_follow_up_at"], name="lead_dealer_followup_idx"),
             models.Index(fields=["email"], name="lead_email_idx"),

@@ -65,7 +65,7 @@ def my_queue(user, *, now=None) -> list[Bucket]:
         leads = list(queryset[:SHOWN])
         for lead in leads:
             lead.age = now - lead.created_at
-        count = queryset[:CAP + 1].count() if len(leads) == SHOWN else len(leads)
+        count = queryset.order_by()[:CAP + 1].count() if len(leads) == SHOWN else len(leads)  # any index
         buckets.append(Bucket(key, title, help_text, leads, count))
     return buckets
 

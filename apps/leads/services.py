@@ -97,7 +97,10 @@ def lead_change_status(
 
     at = at or timezone.now()
     with transaction.atomic():
-        current = Lead.objects.select_for_update().get(pk=lead.pk)
+        # Only the lead's row is locked (of=self); its dealer, account and owner come
+        # in the same query because the vendor's payload builder reads them.
+        current = (Lead.objects.select_related("dealer", "vendor_account", "owner", "sales_stage")
+                   .select_for_update(of=("self",)).get(pk=lead.pk))
         if (current.status, current.sales_stage_id) != (lead.status, lead.sales_stage_id):
             return StatusChangeResult(ok=False, lead=current, errors=[Violation(
                 "to_status", "conflict",
@@ -122,8 +125,37 @@ def lead_change_status(
         )
         for adapter in adapters_for_lead(current):
             adapter.record_status_change(current, log)
-    lead.refresh_from_db()
+    # `current` holds exactly what was written: give it to the caller's instance
+    # instead of reading the row again (one query less per change; it counts in
+    # 10,000-row outcome imports, bench/leads_1m.py).
+    for f in Lead._meta.concrete_fields:
+        setattr(lead, f.attname, getattr(current, f.attname))
+        if f.is_relation and f.is_cached(current):
+            f.set_cached_value(lead, f.get_cached_value(current))
     return StatusChangeResult(ok=True, log=log, lead=lead)
+
+
+def lead_status_change_violations(
+    *,
+    lead: Lead,
+    to_status: str,
+    actor=None,
+    reason: Reason | None = None,
+    stage: SalesStage | None = None,
+    probability: int | None = None,
+    sub_status: str = "",
+    comment: str = "",
+    updates: dict | None = None,
+) -> list[Violation]:
+    """What lead_change_status would refuse for these arguments, writing nothing.
+
+    The same checks (LeadHub's lifecycle and the vendor's rules), so a screen can
+    show them while staff type; lead_change_status still checks again on save.
+    """
+    change = StatusChange(to_status=to_status, reason=reason, stage=stage, probability=probability,
+                          sub_status=sub_status or "", comment=comment or "", updates=dict(updates or {}),
+                          actor=actor)
+    return _violations(lead, change)
 
 
 def lead_record_vendor_status(*, lead: Lead, to_status: str, source_account, at: datetime | None = None,

@@ -54,12 +54,23 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+def _page(browser, live_server, width, height):
+    context = browser.new_context(base_url=live_server.url, accept_downloads=True,
+                                  viewport={"width": width, "height": height})
+    context.set_default_timeout(15_000)
+    return context, context.new_page()
+
+
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, accept_downloads=True,
-                                  viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page = _page(browser, live_server, 1280, 900)  # a laptop
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def tablet_page(browser, live_server):
+    context, page = _page(browser, live_server, 768, 1024)  # a tablet held upright (iPad)
     yield page
     context.close()
 

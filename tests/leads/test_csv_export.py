@@ -53,3 +53,28 @@ def test_the_command_refuses_an_unknown_dealer(tmp_path, db):
     with pytest.raises(CommandError) as excinfo:
         call_command("export_leads", "-o", str(tmp_path / "x.csv"), "--dealer", "NOPE")
     assert excinfo.value.returncode == 2
+
+
+def test_postgresqls_copy_writes_the_same_cells_as_the_python_path(dealer_a, alice, stages_a):
+    """On PostgreSQL the export is COPY's own CSV (apps/leads/csv_export.copy_sql): the
+    cells must be exactly those of lead_rows, formula guard and empty values included."""
+    import pytest
+    from django.db import connection
+    from django.utils import timezone
+
+    from apps.leads.csv_export import copy_blocks, lead_rows, write_leads_csv
+    from apps.leads.models import Lead
+
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's (make test runs this again on PostgreSQL)")
+    account = make_cat_account(dealer_a)
+    make_lead(dealer_a, first_name="=cmd|' /C calc'!A0", last_name="+1", company="@SUM(A1)", email="",
+              city="\tTab", postal_code="\r\nCR", state_province="-2", product_interest='Quote "this", and\nthat',
+              source="ünïcödé 日本", campaign="'already quoted", owner=alice, sales_stage=stages_a[0], probability=10,
+              vendor_account=account, vendor_lead_id="00Q'1", next_follow_up_at=timezone.now().replace(microsecond=0))
+    make_lead(dealer_a, first_name="", last_name="", company="", email="plain@a.test")
+    python_rows = [[str(cell) for cell in row] for row in lead_rows(Lead.objects.all())]  # as csv.writer writes
+    copied = b"".join(copy_blocks(Lead.objects.all())).decode()
+    assert list(csv.reader(io.StringIO(copied))) == python_rows
+    out = io.StringIO()
+    assert write_leads_csv(Lead.objects.filter(email="plain@a.test"), out) == 1

@@ -48,5 +48,5 @@ def test_the_queue_page_shows_counts_and_links(client, alice, dealer_a):
     lead = make_lead(dealer_a, owner=alice, first_name="Urgent", last_name="Lead")
     client.force_login(alice)
     body = client.get("/admin/leads/lead/queue/").content.decode()
-    assert "Urgent Lead" in body and f"/admin/leads/lead/{lead.pk}/status/" in body
+    assert "Urgent Lead" in body and f"/admin/leads/lead/{lead.pk}/work/" in body
     assert "My leads" in client.get("/admin/").content.decode()  # reachable from every page

@@ -1,0 +1,253 @@
+"""The lead workbench: one admin page where dealer staff work a lead.
+
+Contact and interest at the top, the outcome actions this lead's state and
+vendor allow, owner, follow-ups, the single timeline and the vendor's raw fields.
+It is a custom view of LeadAdmin (admin look, admin login, the admin's dealer
+scoping: the lead comes from LeadAdmin.get_queryset). Every write goes through
+apps.leads.services; every rule comes from the same functions the vendor sync
+and the CSV import use (services.lead_status_change_violations runs
+lead_change_status's checks without writing, for the as-you-type check).
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import nh3
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from . import selectors, services
+from .forms import AssignForm, FollowUpCompleteForm, FollowUpScheduleForm, StatusChangeForm, add_violations
+from .models import FollowUp, Source
+from .statuses import REASON_KIND_FOR_STATUS, Status
+
+# The button each target status gets, as staff say it.
+ACTION_LABELS = {
+    Status.ACCEPTED: "Accept",
+    Status.REJECTED: "Reject",
+    Status.DISQUALIFIED: "Disqualify",
+    Status.ON_HOLD: "Put on hold",
+    Status.CLOSED_WON: "Close won",
+    Status.CLOSED_LOST: "Close lost",
+    Status.CLOSED_NO_DEAL: "Close: no deal",
+}
+
+# Markup that vendor HTML (Cat's partShoppingCart: table rows) may keep when it is
+# shown rendered. No attributes at all: no style, no links, no event handlers.
+SAFE_TAGS = {"table", "thead", "tbody", "tr", "td", "th", "b", "i", "em", "strong", "br", "p", "ul", "ol", "li",
+             "span", "div"}
+_LOOKS_LIKE_HTML = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
+
+
+def required_by_status(lead, statuses, actor) -> dict[str, list[str]]:
+    """For each status, the status form's fields that must be filled: the reason when
+    LeadHub's lifecycle demands one (statuses.REASON_KIND_FOR_STATUS, the table
+    rules.status_change_violations checks), plus what the lead's vendor requires
+    (adapter.required_form_fields, the function its payload builder uses) for every
+    vendor that knows the lead: the account it came from and any it was submitted to."""
+    from apps.sync.outbox import adapters_for_lead
+
+    adapters = adapters_for_lead(lead)
+    result = {}
+    for status in statuses:
+        fields = set().union(*(a.required_form_fields(lead, status, actor=actor) for a in adapters))
+        if REASON_KIND_FOR_STATUS.get(status, (None, False))[1]:
+            fields.add("reason")
+        result[status] = sorted(fields)
+    return result
+
+
+def field_spec(lead, form, required: dict[str, list[str]]) -> dict:
+    """What the outcome form shows for each status: its own fields (a reason of the
+    right kind, a stage and probability when accepting) and whatever is required;
+    the other outcome fields stay behind "show every field". Also which reasons
+    need a comment, so the comment is marked as soon as one is picked."""
+    reasons = list(form.fields["reason"].queryset.values_list("pk", "kind", "requires_comment"))
+    spec = {}
+    for status in _targets(form):
+        kind = REASON_KIND_FOR_STATUS.get(status, (None, False))[0]
+        shown = {"to_status", "comment", *required.get(status, [])}
+        if kind:
+            shown.add("reason")
+        if status == Status.ACCEPTED:
+            shown |= {"stage", "probability"}
+        spec[status] = {"shown": sorted(shown),
+                        "reasons": [pk for pk, reason_kind, _ in reasons if reason_kind == kind]}
+    return {"statuses": spec, "comment_reasons": [pk for pk, _, needs in reasons if needs]}
+
+
+def actions_for(lead, form) -> list[tuple[str, str]]:
+    """(status, button label) for every outcome this lead may move to now."""
+    return [(status, "Advance stage" if status == Status.ACCEPTED and lead.status == Status.ACCEPTED
+             else ACTION_LABELS.get(status, label)) for status, label in form.fields["to_status"].choices if status]
+
+
+def raw_fields(payload) -> list[dict]:
+    """The vendor's raw fields for display, every one escaped by the template.
+
+    HTML a vendor sends (Cat's partShoppingCart is bare <tr>/<td> rows) is also
+    offered rendered, after nh3 removed every tag outside SAFE_TAGS and every
+    attribute: scripts, event handlers, styles and links never reach the page.
+    """
+    if not isinstance(payload, dict):
+        payload = {"payload": payload}
+    rows = []
+    for key in sorted(payload, key=str):
+        value = payload[key]
+        text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+        rendered = None
+        if isinstance(value, str) and _LOOKS_LIKE_HTML.search(value):
+            # Table rows outside a table are dropped by an HTML parser: give them one.
+            source = f"<table>{value}</table>" if "<tr" in value.lower() and "<table" not in value.lower() else value
+            rendered = mark_safe(nh3.clean(source, tags=SAFE_TAGS, attributes={}, url_schemes=set(),  # noqa: S308
+                                           strip_comments=True))
+        rows.append({"key": key, "text": text, "rendered": rendered, "multiline": "\n" in text or len(text) > 80})
+    return rows
+
+
+def _url(lead) -> str:
+    return reverse("admin:leads_lead_workbench", args=[lead.pk])
+
+
+def _status_form(lead, data=None):
+    form = StatusChangeForm(data, lead=lead)
+    # Nothing preselected: an outcome is a decision, not a default.
+    form.fields["to_status"].choices = [("", "Choose an outcome…")] + list(form.fields["to_status"].choices)
+    return form
+
+
+def _targets(form) -> list[str]:
+    return [status for status, _ in form.fields["to_status"].choices if status]
+
+
+def _assign_form(request, lead, data=None):
+    form = AssignForm(data, user=request.user, allow_nobody=True, initial={"owner": lead.owner_id},
+                      prefix="assign")
+    form.fields["owner"].queryset = form.fields["owner"].queryset.filter(memberships__dealer_id=lead.dealer_id)
+    return form
+
+
+def _change_status(request, lead, form):
+    """Validate and apply the outcome; returns the Violations (empty when saved)."""
+    data = form.cleaned_data
+    result = services.lead_change_status(
+        lead=lead, to_status=data["to_status"], actor=request.user, reason=data["reason"], stage=data["stage"],
+        probability=data["probability"], sub_status=data["sub_status"], comment=data["comment"],
+        updates=form.outcome_updates(), source=Source.WORKBENCH)
+    return result.errors
+
+
+def workbench_view(model_admin, request, object_id):
+    """GET: the page. POST with action=status|assign|schedule|complete: that write,
+    then back to the page (or the page again with the form's errors)."""
+    queryset = model_admin.get_queryset(request).select_related("dealer", "owner", "vendor_account", "sales_stage")
+    lead = get_object_or_404(queryset, pk=object_id)
+    can_change = model_admin.has_change_permission(request, lead)
+    forms = {}
+    if request.method == "POST":
+        if not can_change:
+            raise PermissionDenied
+        action = request.POST.get("action")
+        if action == "status":
+            form = forms["status"] = _status_form(lead, request.POST)
+            if form.is_valid():
+                errors = _change_status(request, lead, form)
+                if not errors:
+                    messages.success(request, f"{lead}: now {lead.get_status_display()}.")
+                    return HttpResponseRedirect(_url(lead))
+                add_violations(form, errors)
+        elif action == "assign":
+            form = forms["assign"] = _assign_form(request, lead, request.POST)
+            if form.is_valid():
+                owner = form.cleaned_data["owner"]
+                problems = services.lead_assign_owner(lead=lead, owner=owner, actor=request.user)
+                if not problems:
+                    messages.success(request, f"{lead}: assigned to {owner.get_username() if owner else 'nobody'}.")
+                    return HttpResponseRedirect(_url(lead))
+                add_violations(form, problems)
+        elif action == "schedule":
+            form = forms["schedule"] = FollowUpScheduleForm(request.POST, prefix="schedule")
+            if form.is_valid():
+                services.followup_schedule(lead=lead, actor=request.user, **form.cleaned_data)
+                messages.success(request, "Follow-up scheduled.")
+                return HttpResponseRedirect(_url(lead))
+        elif action == "complete":
+            form = FollowUpCompleteForm(request.POST, prefix="complete")
+            if form.is_valid():
+                followup = get_object_or_404(FollowUp, pk=form.cleaned_data["followup"], lead=lead)
+                try:
+                    services.followup_complete(followup=followup, actor=request.user,
+                                               outcome_notes=form.cleaned_data["outcome_notes"],
+                                               next_at=form.cleaned_data["next_at"],
+                                               next_kind=form.cleaned_data["next_kind"] or None)
+                except ValueError as exc:  # done already (a second click, another tab)
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(request, "Follow-up done." + (" Next one scheduled."
+                                                                   if form.cleaned_data["next_at"] else ""))
+                    return HttpResponseRedirect(_url(lead))
+            forms["complete"] = form
+        else:
+            return HttpResponseBadRequest("Unknown action.")
+    status_form = forms.get("status")
+    if status_form is None:
+        status_form = _status_form(lead)
+        if request.GET.get("outcome") in _targets(status_form):  # an action button without JavaScript
+            status_form.initial["to_status"] = request.GET["outcome"]
+    required = required_by_status(lead, _targets(status_form), request.user)
+    failed_complete = forms.get("complete")
+    open_followups = []
+    for followup in lead.followups.filter(done_at__isnull=True).select_related("assigned_to"):
+        mine = failed_complete is not None and str(followup.pk) == str(failed_complete.data.get("complete-followup"))
+        open_followups.append((followup, failed_complete if mine else FollowUpCompleteForm(
+            prefix="complete", initial={"followup": followup.pk})))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": str(lead),
+        # The page needs the width (a tablet): breadcrumbs lead back, not the app sidebar.
+        "is_nav_sidebar_enabled": False,
+        "opts": model_admin.opts,
+        "lead": lead,
+        "original": lead,
+        "can_change": can_change,
+        "status_form": status_form,
+        "actions": actions_for(lead, status_form),
+        "required_by_status": required,
+        "field_spec": field_spec(lead, status_form, required),
+        "assign_form": forms.get("assign") or _assign_form(request, lead),
+        "schedule_form": forms.get("schedule") or FollowUpScheduleForm(prefix="schedule"),
+        "open_followups": open_followups,
+        "now": timezone.now(),
+        "timeline": selectors.lead_timeline(lead),
+        "raw_fields": raw_fields(lead.raw_payload) if lead.raw_payload else [],
+    }
+    return TemplateResponse(request, "admin/leads/lead/workbench.html", context)
+
+
+def workbench_check_view(model_admin, request, object_id):
+    """POST the outcome form as it stands; answers {"errors": {field: [message]}} with
+    what saving it now would refuse (form errors, LeadHub's and the vendor's rules),
+    writing nothing."""
+    lead = get_object_or_404(model_admin.get_queryset(request).select_related("dealer", "vendor_account"),
+                             pk=object_id)
+    if request.method != "POST":
+        return HttpResponseBadRequest("POST the outcome form.")
+    if not model_admin.has_change_permission(request, lead):
+        raise PermissionDenied
+    form = _status_form(lead, request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        add_violations(form, services.lead_status_change_violations(
+            lead=lead, to_status=data["to_status"], actor=request.user, reason=data["reason"], stage=data["stage"],
+            probability=data["probability"], sub_status=data["sub_status"], comment=data["comment"],
+            updates=form.outcome_updates()))
+    errors = {name or "__all__": [str(message) for message in messages_]
+              for name, messages_ in form.errors.items()}
+    return JsonResponse({"errors": errors})

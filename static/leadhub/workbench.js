@@ -1,0 +1,59 @@
+// The lead workbench: outcome buttons pick the status in the form (without JavaScript
+// they are links that do the same through the page), and the outcome form is checked
+// as staff type by asking the server (the same rules lead_change_status applies;
+// see apps/leads/workbench.py:workbench_check_view). Nothing is decided here.
+(function () {
+  var form = document.getElementById("outcome-form");
+  if (!form) { return; }
+  var select = document.getElementById("id_to_status");
+  var nonField = form.querySelector(".live-nonfield");
+  var url = form.getAttribute("data-check-url");
+  var token = form.querySelector("[name=csrfmiddlewaretoken]").value;
+  var timer = null;
+  var sequence = 0;
+
+  function rowFor(name) {
+    var input = form.querySelector("[name='" + name + "']");
+    var row = input && input.closest(".form-row");
+    return row && !row.classList.contains("wb-hidden") ? row : null;
+  }
+
+  function show(errors) {
+    form.querySelectorAll(".live-errors").forEach(function (list) { list.remove(); });
+    Object.keys(errors).forEach(function (name) {
+      var list = document.createElement("ul");
+      list.className = "errorlist live-errors";
+      errors[name].forEach(function (message) {
+        var item = document.createElement("li");
+        item.textContent = message;  // text, never HTML
+        list.appendChild(item);
+      });
+      var row = name === "__all__" ? null : rowFor(name);
+      if (row) { row.insertBefore(list, row.firstChild); } else { nonField.appendChild(list); }
+    });
+  }
+
+  function check() {
+    if (!select.value) { show({}); return; }
+    var mine = ++sequence;
+    fetch(url, {method: "POST", body: new FormData(form), credentials: "same-origin",
+                headers: {"X-CSRFToken": token, "Accept": "application/json"}})
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) { if (data && mine === sequence) { show(data.errors); } })
+      .catch(function () { /* offline: saving still checks everything */ });
+  }
+
+  function later() { clearTimeout(timer); timer = setTimeout(check, 250); }
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
+
+  document.querySelectorAll("a.wb-action").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      select.value = link.getAttribute("data-status");
+      select.dispatchEvent(new Event("change", {bubbles: true}));
+      select.focus();
+    });
+  });
+  if (select.value) { check(); }
+})();
