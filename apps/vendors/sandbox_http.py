@@ -73,6 +73,25 @@ def truncated(reply: Reply, *, mid_body_reset: bool = False, headers: dict | Non
     return Reply(reply.status, reply.body[:cut], headers)
 
 
+def stall_or_reset(name: str, params: dict, answer: Callable[[bool], Reply], deliver: bool, *,
+                   seconds: float = 5) -> Reply | None:
+    """The Reply for the faults every sandbox shares, or None for any other fault.
+
+    "timeout": ``answer(deliver)`` (the request's effect happens only when
+    deliver) stalled params["seconds"] (default `seconds`); "reset": the
+    effect happens when deliver, then the connection is reset.
+    """
+    if name == "timeout":
+        reply = answer(deliver)
+        reply.delay = float(params.get("seconds", seconds))
+        return reply
+    if name == "reset":
+        if deliver:
+            answer(True)
+        return Reply(0, reset=True)
+    return None
+
+
 @dataclass
 class Fault:
     """One injected fault: taken by the next `remaining` requests to `path`."""

@@ -24,7 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 
 # The HTTP plumbing (a tracked-thread server, a handler that can stall, reset
 # and truncate) is shared by every sandbox; only the vendor behaviour is here.
-from apps.vendors.sandbox_http import Fault, Reply, SandboxBase, check_fault, json_reply, run_cli, truncated
+from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, json_reply, run_cli, stall_or_reset,
+                                       truncated)
 
 from . import payloads, rules
 
@@ -160,14 +161,8 @@ class AimbaseSandbox(SandboxBase):
             return _message(429, "Too many requests", {"Retry-After": str(params.get("retry_after", 1))})
         if name == "400":
             return _message(400, str(params.get("message", "The request is invalid.")))
-        if name == "timeout":
-            reply = handler(deliver, None)
-            reply.delay = float(params.get("seconds", 5))
-            return reply
-        if name == "reset":
-            if deliver:
-                handler(True, None)
-            return Reply(0, reset=True)
+        if name in ("timeout", "reset"):
+            return stall_or_reset(name, params, lambda commit: handler(commit, None), deliver)
         if name == "malformed":
             if deliver:
                 handler(True, None)

@@ -38,7 +38,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from apps.vendors.sandbox_http import Fault, Reply, SandboxBase, check_fault, json_reply, run_cli, truncated
+from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, json_reply, run_cli, stall_or_reset,
+                                       truncated)
 
 from . import rules
 from .client import SUBMIT_PATH
@@ -131,14 +132,9 @@ class CapSandbox(SandboxBase):
             reply = _answer(429, ["Too many requests"], None, None)
             reply.headers["Retry-After"] = str(params.get("retry_after", 1))
             return reply
-        if name == "timeout":
-            reply = self._submit(body) if deliver else _answer(500, ["Internal server error"], None, None)
-            reply.delay = float(params.get("seconds", 5))
-            return reply
-        if name == "reset":
-            if deliver:
-                self._submit(body)
-            return Reply(0, reset=True)
+        if name in ("timeout", "reset"):
+            return stall_or_reset(name, params, lambda commit: self._submit(body) if commit else _answer(
+                500, ["Internal server error"], None, None), deliver)
         if name == "malformed":
             status = self._submit(body).status if deliver else 502
             return Reply(status, b"<html><body>Bad Gateway</body></html>", {"Content-Type": "text/html"})

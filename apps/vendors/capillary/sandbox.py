@@ -23,7 +23,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
-from apps.vendors.sandbox_http import Fault, Reply, SandboxBase, json_reply, run_cli, truncated
+from apps.vendors.sandbox_http import Fault, Reply, SandboxBase, json_reply, run_cli, stall_or_reset, truncated
 
 from . import rules
 
@@ -252,14 +252,9 @@ class CapillarySandbox(SandboxBase):
         if name == "429":
             return _json(429, {"errors": [{"code": 429, "message": "Rate limit exceeded"}], "warnings": []},
                          {"Retry-After": str(params.get("retry_after", 1))})
-        if name == "timeout":
-            reply = normal(True) if deliver else _errors(500, "late")
-            reply.delay = float(params.get("seconds", 3))
-            return reply
-        if name == "reset":
-            if deliver:
-                normal(True)
-            return Reply(0, reset=True)
+        if name in ("timeout", "reset"):
+            return stall_or_reset(name, params, lambda commit: normal(True) if commit else _errors(500, "late"),
+                                  deliver, seconds=3)
         reply = normal(True) if deliver else _json(200, {"data": []})
         if name == "malformed":
             return Reply(200, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})

@@ -80,7 +80,7 @@ from itertools import islice
 from urllib.parse import parse_qs, urlsplit
 
 from apps.vendors.cat import rules
-from apps.vendors.sandbox_http import Fault, Reply, SandboxBase, check_fault, json_reply, run_cli
+from apps.vendors.sandbox_http import Fault, Reply, SandboxBase, check_fault, json_reply, run_cli, stall_or_reset
 
 # The document's own paths ("Invoking the Service", "Layout Types").
 TOKEN_PATH = "/as/token.oauth2"
@@ -740,14 +740,8 @@ class CatSandbox(SandboxBase):
             return _message(400, str(params.get("message", MSG_BAD_REQUEST)))
         if name == "429":
             return _message(429, "Too Many Requests", {"Retry-After": str(params.get("retry_after", 1))})
-        if name == "timeout":
-            reply = normal(deliver)
-            reply.delay = float(params.get("seconds", 5))
-            return reply
-        if name == "reset":
-            if deliver:
-                normal(True)
-            return Reply(0, reset=True)
+        if name in ("timeout", "reset"):
+            return stall_or_reset(name, params, normal, deliver)
         if name == "malformed":
             if deliver:
                 normal(True)
