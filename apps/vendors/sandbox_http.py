@@ -6,8 +6,9 @@ is the same lives here:
 
 - ``Reply``: what a route returns (status, body, headers) and how to misbehave
   (stall, reset, reset part-way through the body);
-- ``Fault``: one queued fault-injection record, and ``check_fault`` /
-  ``SandboxBase._take_fault`` to validate and consume them;
+- ``Fault``: one queued fault-injection record, ``check_fault`` to validate
+  an inject() call, ``SandboxBase._next_fault`` to consume one, and the fault
+  replies every vendor shares (``stall_or_reset``, ``truncated``);
 - ``SandboxServer`` / ``SandboxHandler``: a ThreadingHTTPServer whose handler
   threads are tracked so stop() can wait for them, and a handler that hands
   every request to ``sandbox._route`` and writes the Reply;
