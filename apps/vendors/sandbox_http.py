@@ -93,6 +93,17 @@ def stall_or_reset(name: str, params: dict, answer: Callable[[bool], Reply], del
     return None
 
 
+def control_body(body: bytes) -> dict:
+    """A /_sandbox control request's JSON object ({} for an empty body); ValueError otherwise."""
+    try:
+        data = json.loads(body.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"the body is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
 @dataclass
 class Fault:
     """One injected fault: taken by the next `remaining` requests to `path`."""

@@ -38,8 +38,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, json_reply, run_cli, stall_or_reset,
-                                       truncated)
+from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, control_body, json_reply, run_cli,
+                                       stall_or_reset, truncated)
 
 from . import rules
 from .client import SUBMIT_PATH
@@ -166,16 +166,9 @@ class CapSandbox(SandboxBase):
         return _answer(202, [], request_id, code)
 
     # ---------------------------------------------------------------- control
-    @staticmethod
-    def _control_body(body: bytes) -> dict:
-        data = json.loads(body.decode("utf-8") or "{}")
-        if not isinstance(data, dict):
-            raise ValueError("the body must be a JSON object")
-        return data
-
     def _control_faults(self, body: bytes) -> Reply:
         try:
-            data = self._control_body(body)
+            data = control_body(body)
             if "fault" not in data:
                 raise ValueError("fault is required")
             params = {k: v for k, v in data.items() if k not in ("fault", "times")}
@@ -186,7 +179,7 @@ class CapSandbox(SandboxBase):
 
     def _control_campaigns(self, body: bytes) -> Reply:
         try:
-            data = self._control_body(body)
+            data = control_body(body)
             self.add_campaign(str(data.get("campaignId", "")), str(data.get("required_fields", "")))
         except (TypeError, ValueError) as exc:
             return json_reply(400, {"message": str(exc)})

@@ -80,7 +80,8 @@ from itertools import islice
 from urllib.parse import parse_qs, urlsplit
 
 from apps.vendors.cat import rules
-from apps.vendors.sandbox_http import Fault, Reply, SandboxBase, check_fault, json_reply, run_cli, stall_or_reset
+from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, control_body, json_reply, run_cli,
+                                       stall_or_reset)
 
 # The document's own paths ("Invoking the Service", "Layout Types").
 TOKEN_PATH = "/as/token.oauth2"
@@ -925,19 +926,10 @@ class CatSandbox(SandboxBase):
 
     # ---------------------------------------------------------------- control
 
-    def _control_body(self, body: bytes) -> dict:
-        try:
-            data = json.loads(body.decode("utf-8") or "{}")
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ValueError(f"the body is not JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise ValueError("the body must be a JSON object")
-        return data
-
     def _control_leads(self, body: bytes) -> Reply:
         """{"generate": n, "dealer_code": "X", "start": i, "created": iso} or {"leads": [...]}."""
         try:
-            data = self._control_body(body)
+            data = control_body(body)
             if ("generate" in data) == ("leads" in data):
                 raise ValueError("send either generate (with dealer_code) or leads")
             if "leads" in data:
@@ -954,7 +946,7 @@ class CatSandbox(SandboxBase):
     def _control_faults(self, body: bytes) -> Reply:
         """{"fault": name, "times": n, "path": p, ...params}."""
         try:
-            data = self._control_body(body)
+            data = control_body(body)
             if "fault" not in data:
                 raise ValueError("fault is required")
             params = {k: v for k, v in data.items() if k not in ("fault", "times", "path")}
@@ -966,7 +958,7 @@ class CatSandbox(SandboxBase):
     def _control_update(self, body: bytes) -> Reply:
         """{"leadId": id, "fields": {...}}: update_lead over HTTP."""
         try:
-            data = self._control_body(body)
+            data = control_body(body)
             fields = data.get("fields", {})
             if not isinstance(fields, dict):
                 raise ValueError("fields must be a JSON object")
