@@ -18,17 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
 import sys
-import threading
-import time
 from collections import Counter
-from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 # The HTTP plumbing (a tracked-thread server, a handler that can stall, reset
-# and truncate) is the Cat sandbox's; only the vendor behaviour differs here.
-from apps.vendors.cat.sandbox import _Handler, _Reply, _Server
+# and truncate) is shared by every sandbox; only the vendor behaviour is here.
+from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, json_reply, run_cli, stall_or_reset,
+                                       truncated)
 
 from . import payloads, rules
 
@@ -50,43 +47,22 @@ MSG_SERVER = "An unknown error occurred during the import"
 _EXTERNAL_ID = re.compile(r"ExternalId eq '((?:[^']|'')*)'")
 
 
-def _json(status: int, data, headers: dict | None = None) -> _Reply:
-    return _Reply(status, json.dumps(data, ensure_ascii=False).encode("utf-8"),
-                  {"Content-Type": "application/json", **(headers or {})})
+def _message(status: int, text: str, headers: dict | None = None) -> Reply:
+    return json_reply(status, {"Message": text}, headers)
 
 
-def _message(status: int, text: str, headers: dict | None = None) -> _Reply:
-    return _json(status, {"Message": text}, headers)
-
-
-@dataclass
-class _Fault:
-    name: str
-    path: str
-    remaining: int
-    params: dict
-
-
-class _AimbaseHandler(_Handler):
-    server_version = "AimbaseSandbox/1.0"
-
-
-class AimbaseSandbox:
+class AimbaseSandbox(SandboxBase):
     """Start/stop (or a ``with`` block), observe (leads(), created_count(),
     activities()), misbehave (inject(), unmap()). State is guarded by one lock."""
+
+    log_name = "aimbase-sandbox"
+    server_version = "AimbaseSandbox/1.0"
 
     def __init__(self, *, username: str = "sandbox-user", token: str = "sandbox-token",
                  manufacturer: str = "DEMO", crm_source: str = "LeadHub", port: int = 0, prefix: str = "/aimbase",
                  verbose: bool = False):
+        self._init_sandbox(port=port, prefix=prefix.rstrip("/"), verbose=verbose)
         self.username, self.token, self.manufacturer, self.crm_source = username, token, manufacturer, crm_source
-        self.port = port
-        self.prefix = prefix.rstrip("/")
-        self.verbose = verbose
-        self.requests: list[tuple[str, str, int]] = []  # (method, path, status); 0 = reset
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -94,45 +70,9 @@ class AimbaseSandbox:
         with self._lock:
             self._leads: list[dict] = []
             self._activities: list[dict] = []
-            self._faults: list[_Fault] = []
+            self._faults: list[Fault] = []
             self._unmapped: set[str] = set()
             self._next_id = 1000
-
-    # ---------------------------------------------------------------- lifecycle
-    def start(self) -> "AimbaseSandbox":
-        if self._server is not None:
-            raise RuntimeError("the sandbox is already running")
-        self._stopping.clear()
-        self._server = _Server(("127.0.0.1", self.port), _AimbaseHandler, self)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"aimbase-sandbox-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        server.join_handlers(timeout=10)
-        if thread is not None:
-            thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> "AimbaseSandbox":
-        return self if self._server is not None else self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if not self.port:
-            raise RuntimeError("start() the sandbox first")
-        return f"http://127.0.0.1:{self.port}{self.prefix}"
 
     # ---------------------------------------------------------------- control
     def inject(self, fault: str, *, path: str = "lead", times: int = 1, **params) -> None:
@@ -157,17 +97,9 @@ class AimbaseSandbox:
         "xml_bomb": 201 with an entity-expansion ("billion laughs") XML body;
             deliver (default True).
         """
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
-        if path not in FAULT_PATHS:
-            raise ValueError(f"unknown fault path {path!r}; one of {', '.join(FAULT_PATHS)}")
-        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
-            raise ValueError("times must be a positive integer")
-        unknown = set(params) - _FAULT_PARAMS.get(fault, set())
-        if unknown:
-            raise ValueError(f"fault {fault!r} takes no parameter {', '.join(sorted(unknown))}")
+        check_fault(fault, times, params, faults=FAULTS, fault_params=_FAULT_PARAMS, path=path, paths=FAULT_PATHS)
         with self._lock:
-            self._faults.append(_Fault(fault, path, times, dict(params)))
+            self._faults.append(Fault(fault, path, times, dict(params)))
 
     def unmap(self, *details: str) -> None:
         """Answer "No corresponding Aimbase status mapping" for these EntryDetail values."""
@@ -196,13 +128,7 @@ class AimbaseSandbox:
                     "by_external_id": dict(Counter(str(r["lead"].get("ExternalId")) for r in self._leads))}
 
     # ---------------------------------------------------------------- routing
-    def _log(self, method: str, target: str, status: int) -> None:
-        with self._lock:
-            self.requests.append((method, target, status))
-        if self.verbose:
-            print(f"aimbase-sandbox {method} {target} -> {status or 'RESET'}", file=sys.stderr, flush=True)
-
-    def _route(self, method: str, target: str, headers, body: bytes) -> _Reply:
+    def _route(self, method: str, target: str, headers, body: bytes) -> Reply:
         parts = urlsplit(target)
         path = parts.path
         if self.prefix and not path.startswith(self.prefix + "/"):
@@ -218,7 +144,7 @@ class AimbaseSandbox:
             return _message(405 if path in {p for _, p in routes} else 404, f"no route {method} {path}")
         if kind != "disposition" and headers.get("Authenticate", "") != f"Avala-Api {self.username}:{self.token}":
             return _message(401, MSG_DENIED)
-        fault = self._take_fault(kind)
+        fault = self._next_fault(lambda f: f.path == kind)
         handler = {"lead": lambda commit, f: self._post_leads(query, headers, body, commit, f),
                    "odata": lambda commit, f: self._odata(query),
                    "disposition": lambda commit, f: self._disposition(query, body, commit)}[kind]
@@ -226,16 +152,7 @@ class AimbaseSandbox:
             return handler(True, None)
         return self._apply_fault(fault, handler)
 
-    def _take_fault(self, kind: str) -> _Fault | None:
-        with self._lock:
-            fault = next((f for f in self._faults if f.path == kind), None)
-            if fault is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-            return fault
-
-    def _apply_fault(self, fault: _Fault, handler) -> _Reply:
+    def _apply_fault(self, fault: Fault, handler) -> Reply:
         name, params = fault.name, fault.params
         deliver = params.get("deliver", _DEFAULT_DELIVER.get(name, False))
         if name in ("500", "502", "503"):
@@ -244,32 +161,22 @@ class AimbaseSandbox:
             return _message(429, "Too many requests", {"Retry-After": str(params.get("retry_after", 1))})
         if name == "400":
             return _message(400, str(params.get("message", "The request is invalid.")))
-        if name == "timeout":
-            reply = handler(deliver, None)
-            reply.delay = float(params.get("seconds", 5))
-            return reply
-        if name == "reset":
-            if deliver:
-                handler(True, None)
-            return _Reply(0, reset=True)
+        if name in ("timeout", "reset"):
+            return stall_or_reset(name, params, lambda commit: handler(commit, None), deliver)
         if name == "malformed":
             if deliver:
                 handler(True, None)
-            return _Reply(201, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})
+            return Reply(201, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})
         if name == "xml_bomb":
             if deliver:
                 handler(True, None)
-            return _Reply(201, XML_BOMB, {"Content-Type": "application/xml"})
+            return Reply(201, XML_BOMB, {"Content-Type": "application/xml"})
         if name == "truncated":
-            reply = handler(deliver, None)
-            cut = reply.body[: len(reply.body) // 2]
-            if params.get("mid_body_reset"):
-                return _Reply(reply.status, reply.body, reply.headers, reset_after_bytes=len(cut))
-            return _Reply(reply.status, cut, reply.headers)
+            return truncated(handler(deliver, None), mid_body_reset=bool(params.get("mid_body_reset")))
         return handler(True, fault)  # top_level_error, partial, short: shaped by the lead handler
 
     # ---------------------------------------------------------------- Lead API
-    def _post_leads(self, query: dict, headers, body: bytes, commit: bool, fault: _Fault | None) -> _Reply:
+    def _post_leads(self, query: dict, headers, body: bytes, commit: bool, fault: Fault | None) -> Reply:
         xml = "xml" in headers.get("Content-Type", "").lower()
         if query.get("manufacturer") != self.manufacturer:
             return _message(400, f"Unknown manufacturer {query.get('manufacturer')!r}.")
@@ -291,7 +198,7 @@ class AimbaseSandbox:
             if name == "short":
                 answer.records = answer.records[: int(fault.params.get("keep", 0))]
         encoded = payloads.response_to_xml(answer) if xml else payloads.response_to_json(answer)
-        return _Reply(201, encoded, {"Content-Type": "application/xml" if xml else "application/json"})
+        return Reply(201, encoded, {"Content-Type": "application/xml" if xml else "application/json"})
 
     def _create(self, lead, refused: bool, fault, commit: bool) -> dict:
         """One lead's response record (caller holds the lock)."""
@@ -310,17 +217,17 @@ class AimbaseSandbox:
         return {"LeadApiIdentifier": identifier, "Id": str(self._next_id), "Status": "Success",
                 "StatusMessage": "Lead successfully received", "Messages": []}
 
-    def _odata(self, query: dict) -> _Reply:
+    def _odata(self, query: dict) -> Reply:
         wanted = [value.replace("''", "'") for value in _EXTERNAL_ID.findall(query.get("$filter", ""))]
         if query.get("$filter") and not wanted:
             return _message(400, "The sandbox understands $filter=ExternalId eq '...' [or ...] only.")
         with self._lock:
             rows = [{"Id": r["Id"], "ExternalId": r["lead"].get("ExternalId")} for r in self._leads
                     if not wanted or str(r["lead"].get("ExternalId")) in wanted]
-        return _json(200, {"value": rows})
+        return json_reply(200, {"value": rows})
 
     # ---------------------------------------------------------------- Disposition API
-    def _disposition(self, query: dict, body: bytes, commit: bool) -> _Reply:
+    def _disposition(self, query: dict, body: bytes, commit: bool) -> Reply:
         if query.get("source") != self.crm_source:
             return _message(400, f"Unknown source {query.get('source')!r}.")
         try:
@@ -335,16 +242,16 @@ class AimbaseSandbox:
             if str(activity["SourceProspectId"]) not in known:
                 return _message(400, f"No lead with Id {activity['SourceProspectId']}.")
             if activity["EntryDetail"] in self._unmapped:
-                return _json(200, {"Success": False, "Message": "No corresponding Aimbase status mapping for "
+                return json_reply(200, {"Success": False, "Message": "No corresponding Aimbase status mapping for "
                                    f"EntryType: {activity['EntryType']}, EntryDetail: {activity['EntryDetail']}"})
             if commit:
                 self._activities.append(activity)
-        return _json(200, {"Success": True, "Message": "Activity recorded"})
+        return json_reply(200, {"Success": True, "Message": "Activity recorded"})
 
     # ---------------------------------------------------------------- /_sandbox
-    def _control(self, method: str, name: str, body: bytes) -> _Reply:
+    def _control(self, method: str, name: str, body: bytes) -> Reply:
         if method == "GET" and name in ("state", "leads", "activities"):
-            return _json(200, {"state": self.state, "leads": self.leads, "activities": self.activities}[name]())
+            return json_reply(200, {"state": self.state, "leads": self.leads, "activities": self.activities}[name]())
         if method != "POST":
             return _message(405, f"{method} /_sandbox/{name} is not supported")
         try:
@@ -361,7 +268,7 @@ class AimbaseSandbox:
                 return _message(404, f"no control endpoint {name}")
         except (ValueError, TypeError) as exc:
             return _message(400, str(exc))
-        return _json(200, self.state())
+        return json_reply(200, self.state())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,24 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unmapped", default="", help="comma-separated EntryDetail values without a mapping")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    # A plain flag, not a threading.Event: Event.set() from a signal handler can
-    # deadlock on the lock the interrupted Event.wait() holds in the main thread.
-    stopped: list[int] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, _frame: stopped.append(signum))
     sandbox = AimbaseSandbox(username=args.username, token=args.token, manufacturer=args.manufacturer,
-                             crm_source=args.crm_source, port=args.port, prefix=args.prefix,
-                             verbose=args.verbose).start()
+                             crm_source=args.crm_source, port=args.port, prefix=args.prefix, verbose=args.verbose)
     sandbox.unmap(*[d.strip() for d in args.unmapped.split(",") if d.strip()])
-    try:
-        print(f"Aimbase sandbox running: base_url={sandbox.base_url} username={sandbox.username} "
-              f"manufacturer={sandbox.manufacturer} source={sandbox.crm_source}", flush=True)
-        while not stopped:
-            time.sleep(0.2)
-    finally:
-        sandbox.stop()
-    print("Aimbase sandbox stopped", flush=True)
-    return 0
+    return run_cli(sandbox, lambda: f"Aimbase sandbox running: base_url={sandbox.base_url} username={sandbox.username} "
+                                    f"manufacturer={sandbox.manufacturer} source={sandbox.crm_source}",
+                   name="Aimbase")
 
 
 if __name__ == "__main__":

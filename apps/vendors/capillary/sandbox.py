@@ -18,16 +18,12 @@ import argparse
 import base64
 import json
 import re
-import signal
-import socket
-import struct
 import sys
 import threading
-import traceback
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from apps.vendors.sandbox_http import Fault, Reply, SandboxBase, json_reply, run_cli, stall_or_reset, truncated
 
 from . import rules
 
@@ -44,28 +40,11 @@ def _fmt(value: datetime) -> str:
     return value.replace(microsecond=0).isoformat()
 
 
-@dataclass
-class _Fault:
-    name: str
-    path: str
-    remaining: int
-    params: dict = field(default_factory=dict)
+def _json(status: int, data, headers=None) -> Reply:
+    return json_reply(status, data, headers, ensure_ascii=True)
 
 
-@dataclass
-class _Reply:
-    status: int
-    body: bytes = b""
-    headers: dict = field(default_factory=dict)
-    delay: float = 0.0
-    reset: bool = False
-
-
-def _json(status: int, data, headers=None) -> _Reply:
-    return _Reply(status, json.dumps(data).encode(), {"Content-Type": "application/json", **(headers or {})})
-
-
-def _errors(status: int, violations_or_text) -> _Reply:
+def _errors(status: int, violations_or_text) -> Reply:
     if isinstance(violations_or_text, str):
         errors = [{"code": status, "message": violations_or_text}]
     else:
@@ -73,54 +52,27 @@ def _errors(status: int, violations_or_text) -> _Reply:
     return _json(status, {"errors": errors, "warnings": []})
 
 
-class CapillarySandbox:
+class CapillarySandbox(SandboxBase):
+    log_name = "capillary-sandbox"
+    server_version = "CapillarySandbox/1.0"
+    SERVER_ERROR_TEXT = "Internal server error"
+
     def __init__(self, *, username: str = "sandbox-user", password: str = "sandbox-pass", port: int = 0,
                  prefix: str = "/capillary", verbose: bool = False):
-        self.username, self.password, self.port = username, password, port
-        self.prefix = prefix.rstrip("/")
-        self.verbose = verbose
-        self.requests: list[tuple[str, str, int]] = []  # (method, path?query, status); 0 = reset
+        self._init_sandbox(port=port, prefix=prefix.rstrip("/"), verbose=verbose, lock=threading.RLock())
+        self.username, self.password = username, password
         self.received: list[tuple[str, str, dict]] = []  # accepted writes: (method, path, body)
         self.on_search = None  # callable(sandbox) run after each answered search
         self.search_delay = 0.0  # seconds every search takes (to kill a worker mid-pull)
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server = None
         self._leads: dict[int, dict] = {}
         self._reasons: list[dict] = []
         self._substatuses: list[dict] = []
-        self._faults: list[_Fault] = []
         self._users: dict[tuple[str, str], int] = {}
         self._ids = {"lead": 0, "log": 0, "followup": 0, "reason": 0, "user": 368754333}
         self._clock = START
 
-    # --------------------------------------------------------------- lifecycle
-    def start(self) -> "CapillarySandbox":
-        self._stopping.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
-        self._server.daemon_threads = True
-        self._server.sandbox = self
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                         name=f"capillary-sandbox-{self.port}").start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._stopping.set()
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.prefix}"
+    def _error_reply(self, status: int, text: str) -> Reply:
+        return _errors(status, text)
 
     # --------------------------------------------------------------- seeding
     def _tick(self) -> str:
@@ -238,16 +190,7 @@ class CapillarySandbox:
         if fault not in FAULTS or path not in FAULT_PATHS:
             raise ValueError(f"fault one of {FAULTS}, path one of {FAULT_PATHS}")
         with self._lock:
-            self._faults.append(_Fault(fault, path, times, params))
-
-    def _take(self, kind: str) -> _Fault | None:
-        with self._lock:
-            fault = next((f for f in self._faults if f.path in (kind, "any")), None)
-            if fault is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-            return fault
+            self._faults.append(Fault(fault, path, times, params))
 
     def lead(self, lead_id: int) -> dict:
         with self._lock:
@@ -264,7 +207,7 @@ class CapillarySandbox:
                     "writes": len(self.received), "faults": [f.__dict__ for f in self._faults]}
 
     # --------------------------------------------------------------- routing
-    def _route(self, method: str, target: str, headers, body: bytes) -> _Reply:
+    def _route(self, method: str, target: str, headers, body: bytes) -> Reply:
         parts = urlsplit(target)
         if not parts.path.startswith(self.prefix + "/"):
             return _errors(404, "Not found")
@@ -297,8 +240,8 @@ class CapillarySandbox:
             return False
         return (user, password) == (self.username, self.password)
 
-    def _faulted(self, kind: str, normal) -> _Reply:
-        fault = self._take(kind)
+    def _faulted(self, kind: str, normal) -> Reply:
+        fault = self._next_fault(lambda f: f.path in (kind, "any"))
         if fault is None:
             return normal(True)
         name, params = fault.name, fault.params
@@ -309,20 +252,15 @@ class CapillarySandbox:
         if name == "429":
             return _json(429, {"errors": [{"code": 429, "message": "Rate limit exceeded"}], "warnings": []},
                          {"Retry-After": str(params.get("retry_after", 1))})
-        if name == "timeout":
-            reply = normal(True) if deliver else _errors(500, "late")
-            reply.delay = float(params.get("seconds", 3))
-            return reply
-        if name == "reset":
-            if deliver:
-                normal(True)
-            return _Reply(0, reset=True)
+        if name in ("timeout", "reset"):
+            return stall_or_reset(name, params, lambda commit: normal(True) if commit else _errors(500, "late"),
+                                  deliver, seconds=3)
         reply = normal(True) if deliver else _json(200, {"data": []})
         if name == "malformed":
-            return _Reply(200, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})
-        return _Reply(reply.status, reply.body[: len(reply.body) // 2], {"Content-Type": "application/json"})
+            return Reply(200, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})
+        return truncated(reply, headers={"Content-Type": "application/json"})
 
-    def _search(self, query: dict) -> _Reply:
+    def _search(self, query: dict) -> Reply:
         try:
             offset, limit = int(query.get("offset", 0)), int(query.get("limit", 10))
         except ValueError:
@@ -351,7 +289,7 @@ class CapillarySandbox:
             self.on_search(self)
         return reply
 
-    def _lists(self, method: str, path: str, body: bytes, commit: bool) -> _Reply:
+    def _lists(self, method: str, path: str, body: bytes, commit: bool) -> Reply:
         with self._lock:
             if method == "GET" and path.endswith("/reasons"):
                 return _json(200, {"data": list(self._reasons), "warnings": [], "errors": []})
@@ -377,7 +315,7 @@ class CapillarySandbox:
                 return _json(200, {**data, "warnings": []})
         return _errors(404, "Not found")
 
-    def _write(self, method: str, lead_id, suffix: str, data, commit: bool) -> _Reply:
+    def _write(self, method: str, lead_id, suffix: str, data, commit: bool) -> Reply:
         with self._lock:
             if lead_id is None:
                 if method != "POST":
@@ -428,7 +366,7 @@ class CapillarySandbox:
             found.append(Violation("subStatus", "unknown", f"Invalid sub-status {data['subStatus']}"))
         return found
 
-    def _create(self, data) -> _Reply:
+    def _create(self, data) -> Reply:
         problems = rules.check_create(data) + (self._org_violations(data) if isinstance(data, dict) else [])
         if problems:
             return _errors(400, problems)
@@ -449,7 +387,7 @@ class CapillarySandbox:
         self.received.append(("POST", "/v2/leads", data))
         return _json(200, {**json.loads(json.dumps(lead)), "warnings": []})
 
-    def _control(self, method: str, path: str, body: bytes) -> _Reply:
+    def _control(self, method: str, path: str, body: bytes) -> Reply:
         try:
             data = json.loads(body or b"{}")
             if method == "GET" and path == "/_sandbox/state":
@@ -467,58 +405,6 @@ class CapillarySandbox:
         return _errors(404, "Not found")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):
-        self._handle("GET")
-
-    def do_POST(self):
-        self._handle("POST")
-
-    def do_PUT(self):
-        self._handle("PUT")
-
-    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
-        pass
-
-    def _handle(self, method: str) -> None:
-        sandbox: CapillarySandbox = self.server.sandbox
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        try:
-            reply = sandbox._route(method, self.path, self.headers, body)
-        except Exception:  # a sandbox bug shows as a 500, not a hung client
-            traceback.print_exc()
-            reply = _errors(500, "Internal server error")
-        if reply.delay:
-            sandbox._stopping.wait(reply.delay)
-        with sandbox._lock:
-            sandbox.requests.append((method, self.path, reply.status))
-        if sandbox.verbose:
-            print(f"{method} {self.path} -> {reply.status}", file=sys.stderr, flush=True)
-        if reply.reset:
-            self.close_connection = True
-            try:
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.rfile.close()
-                self.connection.close()
-            except OSError:
-                pass
-            return
-        try:
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(reply.body)
-        except OSError:
-            pass  # the client gave up (a timeout fault)
-        self.close_connection = True
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m apps.vendors.capillary.sandbox",
                                      description="Sandbox Capillary LMS Leads v2 on 127.0.0.1.")
@@ -531,25 +417,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="every GET /leads answers this much later")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     sandbox = CapillarySandbox(username=args.username, password=args.password, port=args.port, prefix=args.prefix,
-                               verbose=args.verbose).start()
+                               verbose=args.verbose)
     sandbox.search_delay = args.search_delay
-    try:
+
+    def setup() -> None:
         sandbox.add_reasons(DEMO_REASONS)
         for status, sub in DEMO_SUBSTATUSES:
             sandbox.add_substatus(status, sub)
         sandbox.generate(args.generate)
-        print(f"Capillary sandbox running: base_url={sandbox.base_url} username={sandbox.username} "
-              f"leads={len(sandbox.leads())}", flush=True)
-        while not stop.wait(0.2):
-            pass
-    finally:
-        sandbox.stop()
-    print("Capillary sandbox stopped", flush=True)
-    return 0
+
+    return run_cli(sandbox, lambda: f"Capillary sandbox running: base_url={sandbox.base_url} "
+                                    f"username={sandbox.username} leads={len(sandbox.leads())}",
+                   name="Capillary", setup=setup)
 
 
 if __name__ == "__main__":

@@ -71,23 +71,17 @@ import binascii
 import json
 import re
 import secrets
-import signal
-import socket
-import socketserver
-import struct
 import sys
-import threading
 import time
-import traceback
 import zlib
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import islice
 from urllib.parse import parse_qs, urlsplit
 
 from apps.vendors.cat import rules
+from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, control_body, json_reply, run_cli,
+                                       stall_or_reset)
 
 # The document's own paths ("Invoking the Service", "Layout Types").
 TOKEN_PATH = "/as/token.oauth2"
@@ -213,45 +207,16 @@ _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _INT_RE = re.compile(r"^-?[0-9]+$")
 _SF_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_MAX_BODY = 20 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------
-# Replies and faults
+# Replies (Reply, Fault and the HTTP plumbing: apps/vendors/sandbox_http.py)
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class _Reply:
-    """What the handler writes: status, body, headers, and how to misbehave."""
-
-    status: int
-    body: bytes = b""
-    headers: dict = field(default_factory=dict)
-    delay: float = 0.0  # seconds to stall before answering (fault "timeout")
-    reset: bool = False  # drop the connection with RST instead of answering (fault "reset")
-    reset_after_bytes: int | None = None  # send this much of the body, then RST (truncated mid_body_reset)
-
-
-def _json_reply(status: int, data, headers: dict | None = None) -> _Reply:
-    body = json.dumps(data, ensure_ascii=False).encode("utf-8")
-    return _Reply(status, body, {"Content-Type": "application/json", **(headers or {})})
-
-
-def _message(status: int, text: str, headers: dict | None = None) -> _Reply:
+def _message(status: int, text: str, headers: dict | None = None) -> Reply:
     # "Error messages are returned as JSON objects" with a "message" key.
-    return _json_reply(status, {"message": text}, headers)
-
-
-@dataclass
-class _Fault:
-    name: str
-    path: str
-    remaining: int
-    params: dict
-
-    def as_dict(self) -> dict:
-        return {"fault": self.name, "path": self.path, "times": self.remaining, **self.params}
+    return json_reply(status, {"message": text}, headers)
 
 
 # --------------------------------------------------------------------------
@@ -501,7 +466,7 @@ def _json_copy(value):
 # --------------------------------------------------------------------------
 
 
-class CatSandbox:
+class CatSandbox(SandboxBase):
     """A fake Cat PP+ Lead API V2 on 127.0.0.1, for tests and local runs.
 
     State (leads, tokens, faults, logs) is guarded by one lock, so concurrent
@@ -511,6 +476,12 @@ class CatSandbox:
     stalled by a "timeout" fault, waits for the handlers and closes the socket.
     """
 
+    log_name = "cat-sandbox"
+    server_version = "CatSandbox/1.0"
+    # The handler's own 500 and 400 answers use the document's texts.
+    SERVER_ERROR_TEXT = MSG_SERVER_ERROR
+    BAD_HEADER_TEXT = MSG_INVALID_HEADER
+
     def __init__(self, *, client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
                  port: int = 0, token_ttl: float = DEFAULT_TOKEN_TTL, prefix: str = "/cat",
                  empty_response: str = "200", verbose: bool = False):
@@ -519,19 +490,11 @@ class CatSandbox:
         prefix = prefix.rstrip("/")
         if prefix and not prefix.startswith("/"):
             raise ValueError("prefix must be empty or start with '/'")
+        self._init_sandbox(port=port, prefix=prefix, verbose=verbose)
         self.client_id = client_id
         self.client_secret = client_secret
-        self.port = port
         self.token_ttl = token_ttl
-        self.prefix = prefix
         self.empty_response = str(empty_response)
-        self.verbose = verbose
-        self.requests: list[tuple[str, str, int]] = []  # (method, path+query, status); 0 = connection reset
-
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._leads: dict[str, dict] = {}  # leadId -> latest values (leadState as last queued)
         self._queue: OrderedDict[str, str] = OrderedDict()  # undelivered leadId -> leadState, FIFO
         self._deliveries: list[str] = []  # every delivery by GET /leads, in order (repeats for UPDATED)
@@ -539,48 +502,7 @@ class CatSandbox:
         self._received: list[dict] = []
         self._accepted: Counter[str] = Counter()
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
-        self._faults: list[_Fault] = []
         self._next_index = 0  # generate_leads numbering when start is not given
-
-    # ---------------------------------------------------------------- lifecycle
-
-    def start(self) -> "CatSandbox":
-        """Bind 127.0.0.1:port (0 = a free port) and serve from a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("the sandbox is already running")
-        self._stopping.clear()
-        self._server = _Server(("127.0.0.1", self.port), _Handler, self)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"cat-sandbox-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port; safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()  # wakes handlers sleeping in a "timeout" fault
-        server.shutdown()  # no new connections are accepted after this returns
-        server.server_close()
-        server.join_handlers(timeout=10)  # a handler blocked on a silent client ends by its socket timeout
-        if thread is not None:
-            thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> "CatSandbox":
-        return self if self._server is not None else self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """http://127.0.0.1:<port><prefix>: the account's base_url in LeadHub."""
-        if not self.port:
-            raise RuntimeError("start() the sandbox first: the port is chosen when it binds")
-        return f"http://127.0.0.1:{self.port}{self.prefix}"
 
     @property
     def token_url(self) -> str:
@@ -701,17 +623,9 @@ class CatSandbox:
         ValueError for an unknown fault, path or parameter.
         """
         name = str(fault)
-        if name not in FAULTS:
-            raise ValueError(f"unknown fault {name!r}; one of {', '.join(FAULTS)}")
-        if path not in FAULT_PATHS:
-            raise ValueError(f"unknown fault path {path!r}; one of {', '.join(FAULT_PATHS)}")
         if name == "expire_token" and path == "token":
             raise ValueError("expire_token applies to API calls (leads, historic, post), not to the token endpoint")
-        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
-            raise ValueError("times must be a positive integer")
-        unknown = set(params) - _FAULT_PARAMS.get(name, set())
-        if unknown:
-            raise ValueError(f"fault {name!r} takes no parameter {', '.join(sorted(unknown))}")
+        check_fault(name, times, params, faults=FAULTS, fault_params=_FAULT_PARAMS, path=path, paths=FAULT_PATHS)
         seconds = params.get("seconds", 5)
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
             raise ValueError("seconds must be a non-negative number")
@@ -719,9 +633,9 @@ class CatSandbox:
             if flag in params and not isinstance(params[flag], bool):
                 raise ValueError(f"{flag} must be true or false")
         with self._lock:
-            self._faults.append(_Fault(name, path, times, dict(params)))
+            self._faults.append(Fault(name, path, times, dict(params)))
 
-    def _take_fault(self, kind: str, authenticated) -> tuple[_Fault | None, _Reply | None]:
+    def _take_fault(self, kind: str, authenticated) -> tuple[Fault | None, Reply | None]:
         """The fault for this request (consumed) or an auth refusal, atomically."""
         with self._lock:
             fault = next((f for f in self._faults if f.path == kind), None)
@@ -735,11 +649,6 @@ class CatSandbox:
             if fault is not None:
                 self._consume(fault)
             return fault, None
-
-    def _consume(self, fault: _Fault) -> None:
-        fault.remaining -= 1
-        if fault.remaining <= 0:
-            self._faults.remove(fault)
 
     # ---------------------------------------------------------------- observations
 
@@ -774,15 +683,9 @@ class CatSandbox:
                 "faults": [f.as_dict() for f in self._faults],
             }
 
-    def _log(self, method: str, target: str, status: int) -> None:
-        with self._lock:
-            self.requests.append((method, target, status))
-        if self.verbose:
-            print(f"cat-sandbox {method} {target} -> {status or 'RESET'}", file=sys.stderr, flush=True)
-
     # ---------------------------------------------------------------- routing
 
-    def _route(self, method: str, target: str, headers, body: bytes) -> _Reply:
+    def _route(self, method: str, target: str, headers, body: bytes) -> Reply:
         parts = urlsplit(target)
         path, query = parts.path, parts.query
         if not (path == self.prefix or path.startswith(self.prefix + "/")):
@@ -800,13 +703,13 @@ class CatSandbox:
             ("POST", CONTROL_PREFIX + "/leads"): self._control_leads,
             ("POST", CONTROL_PREFIX + "/faults"): self._control_faults,
             ("POST", CONTROL_PREFIX + "/update"): self._control_update,
-            ("GET", CONTROL_PREFIX + "/state"): lambda _body: _json_reply(200, self.state()),
+            ("GET", CONTROL_PREFIX + "/state"): lambda _body: json_reply(200, self.state()),
         }.get((method, rel))
         if control is not None:
             return control(body)
         return _message(404, MSG_NOT_FOUND)
 
-    def _api(self, kind: str, query: str, headers, body: bytes) -> _Reply:
+    def _api(self, kind: str, query: str, headers, body: bytes) -> Reply:
         if kind == "token":
             fault, refusal = self._take_fault(kind, lambda: self._token_refusal(headers, body))
         else:
@@ -814,7 +717,7 @@ class CatSandbox:
         if refusal is not None:
             return refusal
 
-        def normal(commit: bool) -> _Reply:
+        def normal(commit: bool) -> Reply:
             if kind == "token":
                 return self._issue_token(commit)
             if kind == "leads":
@@ -827,7 +730,7 @@ class CatSandbox:
             return normal(True)
         return self._apply_fault(fault, normal)
 
-    def _apply_fault(self, fault: _Fault, normal) -> _Reply:
+    def _apply_fault(self, fault: Fault, normal) -> Reply:
         name, params = fault.name, fault.params
         deliver = params.get("deliver", _DEFAULT_DELIVER.get(name, False))
         if name in ("500", "502", "503"):
@@ -838,18 +741,12 @@ class CatSandbox:
             return _message(400, str(params.get("message", MSG_BAD_REQUEST)))
         if name == "429":
             return _message(429, "Too Many Requests", {"Retry-After": str(params.get("retry_after", 1))})
-        if name == "timeout":
-            reply = normal(deliver)
-            reply.delay = float(params.get("seconds", 5))
-            return reply
-        if name == "reset":
-            if deliver:
-                normal(True)
-            return _Reply(0, reset=True)
+        if name in ("timeout", "reset"):
+            return stall_or_reset(name, params, normal, deliver)
         if name == "malformed":
             if deliver:
                 normal(True)
-            return _Reply(200, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})
+            return Reply(200, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})
         if name == "truncated":
             reply = normal(deliver)
             text = (reply.body or b"[]").decode("utf-8")
@@ -857,34 +754,34 @@ class CatSandbox:
             status = 200 if reply.status == 204 else reply.status
             if params.get("mid_body_reset"):
                 full = text.encode("utf-8")
-                return _Reply(status, full, {"Content-Type": "application/json"}, reset_after_bytes=len(cut))
-            return _Reply(status, cut, {"Content-Type": "application/json"})
+                return Reply(status, full, {"Content-Type": "application/json"}, reset_after_bytes=len(cut))
+            return Reply(status, cut, {"Content-Type": "application/json"})
         raise AssertionError(f"unhandled fault {name}")  # pragma: no cover - inject() validates names
 
     # ---------------------------------------------------------------- auth
 
-    def _token_refusal(self, headers, body: bytes) -> _Reply | None:
+    def _token_refusal(self, headers, body: bytes) -> Reply | None:
         """None when the token request is acceptable, else the refusal. Caller holds the lock."""
         # Step 2: "Authorization: Basic <credentials>": client id and secret, Base64.
         if not self._basic_ok(headers.get("Authorization", "")):
-            return _json_reply(401, {"error": "invalid_client", "error_description": "Client authentication failed."},
+            return json_reply(401, {"error": "invalid_client", "error_description": "Client authentication failed."},
                                {"WWW-Authenticate": 'Basic realm="PingFederate"'})
         # Step 2: "Content-Type: application/x-www-form-urlencoded".
         if headers.get_content_type() != "application/x-www-form-urlencoded":
-            return _json_reply(400, {"error": "invalid_request",
+            return json_reply(400, {"error": "invalid_request",
                                      "error_description": "The body must be application/x-www-form-urlencoded."})
         try:
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
-            return _json_reply(400, {"error": "invalid_request", "error_description": "The body is not UTF-8."})
+            return json_reply(400, {"error": "invalid_request", "error_description": "The body is not UTF-8."})
         grant = form.get("grant_type")
         if grant != ["client_credentials"]:
             error = "invalid_request" if not grant else "unsupported_grant_type"
-            return _json_reply(400, {"error": error,
+            return json_reply(400, {"error": error,
                                      "error_description": "grant_type must be client_credentials."})
         scope = form.get("scope")
         if scope is None or len(scope) != 1 or scope[0].split() != [SCOPE]:
-            return _json_reply(400, {"error": "invalid_scope", "error_description": f"scope must be {SCOPE}."})
+            return json_reply(400, {"error": "invalid_scope", "error_description": f"scope must be {SCOPE}."})
         return None
 
     def _basic_ok(self, header: str) -> bool:
@@ -902,7 +799,7 @@ class CatSandbox:
         secret_ok = secrets.compare_digest(client_secret.encode(), self.client_secret.encode())
         return id_ok and secret_ok
 
-    def _issue_token(self, commit: bool) -> _Reply:
+    def _issue_token(self, commit: bool) -> Reply:
         token = secrets.token_urlsafe(32)
         if commit:
             with self._lock:
@@ -910,10 +807,10 @@ class CatSandbox:
         ttl = self.token_ttl
         expires_in = ttl if isinstance(ttl, int) else max(1, int(-(-float(ttl) // 1)))
         # RFC 6749 5.1: token answers are not cached.
-        return _json_reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": expires_in},
+        return json_reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": expires_in},
                            {"Cache-Control": "no-store", "Pragma": "no-cache"})
 
-    def _bearer_refusal(self, headers) -> _Reply | None:
+    def _bearer_refusal(self, headers) -> Reply | None:
         """None for a live Bearer token, else the 401. Caller holds the lock."""
         scheme, _, token = headers.get("Authorization", "").partition(" ")
         token = token.strip()
@@ -929,12 +826,12 @@ class CatSandbox:
 
     # ---------------------------------------------------------------- GET
 
-    def _empty(self) -> _Reply:
+    def _empty(self) -> Reply:
         if self.empty_response == "204":
-            return _Reply(204)
-        return _json_reply(200, [])
+            return Reply(204)
+        return json_reply(200, [])
 
-    def _get_leads(self, query: str, commit: bool) -> _Reply:
+    def _get_leads(self, query: str, commit: bool) -> Reply:
         """Up to `limit` undelivered leads, oldest first; commit marks them delivered."""
         params = parse_qs(query, keep_blank_values=True)
         limit, error = _int_param(params, "limit", default=MAX_LIMIT, low=1, high=MAX_LIMIT)
@@ -955,9 +852,9 @@ class CatSandbox:
             body = json.dumps(leads, ensure_ascii=False).encode("utf-8") if leads else None
         if body is None:
             return self._empty()
-        return _Reply(200, body, {"Content-Type": "application/json"})
+        return Reply(200, body, {"Content-Type": "application/json"})
 
-    def _get_historic(self, query: str) -> _Reply:
+    def _get_historic(self, query: str) -> Reply:
         """Delivered leads created within [startdate, enddate], as SENT, paginated."""
         params = parse_qs(query, keep_blank_values=True)
         dates = {}
@@ -988,11 +885,11 @@ class CatSandbox:
             body = json.dumps(page, ensure_ascii=False).encode("utf-8") if page else None
         if body is None:
             return self._empty()
-        return _Reply(200, body, {"Content-Type": "application/json"})
+        return Reply(200, body, {"Content-Type": "application/json"})
 
     # ---------------------------------------------------------------- POST
 
-    def _post_updates(self, headers, body: bytes, commit: bool) -> _Reply:
+    def _post_updates(self, headers, body: bytes, commit: bool) -> Reply:
         """Validate the whole array with rules.validate_batch; record it only if all items pass."""
         # "CONTENT-TYPE: application/json" (POST layout).
         if headers.get_content_type() != "application/json":
@@ -1025,23 +922,14 @@ class CatSandbox:
                     self._received.append(item)
                     self._accepted[item["leadId"]] += 1
         # The document shows no success body; a "message" object like its errors.
-        return _json_reply(200, {"message": "Success"})
+        return json_reply(200, {"message": "Success"})
 
     # ---------------------------------------------------------------- control
 
-    def _control_body(self, body: bytes) -> dict:
-        try:
-            data = json.loads(body.decode("utf-8") or "{}")
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ValueError(f"the body is not JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise ValueError("the body must be a JSON object")
-        return data
-
-    def _control_leads(self, body: bytes) -> _Reply:
+    def _control_leads(self, body: bytes) -> Reply:
         """{"generate": n, "dealer_code": "X", "start": i, "created": iso} or {"leads": [...]}."""
         try:
-            data = self._control_body(body)
+            data = control_body(body)
             if ("generate" in data) == ("leads" in data):
                 raise ValueError("send either generate (with dealer_code) or leads")
             if "leads" in data:
@@ -1053,24 +941,24 @@ class CatSandbox:
                 queued = [lead["leadId"] for lead in leads]
         except (TypeError, ValueError) as exc:
             return _message(400, str(exc))
-        return _json_reply(200, {"queued": queued, "pending": self.pending_count()})
+        return json_reply(200, {"queued": queued, "pending": self.pending_count()})
 
-    def _control_faults(self, body: bytes) -> _Reply:
+    def _control_faults(self, body: bytes) -> Reply:
         """{"fault": name, "times": n, "path": p, ...params}."""
         try:
-            data = self._control_body(body)
+            data = control_body(body)
             if "fault" not in data:
                 raise ValueError("fault is required")
             params = {k: v for k, v in data.items() if k not in ("fault", "times", "path")}
             self.inject(data["fault"], times=data.get("times", 1), path=data.get("path", "leads"), **params)
         except (TypeError, ValueError) as exc:
             return _message(400, str(exc))
-        return _json_reply(200, {"faults": self.state()["faults"]})
+        return json_reply(200, {"faults": self.state()["faults"]})
 
-    def _control_update(self, body: bytes) -> _Reply:
+    def _control_update(self, body: bytes) -> Reply:
         """{"leadId": id, "fields": {...}}: update_lead over HTTP."""
         try:
-            data = self._control_body(body)
+            data = control_body(body)
             fields = data.get("fields", {})
             if not isinstance(fields, dict):
                 raise ValueError("fields must be a JSON object")
@@ -1079,7 +967,7 @@ class CatSandbox:
             return _message(404, str(exc.args[0]))
         except (TypeError, ValueError) as exc:
             return _message(400, str(exc))
-        return _json_reply(200, {"pending": self.pending_count()})
+        return json_reply(200, {"pending": self.pending_count()})
 
 
 def _reject_constant(name: str):
@@ -1110,144 +998,6 @@ def _int_param(params: dict, name: str, *, default: int, low: int, high: int | N
 
 
 # --------------------------------------------------------------------------
-# HTTP plumbing
-# --------------------------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    # Handler threads are daemons (a forgotten sandbox never blocks interpreter
-    # exit), which ThreadingMixIn does not join; they are tracked here so
-    # stop() can wait for them.
-    daemon_threads = True
-
-    def __init__(self, address, handler, sandbox: CatSandbox):
-        self.sandbox = sandbox
-        self._handlers: set[threading.Thread] = set()
-        self._handlers_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def process_request(self, request, client_address):
-        thread = threading.Thread(target=self._run_handler, args=(request, client_address),
-                                  name=f"cat-sandbox-{self.server_address[1]}-handler", daemon=True)
-        with self._handlers_lock:
-            self._handlers.add(thread)
-        thread.start()
-
-    def _run_handler(self, request, client_address):
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            with self._handlers_lock:
-                self._handlers.discard(threading.current_thread())
-
-    def join_handlers(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        with self._handlers_lock:
-            handlers = list(self._handlers)
-        for thread in handlers:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    def server_bind(self):
-        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can
-        # stall on machines without DNS; loopback needs none.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "CatSandbox/1.0"
-    sys_version = ""
-    # HTTP/1.0: one request per connection, so no idle keep-alive connection
-    # can hold stop() up.
-    protocol_version = "HTTP/1.0"
-    timeout = 5  # a client that connects and sends nothing cannot hold a thread for long
-
-    def do_GET(self):
-        self._handle("GET")
-
-    def do_POST(self):
-        self._handle("POST")
-
-    def do_PUT(self):
-        self._handle("PUT")
-
-    def do_PATCH(self):
-        self._handle("PATCH")
-
-    def do_DELETE(self):
-        self._handle("DELETE")
-
-    def do_HEAD(self):
-        self._handle("HEAD")
-
-    def do_OPTIONS(self):
-        self._handle("OPTIONS")
-
-    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
-        pass  # CatSandbox._log keeps (and optionally prints) the request log
-
-    def _handle(self, method: str) -> None:
-        sandbox: CatSandbox = self.server.sandbox
-        try:
-            body, error = self._read_body()
-            reply = error or sandbox._route(method, self.path, self.headers, body)
-        except Exception:  # a sandbox bug must show up as a 500, not a hung client
-            traceback.print_exc()
-            reply = _message(500, MSG_SERVER_ERROR)
-        if reply.delay:
-            sandbox._stopping.wait(reply.delay)
-        if reply.reset:
-            sandbox._log(method, self.path, 0)
-            self._reset()
-            return
-        sandbox._log(method, self.path, reply.status)
-        try:
-            self._send(method, reply)
-        except OSError:
-            pass  # the client gave up (e.g. timed out during a "timeout" fault)
-
-    def _read_body(self) -> tuple[bytes, _Reply | None]:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return b"", _message(411, "Send a Content-Length; chunked bodies are not supported by the sandbox.")
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b"", None
-        if not length.strip().isdigit():
-            return b"", _message(400, MSG_INVALID_HEADER)
-        if int(length) > _MAX_BODY:
-            return b"", _message(413, "Request body too large.")
-        return self.rfile.read(int(length)), None
-
-    def _send(self, method: str, reply: _Reply) -> None:
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if method == "HEAD" or reply.status == 204:
-            return
-        if reply.reset_after_bytes is not None:
-            self.wfile.write(reply.body[:reply.reset_after_bytes])
-            self.wfile.flush()
-            time.sleep(0.05)  # let the partial body reach the client before the RST
-            self._reset()
-            return
-        self.wfile.write(reply.body)
-
-    def _reset(self) -> None:
-        # SO_LINGER on with a zero timeout: close() sends RST, not FIN, so the
-        # client sees ECONNRESET, as when a load balancer drops the connection.
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.rfile.close()  # the makefile() reference would otherwise delay the real close
-            self.connection.close()
-        except OSError:
-            pass
-
-
-# --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
 
@@ -1268,25 +1018,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="print every request on stderr")
     args = parser.parse_args(argv)
 
-    # A plain flag, not a threading.Event: Event.set() from a signal handler can
-    # deadlock on the lock that the interrupted Event.wait() holds in this thread.
-    stopped: list[int] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, _frame: stopped.append(signum))
     sandbox = CatSandbox(client_id=args.client_id, client_secret=args.client_secret, port=args.port,
                          token_ttl=args.token_ttl, prefix=args.prefix, empty_response=args.empty,
-                         verbose=args.verbose).start()
-    try:
+                         verbose=args.verbose)
+
+    def setup() -> None:
         if args.generate:
             sandbox.generate_leads(args.generate, dealer_code=args.dealer_code)
-        print(f"Cat sandbox running: base_url={sandbox.base_url} token_url={sandbox.token_url} "
-              f"client_id={sandbox.client_id} pending={sandbox.pending_count()}", flush=True)
-        while not stopped:
-            time.sleep(0.2)  # the signal handler runs between sleeps
-    finally:
-        sandbox.stop()
-    print("Cat sandbox stopped", flush=True)
-    return 0
+
+    return run_cli(sandbox, lambda: f"Cat sandbox running: base_url={sandbox.base_url} token_url={sandbox.token_url} "
+                                    f"client_id={sandbox.client_id} pending={sandbox.pending_count()}",
+                   name="Cat", setup=setup)
 
 
 if __name__ == "__main__":

@@ -4,20 +4,16 @@ and against the payload LeadHub builds from a lead."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
 
 from apps.vendors.aimbase import rules
 from apps.vendors.aimbase.payloads import build_lead
+from tests.support.processes import validate_payload
 
 from .conftest import OPTIONS, boat_lead
 
-ROOT = Path(__file__).resolve().parents[3]
 VALID = {"LeadSourceName": "Website", "LeadTypeName": "Request Brochure", "LeadCategoryName": "Referral Traffic",
          "LastName": "Hall", "CountryCode": "US", "IsCommunicationOptIn": False, "Email": "ahall@example.com",
          "ExternalId": "42"}
@@ -76,11 +72,7 @@ def test_the_rules_find_each_broken_rule(name, changes, expected):
 
 
 def test_validate_payload_aimbase_reports_the_same_rules(tmp_path):
-    path = tmp_path / "leads.json"
-    path.write_text(json.dumps([case(changes) for _, changes, _ in CASES]))
-    result = subprocess.run([sys.executable, "manage.py", "validate_payload", "aimbase", str(path)], cwd=ROOT,
-                            capture_output=True, text=True,
-                            env={**os.environ, "DJANGO_SETTINGS_MODULE": "leadhub.settings_test"})
+    result = validate_payload(tmp_path, "aimbase", [case(changes) for _, changes, _ in CASES], "leads.json")
     assert result.returncode == 1, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["index"] for line in lines] == list(range(len(CASES)))
@@ -90,11 +82,7 @@ def test_validate_payload_aimbase_reports_the_same_rules(tmp_path):
 
 
 def test_validate_payload_aimbase_exits_0_when_all_are_valid(tmp_path):
-    path = tmp_path / "leads.json"
-    path.write_text(json.dumps([VALID, case(OPTED_IN)]))
-    result = subprocess.run([sys.executable, "manage.py", "validate_payload", "aimbase", str(path)], cwd=ROOT,
-                            capture_output=True, text=True,
-                            env={**os.environ, "DJANGO_SETTINGS_MODULE": "leadhub.settings_test"})
+    result = validate_payload(tmp_path, "aimbase", [VALID, case(OPTED_IN)], "leads.json")
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["valid"] for line in result.stdout.splitlines()] == [True, True]
 

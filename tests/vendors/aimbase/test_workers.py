@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from tests.vendors.cat.test_concurrent_workers import ROOT, cli, free_port  # noqa: F401 - the shared fixture
+from tests.support.processes import ROOT, free_port
 
 QUEUE = ("from apps.accounts.models import Dealer; from apps.leads.models import Lead; "
          "from apps.vendors.models import VendorAccount; from apps.sync.outbox import queue_submission; "
@@ -22,7 +22,7 @@ COUNT = ("from apps.sync.models import OutboxItem; "
          "print(OutboxItem.objects.filter(state='sent').count(), OutboxItem.objects.count())")
 
 
-def start(cli, n):  # noqa: F811 - the fixture's value
+def start(cli, n):
     port = free_port()
     sandbox = subprocess.Popen([sys.executable, "-m", "apps.vendors.aimbase.sandbox", "--port", str(port),
                                 "--username", "u", "--token", "t", "--manufacturer", "BRP"], cwd=ROOT,
@@ -42,7 +42,7 @@ def state(base):
     return requests.get(f"{base}/_sandbox/state", timeout=5).json()
 
 
-def test_three_workers_push_one_account_and_each_lead_is_created_once(cli):  # noqa: F811
+def test_three_workers_push_one_account_and_each_lead_is_created_once(cli):
     sandbox, base = start(cli, 120)
     try:
         requests.post(f"{base}/_sandbox/faults", json={"fault": "timeout", "seconds": 2}, timeout=5)
@@ -57,7 +57,7 @@ def test_three_workers_push_one_account_and_each_lead_is_created_once(cli):  # n
     assert created["leads"] == 120 and set(created["by_external_id"].values()) == {1}
 
 
-def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(cli):  # noqa: F811
+def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(cli):
     sandbox, base = start(cli, 70)
     try:
         # Aimbase creates the first batch of 50, then stalls before answering.

@@ -1,17 +1,15 @@
 """validate_payload cap and sync NAME for a CAP account: the operator's contracts."""
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from apps.sync.models import OutboxState
 from apps.sync.outbox import queue_submission
+from tests.support.processes import validate_payload
 
-ROOT = Path(__file__).resolve().parents[3]
+
 VALID = {  # the document's example payload, with a UTC time to the second
     "metadata": {"campaignId": "966c7488-bfa7-45b5-8510-d26ba3008879", "enquiryDateTime": "2024-09-12T10:20:59",
                  "externalReferenceId": "9cf5ae87-aafb-43e5-b4d3-9d72367a2b86", "enquiryType": "Test Drive",
@@ -24,11 +22,7 @@ VALID = {  # the document's example payload, with a UTC time to the second
 
 
 def validate(tmp_path, content) -> subprocess.CompletedProcess:
-    path = tmp_path / "submissions.json"
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
-    return subprocess.run([sys.executable, "manage.py", "validate_payload", "cap", str(path)], cwd=ROOT,
-                          capture_output=True, text=True,
-                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "leadhub.settings_test"})
+    return validate_payload(tmp_path, "cap", content, "submissions.json")
 
 
 def test_validate_payload_cap_prints_one_json_line_per_item_and_exits_0_when_all_valid(tmp_path):

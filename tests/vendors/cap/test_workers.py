@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from tests.vendors.cat.test_concurrent_workers import ROOT, cli, free_port  # noqa: F401 - shared fixture
+from tests.support.processes import ROOT, free_port
 
 SETUP = """
 from apps.accounts.models import Dealer
@@ -28,7 +28,7 @@ STATES = ("from apps.sync.models import OutboxItem; import json; print(json.dump
 
 
 @pytest.fixture
-def cap_world(cli):  # noqa: F811
+def cap_world(cli):
     port = free_port()
     sandbox = subprocess.Popen([sys.executable, "-m", "apps.vendors.cap.sandbox", "--port", str(port),
                                 "--api-key", "w-key"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -50,7 +50,7 @@ def _enquiries(base):
     return [e["payload"]["metadata"]["externalReferenceId"] for e in state["enquiries"]]
 
 
-def test_three_concurrent_pushes_submit_each_lead_once(cli, cap_world):  # noqa: F811
+def test_three_concurrent_pushes_submit_each_lead_once(cli, cap_world):
     out, err, code = cli("shell", "--no-imports", "-c", SETUP.format(n=20))
     assert code == 0, err
     requests.post(f"{cap_world}/_sandbox/faults", json={"fault": "timeout", "seconds": 1, "deliver": False},
@@ -66,7 +66,7 @@ def test_three_concurrent_pushes_submit_each_lead_once(cli, cap_world):  # noqa:
     assert {state for state, _, _ in states} == {"sent"}
 
 
-def test_a_worker_killed_after_its_post_leaves_the_lead_held_not_resent(cli, cap_world):  # noqa: F811
+def test_a_worker_killed_after_its_post_leaves_the_lead_held_not_resent(cli, cap_world):
     out, err, code = cli("shell", "--no-imports", "-c", SETUP.format(n=1))
     assert code == 0, err
     # CAP makes the enquiry, then takes 30 s to answer; the worker is killed meanwhile.

@@ -1,25 +1,17 @@
 """validate_payload capillary, capillary_lists and sync NAME: the operator's contracts."""
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from apps.vendors.capillary.models import CapillaryReason, CapillarySubStatus
+from tests.support.processes import validate_payload
 from tests.vendors.capillary.test_rules import ADD_LEAD, FOLLOWUP, STATUS
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def validate(tmp_path, content) -> subprocess.CompletedProcess:
-    path = tmp_path / "messages.json"
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
-    return subprocess.run([sys.executable, "manage.py", "validate_payload", "capillary", str(path)], cwd=ROOT,
-                          capture_output=True, text=True,
-                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "leadhub.settings_test"})
+    return validate_payload(tmp_path, "capillary", content, "messages.json")
 
 
 def test_validate_payload_checks_each_message_by_its_kind(tmp_path):

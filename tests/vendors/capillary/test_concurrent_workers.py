@@ -1,36 +1,15 @@
 """Separate worker processes against a sandbox Capillary in a process of its own:
 one pull per account at a time, and a worker killed mid-pull loses and repeats nothing."""
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.vendors.cat.test_concurrent_workers import free_port
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leadhub.settings", "LEADHUB_VAR_DIR": str(tmp_path),
-           "LOG_LEVEL": "WARNING", "LEADHUB_PUSH_ON_COMMIT": "0", "LEADHUB_RETRY_BASE_SECONDS": "0.01"}
-    if env.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("runs on the SQLite pass (the PostgreSQL pass shares one test database per run)")
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/workers.sqlite3"
-
-    def manage(*args, wait=True):
-        process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        return process.communicate(timeout=120) + (process.returncode,) if wait else process
-
-    manage("migrate", "-v0")
-    return manage
+from tests.support.processes import ROOT, free_port
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The demo: seed_demo's demo-capillary account and run_demo's sandbox Capillary."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -13,9 +12,7 @@ from apps.leads.selectors import unmapped_values
 from apps.sync.engine import pull
 from apps.vendors.capillary.sandbox import DEMO_REASONS, DEMO_SUBSTATUSES, CapillarySandbox
 from apps.vendors.models import VendorAccount
-from tests.vendors.cat.test_concurrent_workers import free_port
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.processes import ROOT, free_port
 
 
 @pytest.mark.django_db(transaction=True)

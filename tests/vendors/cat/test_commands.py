@@ -1,28 +1,23 @@
 """validate_payload and sync: the operator's contracts (output lines, exit statuses)."""
 import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from apps.sync import engine
+from tests.support.processes import ROOT, validate_payload
 
-ROOT = Path(__file__).resolve().parents[3]
+
 VALID = {"leadId": "00Q1W00001SmV5oUAF", "dealerLeadId": "A123", "leadStatus": "Rejected",
          "rejectedReasonWhy": "Bad Contact Information", "currencyIsoCode": "USD", "dealerSalesRep": "John Doe",
          "dealerSalesRepNumber": "AB12496"}
 
 
 def validate(tmp_path, content) -> subprocess.CompletedProcess:
-    path = tmp_path / "updates.json"
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
-    return subprocess.run([sys.executable, "manage.py", "validate_payload", "cat", str(path)], cwd=ROOT,
-                          capture_output=True, text=True,
-                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "leadhub.settings_test"})
+    return validate_payload(tmp_path, "cat", content, "updates.json")
 
 
 def test_validate_payload_prints_one_json_line_per_item_and_exits_0_when_all_valid(tmp_path):

@@ -1,42 +1,13 @@
 """One pull per account at a time across separate processes (a database lease, not
 a process-local lock), with the sandbox Cat in a process of its own."""
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def cli(tmp_path):
-    """A file database (SQLite, or the PostgreSQL the suite runs on) shared by processes."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leadhub.settings", "LEADHUB_VAR_DIR": str(tmp_path),
-           "LOG_LEVEL": "WARNING", "LEADHUB_PUSH_ON_COMMIT": "0", "LEADHUB_RETRY_BASE_SECONDS": "0.01"}
-    if not env.get("DATABASE_URL", "").startswith("postgres"):
-        env["DATABASE_URL"] = f"sqlite:///{tmp_path}/workers.sqlite3"
-    else:
-        pytest.skip("runs on the SQLite pass (the PostgreSQL pass shares one test database per run)")
-
-    def manage(*args, wait=True):
-        process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        return process.communicate(timeout=120) + (process.returncode,) if wait else process
-
-    manage("migrate", "-v0")
-    return manage
+from tests.support.processes import ROOT, free_port
 
 
 def test_three_workers_pull_one_account_once_at_a_time(cli):
