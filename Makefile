@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-sqlite test-postgres bench check clean help
+.PHONY: run test test-sqlite test-postgres bench check audit clean help
 
 help:
 	@echo "make run    - set up what is missing, start LeadHub with demo data on http://127.0.0.1:8000/"
@@ -44,6 +44,17 @@ bench: $(STAMP)
 check: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Security: bandit over LeadHub's code (any medium or high finding fails), then
+# pip-audit over the installed packages against PyPI's advisory data. pip-audit
+# fails (--strict) when it cannot read that data for a package: a check that did
+# not run is reported as a failure, never skipped silently.
+audit: $(STAMP)
+	$(BIN)/bandit -q -r apps leadhub --severity-level medium
+	@$(BIN)/pip-audit --strict --skip-editable --progress-spinner off || { \
+	  echo "audit: pip-audit FAILED: a known vulnerability is listed above, or PyPI's advisory data could not be read"; \
+	  echo "audit: (\"Dependency not found on PyPI\" means the package index reached serves no per-release JSON API;"; \
+	  echo "audit:  run where pypi.org is reachable, or set PIP_AUDIT_VULNERABILITY_SERVICE=osv where api.osv.dev is)"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -60,8 +60,15 @@ def page(browser, live_server):
                                   viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
+    # Every page carries a Content-Security-Policy; Chromium reports each thing it
+    # refused (an inline script or style, a foreign source) on the console. Any
+    # such report fails the test that caused it.
+    refused = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
     yield page
     context.close()
+    assert not refused, f"the Content-Security-Policy refused something: {refused}"
 
 
 def log_in(page, username, password):
