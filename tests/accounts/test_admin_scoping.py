@@ -35,7 +35,9 @@ OBJECT_OF = {
 }
 # Registered models that are not dealer data: only IT (superusers) reach them.
 GLOBAL_MODELS = {"auth.group", "auth.user", "django_q.schedule", "django_q.success", "django_q.failure",
-                 "django_q.ormq"}
+                 "django_q.ormq",
+                 # django-axes: login attempts and lockouts (IT unlocks people here).
+                 "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"}
 
 
 def _label(model):
