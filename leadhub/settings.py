@@ -262,6 +262,11 @@ LOGGING = {
                 "axes": {"level": "WARNING"}},
 }
 
+# --- Audit history (django-simple-history) --------------------------------------------------
+# History is a record, not an undo button: no "revert" in the admin.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
 # --- django-import-export --------------------------------------------------------------------
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 # Importing needs the "add" permission of the model (staff may import leads);

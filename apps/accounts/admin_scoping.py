@@ -14,6 +14,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Dealer
 from .roles import permissions_for_role
@@ -79,11 +81,43 @@ class _ScopedFormFieldsMixin:
         return formfield
 
 
-class DealerScopedAdmin(_ScopedFormFieldsMixin, admin.ModelAdmin):
-    """A ModelAdmin whose objects belong to a dealer through `dealer_field`."""
+class DealerScopedAdmin(_ScopedFormFieldsMixin, SimpleHistoryAdmin):
+    """A ModelAdmin whose objects belong to a dealer through `dealer_field`.
+
+    For a model with audit history (django-simple-history), the object's
+    History page lists every recorded change with who, when and what changed,
+    scoped like everything else: another dealer's history is not found, even
+    for a deleted object. Past versions can be viewed, never restored.
+    """
 
     dealer_field: str = "dealer"
     show_full_result_count = False  # one COUNT per changelist page, not two
+
+    def _has_audit_history(self) -> bool:
+        return hasattr(self.model._meta, "simple_history_manager_attribute")
+
+    def history_view(self, request, object_id, extra_context=None):
+        if not self._has_audit_history():
+            return admin.ModelAdmin.history_view(self, request, object_id, extra_context)
+        return super().history_view(request, object_id, extra_context)
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        # simple-history falls back to the history rows when the object is not in
+        # get_queryset() (a deleted object): those rows are scoped by dealer too.
+        queryset = super().get_history_queryset(request, history_manager, pk_name, object_id)
+        path = self.model._meta.pk.attname if self.dealer_field == "pk" else self.dealer_field
+        return scope_queryset(queryset, request.user, path)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if not self._has_audit_history():
+            raise Http404
+        if request.method != "GET":  # simple-history would save a posted old version
+            return HttpResponseNotAllowed(["GET"])
+        manager = getattr(self.model, self.model._meta.simple_history_manager_attribute)
+        pk_name = self.model._meta.pk.attname
+        if not self.get_history_queryset(request, manager, pk_name, object_id).filter(history_id=version_id).exists():
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request.user, self.dealer_field)

@@ -18,6 +18,9 @@ from __future__ import annotations
 from django.db import connection, models
 from django.utils import timezone
 
+from apps.core import runcontext
+
+from .history import CREATED, record_lead_history
 from .models import Lead
 
 # Field classes (exactly these, not subclasses such as CountryField) whose Python
@@ -68,17 +71,21 @@ def insert_lead_rows(builder: LeadRows, rows: list[list]) -> int:
 
     One multi-row VALUES statement per ROWS_PER_STATEMENT rows: on PostgreSQL
     executemany costs a round trip per row (measured: half of a pull's time).
+    Each new lead gets its "created" audit history row in the same transaction,
+    copied by one INSERT ... SELECT (apps/leads/history.py), named after the
+    sync run doing it.
     """
     table = connection.ops.quote_name(Lead._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in builder.fields)
     one_row = "(" + ", ".join(["%s"] * len(builder.fields)) + ")"
-    inserted = 0
+    new_ids = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start:start + ROWS_PER_STATEMENT]
             # Only quoted names from the model's metadata are formatted in; every value is a parameter.
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(chunk))} "  # nosec B608
-                           "ON CONFLICT DO NOTHING", [value for row in chunk for value in row])
-            inserted += cursor.rowcount  # skipped conflicts are not counted
-    return inserted
+                           "ON CONFLICT DO NOTHING RETURNING id", [value for row in chunk for value in row])
+            new_ids += [row[0] for row in cursor.fetchall()]  # skipped conflicts return nothing
+    record_lead_history(new_ids, history_type=CREATED, reason=runcontext.describe() or "bulk insert")
+    return len(new_ids)
 

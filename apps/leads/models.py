@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django_countries.fields import CountryField
+from simple_history.models import HistoricalRecords
 
 from apps.accounts.models import validate_currency
 from apps.vendors.registry import ADAPTERS, VENDOR_CHOICES, adapter_class
@@ -135,6 +136,9 @@ class Lead(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Who changed what and when (django-simple-history; docs/architecture.md, "Audit").
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -241,6 +245,8 @@ class FollowUp(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    history = HistoricalRecords()  # audit: who changed what and when
+
     class Meta:
         ordering = ["scheduled_at", "id"]
         constraints = [
@@ -270,6 +276,8 @@ class Reason(models.Model):
     active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
 
+    history = HistoricalRecords()  # audit: who changed what and when
+
     class Meta:
         ordering = ["dealer__code", "kind", "position", "label"]
         constraints = [
@@ -290,6 +298,8 @@ class SalesStage(models.Model):
     default_probability = models.PositiveSmallIntegerField(null=True, blank=True, validators=PERCENT,
                                                            help_text="Probability given to a lead entering the stage.")
     active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()  # audit: who changed what and when
 
     class Meta:
         ordering = ["dealer__code", "position", "name"]
@@ -323,6 +333,8 @@ class ReasonMapping(models.Model):
     vendor_value = models.CharField(max_length=255, blank=True, help_text="The vendor's value, e.g. Cat's reason text.")
     vendor_code = models.CharField(max_length=64, blank=True, help_text="The vendor's id, e.g. a Capillary reason id.")
 
+    history = HistoricalRecords()  # audit: who changed what and when
+
     class Meta:
         ordering = ["reason", "vendor"]
         constraints = [
@@ -349,6 +361,8 @@ class StageMapping(models.Model):
     vendor_value = models.CharField(max_length=100)
     probability = models.PositiveSmallIntegerField(null=True, blank=True, validators=PERCENT,
                                                    help_text="Probability sent for this stage; must fit the vendor's range.")
+
+    history = HistoricalRecords()  # audit: who changed what and when
 
     class Meta:
         ordering = ["stage", "vendor"]
@@ -382,6 +396,8 @@ class StatusMapping(models.Model):
     vendor = models.CharField(max_length=16, choices=VENDOR_CHOICES)
     vendor_value = models.CharField(max_length=100)
     vendor_sub_status = models.CharField(max_length=100, blank=True)
+
+    history = HistoricalRecords()  # audit: who changed what and when
 
     class Meta:
         ordering = ["dealer__code", "vendor", "status"]

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from apps.core import runcontext
 from apps.vendors.base import PageUnreadable, VendorError
 from apps.vendors.http import VendorHTTP
 
@@ -101,6 +102,7 @@ def _retrying_call(fn, *args, on_transient=None, **kwargs):
 # Pull
 # ----------------------------------------------------------------------------------------
 
+@runcontext.scoped
 def pull(account, *, holder: str | None = None) -> Summary:
     """Pull everything new from the vendor; one pull per account at a time."""
     summary = Summary(account.name)
@@ -112,6 +114,7 @@ def pull(account, *, holder: str | None = None) -> Summary:
                                    finished_at=timezone.now(), errors=summary.errors)
             return summary
         run = SyncRun.objects.create(account=account, kind="pull", worker=lock.holder)
+        runcontext.bind(account, run)  # account and run id on every log line and audit row
         AccountSyncState.objects.update_or_create(account=account, defaults={"last_pull_started_at": run.started_at})
         http = _http(account, run)
         transport_failures = []
@@ -277,6 +280,7 @@ def _process_page(page: InboxPage, adapter, run, summary, parsed=None) -> bool:
     return True
 
 
+@runcontext.scoped
 def reconcile(account, start: date, end: date) -> Summary:
     """Import every lead the vendor says it delivered between start and end that
     LeadHub does not have (Cat: GET /leads/historic)."""
@@ -293,6 +297,7 @@ def reconcile(account, start: date, end: date) -> Summary:
             summary.errors.append("another reconciliation of this account is running; skipped")
             return summary
         run = SyncRun.objects.create(account=account, kind="historic", worker=lock.holder)
+        runcontext.bind(account, run)
         http = _http(account, run)
         try:
             for raw in adapter.fetch_historic_pages(http, start, end, call=_retrying_call):
@@ -312,6 +317,7 @@ def reconcile(account, start: date, end: date) -> Summary:
 # Push
 # ----------------------------------------------------------------------------------------
 
+@runcontext.scoped
 def push(account, *, holder: str | None = None) -> Summary:
     """Send every due outbox item of the account, in order, in batches."""
     summary = Summary(account.name)
@@ -322,6 +328,7 @@ def push(account, *, holder: str | None = None) -> Summary:
             summary.errors.append("another push of this account is running; skipped")
             return summary
         run = SyncRun.objects.create(account=account, kind="push", worker=holder)
+        runcontext.bind(account, run)
         release_expired_claims(account)
         rebuild_blocked(account)
         http = _http(account, run)
