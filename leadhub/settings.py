@@ -250,12 +250,23 @@ else:
 
 # --- Logging: never log credentials (vendor adapters log through apps.vendors.http,
 # which redacts); plain lines to stderr, the process manager collects them. ---------------
+# LOG_FORMAT=json writes one JSON object per line (python-json-logger) for a log
+# collector. Either way every line of a sync run carries its account and run id
+# (apps/core/runcontext.py: the filter reads them from the run's context).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"sync_run": {"()": "apps.core.runcontext.SyncContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(sync)s %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(account)s %(vendor)s %(run_id)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "filters": ["sync_run"],
+                            "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"},
                 # django-axes announces itself at INFO in every process; lockouts are WARNING.
@@ -294,5 +305,9 @@ LEADHUB_OUTBOX_MAX_SECONDS = env.float("LEADHUB_OUTBOX_MAX_SECONDS", default=360
 LEADHUB_OUTBOX_BATCH = env.int("LEADHUB_OUTBOX_BATCH", default=50)
 # Queue a push task as soon as a change commits (the scheduled tick is the safety net).
 LEADHUB_PUSH_ON_COMMIT = env.bool("LEADHUB_PUSH_ON_COMMIT", default=True)
+# Health and metrics (apps/sync/ops.py): a pull is stale after this many intervals
+# without success; /metrics answers only with this bearer token (off when empty).
+LEADHUB_SYNC_STALE_FACTOR = env.float("LEADHUB_SYNC_STALE_FACTOR", default=3.0)
+LEADHUB_METRICS_TOKEN = env.str("LEADHUB_METRICS_TOKEN", default="")
 # Days back that the daily historic reconciliation covers.
 LEADHUB_HISTORIC_DAYS = env.int("LEADHUB_HISTORIC_DAYS", default=3)

@@ -14,6 +14,7 @@ Vendor specifics live behind the adapter (apps/vendors/base.py).
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import threading
@@ -179,8 +180,9 @@ class Prefetched:
         self._stop = threading.Event()
         self.hit_limit = False
         self._consumed_all = False
-        self._thread = threading.Thread(target=self._fetch, args=(iterator, limit), daemon=True,
-                                        name="leadhub-prefetch")
+        # In a copy of the run's context: its log lines carry the account and run too.
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._fetch, iterator, limit),
+                                        daemon=True, name="leadhub-prefetch")
         self._thread.start()
 
     def _fetch(self, iterator, limit):
