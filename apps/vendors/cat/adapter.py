@@ -155,6 +155,9 @@ class CatAdapter(VendorAdapter):
             raise PageUnreadable(f"expected a JSON array of leads, got {type(data).__name__}: {str(data)[:200]}")
         return data
 
+    def item_lead_id(self, item):
+        return (str(item.get("leadId") or "").strip() or None) if isinstance(item, dict) else None
+
     def apply_items(self, items, *, kind):
         return self.apply_page(self.prepare_page_items(items), kind=kind)
 
