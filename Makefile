@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-sqlite test-postgres bench check audit clean help
+.PHONY: run test test-sqlite test-postgres test-scaleout bench check audit clean help
 
 help:
 	@echo "make run    - set up what is missing, start LeadHub with demo data on http://127.0.0.1:8000/"
@@ -34,6 +34,11 @@ test-sqlite: $(STAMP)
 # LEADHUB_REQUIRE_POSTGRES=1 (CI), which makes that a failure.
 test-postgres: $(STAMP)
 	$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Only the scale-out test (tests/scaleout/: gunicorn, qcluster workers, Redis and a
+# throwaway PostgreSQL); `make test` runs it too, in its PostgreSQL pass.
+test-scaleout: $(STAMP)
+	$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m pytest -q -p no:cacheprovider -m scaleout tests/scaleout
 
 # Figures go to stdout; each benchmark exits 1 when a target is missed, and
 # make goes on to the next so that every figure is printed.

@@ -305,6 +305,11 @@ LEADHUB_OUTBOX_MAX_SECONDS = env.float("LEADHUB_OUTBOX_MAX_SECONDS", default=360
 LEADHUB_OUTBOX_BATCH = env.int("LEADHUB_OUTBOX_BATCH", default=50)
 # Queue a push task as soon as a change commits (the scheduled tick is the safety net).
 LEADHUB_PUSH_ON_COMMIT = env.bool("LEADHUB_PUSH_ON_COMMIT", default=True)
+# Leases that make a dead worker's work come back (docs/deployment.md, "Restarts"):
+# an account's pull/push lock, and an outbox item claimed for sending. Both must
+# exceed the longest silence of a live worker (one vendor call with its retries).
+LEADHUB_LOCK_LEASE_SECONDS = env.int("LEADHUB_LOCK_LEASE_SECONDS", default=600)
+LEADHUB_OUTBOX_CLAIM_SECONDS = env.int("LEADHUB_OUTBOX_CLAIM_SECONDS", default=300)
 # Health and metrics (apps/sync/ops.py): a pull is stale after this many intervals
 # without success; /metrics answers only with this bearer token (off when empty).
 LEADHUB_SYNC_STALE_FACTOR = env.float("LEADHUB_SYNC_STALE_FACTOR", default=3.0)

@@ -37,7 +37,7 @@ from .locks import account_lock, new_holder
 from .models import AccountSyncState, InboxPage, OutboxItem, OutboxState, PageState, RunState, SyncRun
 
 log = logging.getLogger("leadhub.sync")
-CLAIM_LEASE = timedelta(minutes=5)
+CLAIM_LEASE = timedelta(seconds=settings.LEADHUB_OUTBOX_CLAIM_SECONDS)  # a dead sender's items come back after it
 MAX_PAGES_PER_RUN = 2000  # 200,000 leads: a guard against a vendor that never says "empty"
 
 
