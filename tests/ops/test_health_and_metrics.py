@@ -168,3 +168,11 @@ def test_json_log_lines_hold_the_account_and_run_as_fields(settings):
                                                                                         "page stored")
     assert inside["level"] == "WARNING" and inside["logger"] == "leadhub.test.json" and "time" in inside
     assert outside["account"] is None and outside["run_id"] is None
+
+
+def test_health_and_metrics_answer_plain_http_when_https_is_enforced(client, db, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/admin/login/").status_code == 301  # everything else goes to https
+    assert client.get("/healthz").status_code == 200
+    settings.LEADHUB_METRICS_TOKEN = TOKEN
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
