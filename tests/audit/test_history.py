@@ -168,3 +168,24 @@ def test_vendor_account_history_never_holds_a_secret_but_shows_it_changed(cat_ac
     client.force_login(adam)
     body = client.get(f"/admin/vendors/vendoraccount/{account.pk}/history/").content.decode()
     assert markers[2] in body and "rotated-secret" not in body and "lh-secret" not in body
+
+
+def test_inline_objects_changes_show_on_their_parents_history_page(client, adam, bob, dealer_a):
+    reason = Reason.objects.create(dealer=dealer_a, kind="rejection", label="Too far")
+    mapping = ReasonMapping.objects.create(reason=reason, vendor="cat", vendor_value="For Another Dealer")
+    mapping.vendor_value, mapping._history_user = "Bad Contact Information", adam
+    mapping.save()
+    lead = make_lead(dealer_a)
+    followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=adam,
+                                          notes="Call about the loader")
+    client.force_login(adam)
+    body = client.get(f"/admin/leads/reason/{reason.pk}/history/").content.decode()
+    assert "reason mappings: changes" in body.lower()
+    assert "For Another Dealer &rarr; Bad Contact Information" in body and "adam" in body
+    body = client.get(f"/admin/leads/lead/{lead.pk}/history/").content.decode()
+    assert "follow ups: changes" in body.lower() and str(followup) in body
+    client.force_login(bob)  # another dealer: neither page, nor its related rows
+    assert client.get(f"/admin/leads/reason/{reason.pk}/history/").status_code in (403, 404)
+    # Models without audit history keep Django's own History page.
+    client.force_login(adam)
+    assert client.get(f"/admin/accounts/dealer/{dealer_a.pk}/history/").status_code == 200
