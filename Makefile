@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-sqlite test-postgres test-scaleout bench check audit clean help
+.PHONY: run test test-sqlite test-postgres test-scaleout bench check audit audit-code audit-deps clean help
 
 help:
 	@echo "make run    - set up what is missing, start LeadHub with demo data on http://127.0.0.1:8000/"
@@ -54,8 +54,12 @@ check: $(STAMP)
 # pip-audit over the installed packages against PyPI's advisory data. pip-audit
 # fails (--strict) when it cannot read that data for a package: a check that did
 # not run is reported as a failure, never skipped silently.
-audit: $(STAMP)
+audit: audit-code audit-deps
+
+audit-code: $(STAMP)
 	$(BIN)/bandit -q -r apps leadhub --severity-level medium
+
+audit-deps: $(STAMP)
 	@$(BIN)/pip-audit --strict --skip-editable --progress-spinner off || { \
 	  echo "audit: pip-audit FAILED: a known vulnerability is listed above, or PyPI's advisory data could not be read"; \
 	  echo "audit: (\"Dependency not found on PyPI\" means the package index reached serves no per-release JSON API;"; \
