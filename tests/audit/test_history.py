@@ -5,12 +5,11 @@ Each test fails when its path writes no history row."""
 import re
 from datetime import timedelta
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from apps.leads import services
-from apps.leads.models import FollowUp, Lead, Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
+from apps.leads.models import Lead, Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
 from apps.leads.outcomes_import import import_outcomes
 from apps.sync import engine
 from apps.vendors.models import VendorAccount

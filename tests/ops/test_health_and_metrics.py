@@ -3,7 +3,6 @@ import json
 import logging
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from apps.leads import services
@@ -114,7 +113,7 @@ def _root_handler():
                 if any(type(f).__name__ == "SyncContextFilter" for f in h.filters))
 
 
-def test_every_sync_log_line_carries_the_account_and_the_run(sandbox, cat_account, capsys):
+def test_every_sync_log_line_carries_the_account_and_the_run(sandbox, cat_account):
     import io
 
     handler, stream = _root_handler(), io.StringIO()
@@ -137,8 +136,6 @@ def test_every_sync_log_line_carries_the_account_and_the_run(sandbox, cat_accoun
 
 def test_json_log_lines_hold_the_account_and_run_as_fields(settings):
     import io
-    from logging.config import dictConfig  # noqa: F401 - the same factory the settings use
-
     from apps.core import runcontext
     from pythonjsonlogger.json import JsonFormatter
 

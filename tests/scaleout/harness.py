@@ -167,7 +167,7 @@ class Cluster:
         for port, process in self.web:
             wait_for(lambda: _healthy(port, process), timeout=60, what=f"gunicorn on {port}")
 
-    def kill_worker_running(self, pid: int) -> Popen:
+    def kill_worker_running(self, pid: int) -> subprocess.Popen:
         """SIGKILL the whole qcluster (its process group) whose process `pid` is."""
         group = os.getpgid(pid)
         victim = next(w for w in self.workers if w.pid == group)
@@ -192,8 +192,6 @@ class Cluster:
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.workdir.glob("*.log")))
 
-
-Popen = subprocess.Popen
 
 
 def _healthy(port, process) -> bool:

@@ -72,10 +72,10 @@ def test_exports_and_dumps_hold_no_credential(cat_account, dealer_a, tmp_path):
 
 def _fail_while_holding_credentials(account):
     client_secret = account.secrets.get("client_secret")  # noqa: F841 - what the report must hide
-    basic = requests.auth._basic_auth_str("lh-client", client_secret)  # noqa: F841
-    headers = requests.structures.CaseInsensitiveDict({"Authorization": "Bearer tok-0123456789"})  # noqa: F841
-    options = {"client_id": "lh-client", "password": client_secret, "nested": {"api_key": client_secret}}  # noqa: F841
-    raise RuntimeError("the vendor call broke")
+    basic = requests.auth._basic_auth_str("lh-client", client_secret)
+    headers = requests.structures.CaseInsensitiveDict({"Authorization": "Bearer tok-0123456789"})
+    options = {"client_id": "lh-client", "password": client_secret, "nested": {"api_key": client_secret}}
+    raise RuntimeError(f"the vendor call broke ({len(basic) + len(headers) + len(options)} values in scope)")
 
 
 def test_error_emails_scrub_credentials_from_every_frame_and_post_field(cat_account, settings):

@@ -2,8 +2,6 @@
 import json
 from datetime import timedelta
 
-import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from apps.leads import services
