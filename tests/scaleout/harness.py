@@ -88,6 +88,7 @@ class AccountSpec:
     delivered: Callable[[dict], list[str]]  # sandbox state -> vendor lead ids it handed out
     accepted: Callable[[dict], dict[str, int]]  # sandbox state -> vendor lead id -> updates accepted
     slow_pages: Callable[[str, int], None] = lambda base, n: None  # make the next n pages slow
+    stall_push: Callable[[str, float], None] = lambda base, seconds: None  # next push hangs, records nothing
     port: int = 0
     process: subprocess.Popen | None = None
 
@@ -118,6 +119,11 @@ def cat_spec(name: str, dealer_code: str, leads: int) -> AccountSpec:
         requests.post(f"{base}/_sandbox/faults", json={"fault": "timeout", "seconds": 1, "deliver": True,
                                                        "path": "leads", "times": pages}, timeout=5)
 
+    def stall(base: str, seconds: float):
+        # The next POST of updates hangs and records nothing (as if lost on the way).
+        requests.post(f"{base}/_sandbox/faults", json={"fault": "timeout", "seconds": seconds, "deliver": False,
+                                                       "path": "post"}, timeout=5)
+
     return AccountSpec(
         name=name, vendor="cat", dealer_code=dealer_code, leads=leads, base_path="/cat",
         sandbox_cmd=lambda port: [sys.executable, "-m", "apps.vendors.cat.sandbox", "--port", str(port),
@@ -127,7 +133,7 @@ def cat_spec(name: str, dealer_code: str, leads: int) -> AccountSpec:
                                    "--set", f"client_secret={secret}"],
         delivered=lambda state: list(state["delivered"]),
         accepted=lambda state: dict(state["accepted"]),
-        slow_pages=slow)
+        slow_pages=slow, stall_push=stall)
 
 
 @dataclass

@@ -2,9 +2,11 @@
 Redis broker and the suite's PostgreSQL, syncing vendor accounts against their
 sandboxes at once. One pull per account at a time, no lead twice, no outcome
 pushed twice, and nothing lost when a worker is SIGKILLed in the middle of a
-pull: Redis has no delivery receipts, so the lost task is simply gone; the
-account's lease expires and the next pull finishes what the dead one stored and
-reconciles what it may have lost (docs/deployment.md, "Restarts").
+pull, and another in the middle of a push. Redis has no delivery receipts, so a
+killed worker's task is simply gone: the account's lease expires and the next
+pull finishes what the dead one stored and reconciles what it may have lost; the
+outbox item's claim expires and the next push sends it (docs/deployment.md,
+"Restarts").
 
 Runs in the PostgreSQL pass of `make test`; skipped where redis-server is
 missing, a failure then with LEADHUB_REQUIRE_REDIS=1 (CI).
@@ -29,13 +31,14 @@ from .harness import Cluster, RedisServer, cat_spec, database_url_for, queue_tas
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 
-LEASE_SECONDS = 8
+LEASE_SECONDS = 6
+CLAIM_SECONDS = 5
 PUSHED_PER_ACCOUNT = 8
 
 
 def accounts():
     """The accounts synced at once; a Capillary spec joins here when its sandbox exists."""
-    return [cat_spec("east-cat", "E100", 400), cat_spec("west-cat", "W200", 250)]
+    return [cat_spec("east-cat", "E100", 300), cat_spec("west-cat", "W200", 200)]
 
 
 @pytest.fixture
@@ -61,7 +64,8 @@ def cluster(tmp_path, redis_server):
         "SECRET_KEY": settings.SECRET_KEY, "LEADHUB_CREDENTIALS_KEYS": ",".join(settings.CREDENTIALS_KEYS),
         "DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "0",
         "ALLOWED_HOSTS": "127.0.0.1", "LEADHUB_VAR_DIR": str(tmp_path), "STATIC_ROOT": str(tmp_path / "static"),
-        "LEADHUB_LOCK_LEASE_SECONDS": str(LEASE_SECONDS), "LEADHUB_RETRY_BASE_SECONDS": "0.05",
+        "LEADHUB_LOCK_LEASE_SECONDS": str(LEASE_SECONDS), "LEADHUB_OUTBOX_CLAIM_SECONDS": str(CLAIM_SECONDS),
+        "LEADHUB_RETRY_BASE_SECONDS": "0.05",
         "LEADHUB_HTTP_READ_TIMEOUT": "10", "LOG_LEVEL": "INFO", "CONN_MAX_AGE": "0",
     })
     running = Cluster(env=env, workdir=tmp_path)
@@ -131,7 +135,12 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
         wait_for(pulled_everything, timeout=120, what="every lead pulled", every=1)
 
         # --- pushes: staff accept leads through both web processes; extra push
-        # tasks (as the tick queues them) must not send anything twice.
+        # tasks (as the tick queues them) must not send anything twice. The first
+        # account's first push hangs at the vendor (recording nothing) and its
+        # worker is killed while it waits: the claim expires and another worker
+        # sends the update, once.
+        cluster.start_workers(1)  # the killed worker is back, as systemd's Restart=always does
+        specs[0].stall_push(specs[0].base_url, 15)
         sessions = [log_in(port) for port, _ in cluster.web]
         changed = []
         for spec in specs:
@@ -139,6 +148,10 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
                                      [:PUSHED_PER_ACCOUNT]):
                 accept_through_web(*sessions[n % 2], lead)
                 changed.append((spec, lead.vendor_lead_id))
+        sending = wait_for(lambda: OutboxItem.objects.filter(account=specs[0].account, state="sending")
+                           .exclude(claimed_by="").first(), timeout=60, what="an update being sent")
+        assert cluster.kill_worker_running(int(sending.claimed_by.split(":")[1])).returncode == -9
+        time.sleep(max(LEASE_SECONDS, CLAIM_SECONDS) + 1)
         queue_tasks(cluster, [("apps.sync.tasks.push_account", s.account.pk) for s in specs for _ in range(3)])
         wait_for(lambda: all(spec.accepted(spec.state()).get(lead_id) for spec, lead_id in changed),
                  timeout=90, what="every accepted lead reported", every=1)
@@ -164,6 +177,7 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
         for (start, end, errors), (next_start, _, _) in zip(held, held[1:]):
             abandoned = any("stopped before it finished" in e for e in errors)
             assert abandoned or end <= next_start, f"{spec.name}: two pulls overlapped"
+        assert not [f for f in spec.final_state["faults"] if f["path"] == "post"]  # the hung push happened
         accepted = spec.accepted(spec.final_state)
         for other, lead_id in changed:
             if other is spec:
@@ -173,3 +187,5 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
     assert victim_run.state == RunState.FAILED and "stopped before it finished" in victim_run.errors[0]
     assert SyncRun.objects.filter(account=specs[0].account, kind="historic", state=RunState.OK).exists()
     assert not OutboxItem.objects.exclude(state="sent").exists()
+    sending.refresh_from_db()  # the update the killed worker held went out on a later attempt
+    assert sending.state == "sent" and sending.attempts == 1 and sending.claimed_by == ""
