@@ -11,6 +11,7 @@ from tests.conftest import make_lead
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.IGNORECASE)
 EVENT_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
+STYLE_ATTRIBUTE = re.compile(r"<[^>]+\sstyle\s*=", re.IGNORECASE)
 
 
 def policy(response) -> dict:
@@ -39,3 +40,4 @@ def test_every_screen_has_the_policy_and_no_inline_script(client, root, dealer_a
     body = response.content.decode()
     assert not INLINE_SCRIPT.search(body), INLINE_SCRIPT.search(body).group(0)
     assert not EVENT_HANDLER.search(body), EVENT_HANDLER.search(body).group(0)
+    assert not STYLE_ATTRIBUTE.search(body), STYLE_ATTRIBUTE.search(body).group(0)
