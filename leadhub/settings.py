@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "apps.vendors",
     "apps.leads",
     "apps.sync",
+    "apps.routing",
 ]
 
 MIDDLEWARE = [

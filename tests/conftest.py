@@ -138,6 +138,9 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
         StageMapping.objects.create(stage=stages[0], vendor="cat", vendor_value="Qualification", probability=10)
         from apps.leads.models import StatusMapping
         StatusMapping.objects.create(dealer=dealer, status="new", vendor="capillary", vendor_value="OPEN")
+        from apps.vendors.models import CapillaryReason, CapillarySubStatus
+        CapillaryReason.objects.create(account=account, reason_id=1, reason=f"{dealer.code} reason")
+        CapillarySubStatus.objects.create(account=account, status="ON_HOLD", sub_status=f"{dealer.code} waiting")
         lead = make_lead(dealer, vendor_account=account, vendor_lead_id=f"{dealer.code}-LEAD-1",
                          first_name=f"{dealer.code}first", email=f"lead@{dealer.code.lower()}.test", owner=staff)
         followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=staff)
@@ -149,9 +152,17 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
         page = InboxPage.objects.create(account=account, kind="pull", request="GET /leads", status_code=200,
                                         body=b"[]", run=run)
         outbox = OutboxItem.objects.get(status_log=result.log)  # queued by the status change itself
+        from apps.routing.models import RoutingRule
+
+        cap = VendorAccount(name=f"{dealer.code.lower()}-cap", vendor="cap", dealer=dealer,
+                            base_url="http://127.0.0.1:9/cap")
+        cap.set_settings({"api_key": "key-" + dealer.code, "campaign_id": "966c7488-bfa7-45b5-8510-d26ba3008879"})
+        cap.save()
+        rule = RoutingRule.objects.create(dealer=dealer, name=f"{dealer.code} Audi to CAP", account=cap,
+                                          brands="Audi")
         objects[dealer.code] = {"dealer": dealer, "account": account, "lead": lead, "followup": followup,
                                 "run": run, "page": page, "outbox": outbox,
                                 "health": SyncHealth.objects.get(pk=account.pk),
                                 "statuslog": result.log, "reasons": reasons, "stages": stages,
-                                "membership": Membership.objects.get(user=staff)}
+                                "membership": Membership.objects.get(user=staff), "routingrule": rule}
     return objects

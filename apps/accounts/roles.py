@@ -37,10 +37,13 @@ ADMIN_PERMISSIONS = frozenset(
     | _crud("leads.stagemapping", "view", "add", "change", "delete")
     | _crud("leads.statusmapping", "view", "add", "change", "delete")
     | _crud("vendors.vendoraccount", "add", "change", "delete")
+    | _crud("vendors.capillaryreason", "view", "add")
+    | _crud("vendors.capillarysubstatus", "view", "add")
     | _crud("sync.synchealth", "view")
     | _crud("sync.outboxitem", "view", "change")
     | _crud("sync.inboxpage", "view")
     | _crud("sync.syncrun", "view")
+    | _crud("routing.routingrule", "view", "add", "change", "delete")
 )
 
 ROLE_PERMISSIONS = {Role.STAFF: STAFF_PERMISSIONS, Role.ADMIN: ADMIN_PERMISSIONS}

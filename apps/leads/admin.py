@@ -135,7 +135,7 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
     list_per_page = 50
     inlines = [FollowUpInline, StatusLogInline, LeadEventInline, OutboxInline]
     related_history = [(FollowUp, "lead")]  # audit: the follow-ups' changes on the lead's History page
-    actions = ["assign_to_me", "assign_to", "unassign"]
+    actions = ["assign_to_me", "assign_to", "unassign", "submit_to_vendor"]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
                        "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized",
                        "timeline"]
@@ -193,6 +193,13 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
         context = {**self.admin_site.each_context(request), "title": "Assign leads", "opts": self.opts,
                    "form": form, "queryset": queryset, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
         return TemplateResponse(request, "admin/leads/lead/assign.html", context)
+
+    @admin.action(description="Submit to a vendor…", permissions=["change"])
+    def submit_to_vendor(self, request, queryset):
+        """The routing app's submit screen for the selected leads (by URL name only:
+        apps.leads does not depend on apps.routing)."""
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:200])
+        return HttpResponseRedirect(reverse("admin:routing_submit") + "?ids=" + ids)
 
     def get_import_resource_classes(self, request):
         return [LeadImportResource]
@@ -330,10 +337,12 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
 def _required_by_status(lead, form, actor) -> dict:
     """For each status the lead may move to, the form fields the vendor's rules
     require (shown as required as soon as that status is picked)."""
-    if not lead.vendor_account_id:
+    from apps.sync.outbox import adapters_for_lead
+
+    adapters = adapters_for_lead(lead)  # the source account and any it was submitted to
+    if not adapters:
         return {}
-    adapter = lead.vendor_account.adapter()
-    return {status: sorted(adapter.required_form_fields(lead, status, actor=actor))
+    return {status: sorted(set().union(*(a.required_form_fields(lead, status, actor=actor) for a in adapters)))
             for status, _ in form.fields["to_status"].choices}
 
 
@@ -422,6 +431,14 @@ class StageMappingInline(DealerScopedInline):
     model = StageMapping
     form = StageMappingForm
     extra = 1
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # The stage's dealer: Capillary's sub-statuses are those of its accounts.
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = type("BoundStageMappingForm", (StageMappingForm,), {
+            "__init__": lambda self, *a, **k: StageMappingForm.__init__(self, *a, dealer_id=obj.dealer_id if obj else None,
+                                                                        **k)})
+        return formset
 
 
 @admin.register(SalesStage)

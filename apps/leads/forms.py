@@ -78,8 +78,10 @@ class StatusChangeForm(forms.Form):
                 for name in self.OUTCOME_FIELDS if name in self.cleaned_data}
 
 
-def _vendor_value_choices(kind_of_list: str, reason_kind: str | None = None):
-    """Grouped <select> choices of every vendor's fixed values for one list."""
+def _vendor_value_choices(kind_of_list: str, reason_kind: str | None = None, dealer_id: int | None = None):
+    """Grouped <select> choices of every vendor's fixed values for one list, and
+    of the values a vendor organisation defines itself (fetched for the dealer's
+    accounts, e.g. Capillary's sub-statuses as stages)."""
     groups = [("", "---------")]
     for kind in ADAPTERS:
         cls = adapter_class(kind)
@@ -91,6 +93,8 @@ def _vendor_value_choices(kind_of_list: str, reason_kind: str | None = None):
         else:
             lists = [cls.status_list] if cls.status_list else []
         values = sorted({v for mapping_list in lists for v in mapping_list.choices})
+        if not values and kind_of_list == "stage" and cls.stage_list is not None:
+            values = cls.mapping_values("stage", dealer_id)
         if values:
             groups.append((cls.verbose_name, [(v, v) for v in values]))
     return groups
@@ -114,9 +118,9 @@ class StageMappingForm(forms.ModelForm):
         model = StageMapping
         fields = ["vendor", "vendor_value", "probability"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, dealer_id=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["vendor_value"] = forms.ChoiceField(choices=_vendor_value_choices("stage"))
+        self.fields["vendor_value"] = forms.ChoiceField(choices=_vendor_value_choices("stage", dealer_id=dealer_id))
 
 
 class StatusMappingForm(forms.ModelForm):

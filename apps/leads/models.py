@@ -6,6 +6,9 @@ objects live in apps/leads/services.py and apps/leads/rules.py.
 """
 from __future__ import annotations
 
+import functools
+import re
+
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -34,20 +37,33 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
 
     Vendors send phones in any shape ("+1 +1 (309)-654-5555" is in Cat's own
     document); the raw value is always kept as received, this is only the key
-    that search and de-duplication use. North American numbers in the usual
-    shapes take a fast path (phonenumbers costs ~30 µs a number, the largest
-    single cost of a vendor pull): for them "possible" means exactly 10 digits
-    after the country code 1, which is what phonenumbers checks too.
+    that search and de-duplication use. phonenumbers costs ~30-50 µs a number,
+    once the largest single cost of a vendor pull, so the usual shapes take a
+    fast path that gives exactly phonenumbers' answer (a test compares the two
+    over many numbers): North American numbers, and international numbers
+    written "+<country code> <digits>" whose national part has no trunk prefix
+    and a length phonenumbers calls possible for that country.
     """
     if not raw or not raw.strip():
         return ""
     compact = raw.translate(_NANP_FORMATTING)
     digits = compact.lstrip("+")
-    if digits.isdigit() and (region or "").upper() in NANP_REGIONS:
-        if compact.startswith("+1") and len(digits) == 11:
-            return "+" + digits
-        if not compact.startswith("+") and len(digits) == 10 and region:
-            return "+1" + digits
+    if digits.isdigit() and digits.isascii():
+        if (region or "").upper() in NANP_REGIONS:
+            if compact.startswith("+1") and len(digits) == 11:
+                return "+" + digits
+            # 10 digits starting 2-9 (a NANP area code; "011..." is the US
+            # international prefix and "1..." the trunk prefix, left to phonenumbers).
+            if not compact.startswith("+") and len(digits) == 10 and region and digits[0] in "23456789":
+                return "+1" + digits
+        if compact.startswith("+") and compact.count("+") == 1:
+            fast = _international_fast_path(digits)
+            if fast:
+                return fast
+    return _normalize_phone_slow(raw, region)
+
+
+def _normalize_phone_slow(raw: str, region: str | None) -> str:
     try:
         number = phonenumbers.parse(raw, (region or "").upper() or None)
     except phonenumbers.NumberParseException:
@@ -55,6 +71,38 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
     if not phonenumbers.is_possible_number(number):
         return ""
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@functools.cache
+def _country_rules(country_code: int) -> tuple[frozenset[int], re.Pattern | None]:
+    """For the main region of a country calling code: the national number lengths
+    phonenumbers calls possible, and the national prefix it strips while parsing
+    (e.g. China's carrier codes), so numbers that start with it are left to it."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if not regions:
+        return frozenset(), None
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, regions[0])
+    if metadata is None or metadata.general_desc is None:
+        return frozenset(), None
+    prefix = metadata.national_prefix_for_parsing
+    return frozenset(metadata.general_desc.possible_length or ()), re.compile(prefix) if prefix else None
+
+
+def _international_fast_path(digits: str) -> str:
+    # Country calling codes are prefix-free, so the first known 1-3 digit prefix is it.
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            national = digits[size:]
+            lengths, strips = _country_rules(code)
+            # A leading 0 may be a trunk prefix that phonenumbers strips (or not,
+            # as in Italy), and some countries have other prefixes it strips:
+            # leave every such number to phonenumbers.
+            if (national and national[0] != "0" and len(national) in lengths
+                    and (strips is None or not strips.match(national))):
+                return "+" + digits
+            return ""
+    return ""
 
 
 class Origin(models.TextChoices):
@@ -99,6 +147,24 @@ class Lead(models.Model):
     brand = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=255, blank=True, help_text="Lead source, e.g. cat.com, walk-in, event.")
     campaign = models.CharField(max_length=255, blank=True)
+    comments = models.TextField(blank=True, help_text="What the customer wrote or asked.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True,
+                                              help_text="The customer's address when the enquiry came from a web form.")
+    # Marketing consent per channel: True (opted in), False (opted out), None (not
+    # asked). Vendors such as CAP and Aimbase take exactly this three-way answer.
+    opt_in_email = models.BooleanField(null=True, blank=True)
+    opt_in_phone = models.BooleanField(null=True, blank=True)
+    opt_in_sms = models.BooleanField(null=True, blank=True)
+    opt_in_post = models.BooleanField(null=True, blank=True)
+    utm_source = models.CharField(max_length=255, blank=True)
+    utm_medium = models.CharField(max_length=255, blank=True)
+    utm_campaign = models.CharField(max_length=255, blank=True)
+    utm_term = models.CharField(max_length=255, blank=True)
+    utm_content = models.CharField(max_length=255, blank=True)
+    submission_extras = models.JSONField(
+        default=dict, blank=True,
+        help_text="Values a vendor's submission needs that LeadHub has no column for, by vendor kind "
+                  '(e.g. {"cap": {"enquiryType": "..."}}).')
 
     # Dealer-side state. `status`, `sales_stage` and `probability` change only
     # through apps.leads.services.lead_change_status.
@@ -325,6 +391,14 @@ def _check_vendor_value(vendor: str, mapping_list, vendor_value: str, vendor_cod
         raise ValidationError({"vendor_code": f"Enter the {mapping_list.label}."})
 
 
+def _check_vendor_lists(vendor: str, dealer_id, what: str, vendor_value: str, vendor_code: str = "",
+                        sub_status: str = ""):
+    """The vendor organisation's own lists (e.g. Capillary's fetched reason ids)."""
+    problems = adapter_class(vendor).check_mapping(dealer_id, what, vendor_value, vendor_code, sub_status)
+    if problems:
+        raise ValidationError({p.field: p.message for p in problems})
+
+
 class ReasonMapping(models.Model):
     """A dealer reason -> the vendor's standard value (Cat) or id (Capillary)."""
 
@@ -351,6 +425,8 @@ class ReasonMapping(models.Model):
         if self.reason_id and self.vendor:
             mapping_list = adapter_class(self.vendor).reason_lists.get(self.reason.kind) if self.vendor in ADAPTERS else None
             _check_vendor_value(self.vendor, mapping_list, self.vendor_value, self.vendor_code)
+            if self.vendor_code:
+                _check_vendor_lists(self.vendor, self.reason.dealer_id, "reason", self.vendor_value, self.vendor_code)
 
 
 class StageMapping(models.Model):
@@ -381,6 +457,8 @@ class StageMapping(models.Model):
             return
         cls = adapter_class(self.vendor) if self.vendor in ADAPTERS else None
         _check_vendor_value(self.vendor, cls.stage_list if cls else None, self.vendor_value, "")
+        if self.stage_id:
+            _check_vendor_lists(self.vendor, self.stage.dealer_id, "stage", self.vendor_value)
         range_of = getattr(cls, "probability_range", None)
         if range_of and self.probability is not None:
             low, high = range_of(self.vendor_value)
@@ -414,6 +492,9 @@ class StatusMapping(models.Model):
         if self.vendor:
             cls = adapter_class(self.vendor) if self.vendor in ADAPTERS else None
             _check_vendor_value(self.vendor, cls.status_list if cls else None, self.vendor_value, "")
+            if self.dealer_id:
+                _check_vendor_lists(self.vendor, self.dealer_id, "status", self.vendor_value,
+                                    sub_status=self.vendor_sub_status)
 
 
 class EventKind(models.TextChoices):

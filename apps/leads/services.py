@@ -15,6 +15,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from apps.core.violations import Violation
+from apps.sync.outbox import adapters_for_lead
 
 from .history import record_lead_history
 from .models import FollowUp, Lead, Reason, SalesStage, Source, StatusLog
@@ -121,10 +122,43 @@ def lead_change_status(
             reason_label=reason.label if reason else "", sub_status=change.sub_status, comment=change.comment,
             actor=actor, actor_label=_actor_label(actor, actor_label), source=source, created_at=at,
         )
-        if current.vendor_account_id:
-            current.vendor_account.adapter().record_status_change(current, log)
+        for adapter in adapters_for_lead(current):
+            adapter.record_status_change(current, log)
     lead.refresh_from_db()
     return StatusChangeResult(ok=True, log=log, lead=lead)
+
+
+def lead_record_vendor_status(*, lead: Lead, to_status: str, source_account, at: datetime | None = None,
+                              stage: SalesStage | None = None, reason: Reason | None = None, reason_label: str = "",
+                              sub_status: str = "", comment: str = "") -> StatusLog:
+    """Record a status change a vendor made in its own system (Capillary's status
+    log): the lead takes the vendor's status and one StatusLog row (source
+    sync, actor the account) joins the timeline, in one transaction.
+
+    The dealer's transition rules are not applied: the change already happened
+    at the vendor, and refusing it would only hide it. The caller decides first
+    whether the dealer's own newer work wins (docs/vendors/capillary.md). The
+    source account is not told about its own change; any other account that
+    knows the lead is (record_status_change)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        current = Lead.objects.select_for_update().get(pk=lead.pk)
+        from_status, from_stage_id = current.status, current.sales_stage_id
+        current.status = to_status
+        if stage is not None:
+            current.sales_stage = stage
+        current.probability = _probability_after(current, StatusChange(to_status=to_status, stage=stage))
+        current.save(update_fields=["status", "sales_stage", "probability", "updated_at"])
+        log = StatusLog.objects.create(
+            lead=current, from_status=from_status, to_status=to_status, from_stage_id=from_stage_id,
+            to_stage=current.sales_stage, probability=current.probability, reason=reason,
+            reason_label=reason.label if reason else reason_label[:255], sub_status=sub_status[:100],
+            comment=comment, actor_label=source_account.name, source=Source.SYNC, created_at=at)
+        for adapter in adapters_for_lead(current):
+            if adapter.account.pk != source_account.pk:
+                adapter.record_status_change(current, log)
+    lead.refresh_from_db()
+    return log
 
 
 def _probability_after(lead: Lead, change: StatusChange) -> int | None:
@@ -153,10 +187,13 @@ def _violations(lead: Lead, change: StatusChange) -> list[Violation]:
     # The vendor's rules are checked too (all problems at once), unless the change
     # itself is impossible, which makes any vendor finding noise.
     impossible = any(v.field == "to_status" for v in found)
-    if not impossible and lead.vendor_account_id:
+    if not impossible:
         seen = {(v.field, v.message) for v in found}
-        found += [v for v in lead.vendor_account.adapter().check_status_change(lead, change)
-                  if (v.field, v.message) not in seen]
+        for adapter in adapters_for_lead(lead):
+            for violation in adapter.check_status_change(lead, change):
+                if (violation.field, violation.message) not in seen:
+                    seen.add((violation.field, violation.message))
+                    found.append(violation)
     return found
 
 
@@ -172,7 +209,9 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
         current.owner = owner
         _audit(current, actor, "Assigned" if owner else "Unassigned")
         current.save(update_fields=["owner", "updated_at"])
-    lead.owner = owner
+        lead.owner = owner
+        for adapter in adapters_for_lead(lead):
+            adapter.record_owner_change(lead)
     return []
 
 
@@ -192,6 +231,8 @@ def followup_schedule(*, lead: Lead, scheduled_at: datetime, kind: str = "call",
         followup.full_clean()
         followup.save()
         lead_refresh_next_follow_up(lead)
+        for adapter in adapters_for_lead(lead):
+            adapter.record_followup(lead, followup, event="scheduled")
     return followup
 
 
@@ -217,6 +258,10 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
             nxt = FollowUp.objects.create(lead=locked.lead, scheduled_at=next_at, kind=next_kind or locked.kind,
                                           assigned_to=locked.assigned_to, created_by=actor)
         lead_refresh_next_follow_up(locked.lead)
+        for adapter in adapters_for_lead(locked.lead):
+            adapter.record_followup(locked.lead, locked, event="completed")
+            if nxt is not None:
+                adapter.record_followup(locked.lead, nxt, event="scheduled")
     followup.refresh_from_db()
     return nxt
 

@@ -132,13 +132,20 @@ def pull(account, *, holder: str | None = None) -> Summary:
 
         possible_loss = _abandoned_runs(account, run) > 0
         _finish_stored_pages(account, adapter, run, summary)
-        pages = Prefetched(_parsed(adapter, adapter.fetch_pages(http, call=call)), limit=MAX_PAGES_PER_RUN)
+        cursor = dict(_state(account).cursor or {})
+        pages = Prefetched(_parsed(adapter, adapter.fetch_pages(http, call=call, cursor=cursor)),
+                           limit=MAX_PAGES_PER_RUN)
         try:
             for raw, parsed in pages:
                 page = InboxPage.objects.create(account=account, kind="pull", request=raw.request,
                                                 status_code=raw.status_code, body=raw.body, run=run)
                 if not _process_page(page, adapter, run, summary, parsed=parsed):
                     possible_loss = True
+                    if adapter.resumable_feed:
+                        # An incremental feed must not move past a page it could
+                        # not apply: stop, and the next run asks for it again.
+                        summary.errors.append(f"stopped at unreadable page {page.pk}; the next run resumes there")
+                        break
                 lock.renew()
             if pages.hit_limit:
                 summary.errors.append(f"stopped after {MAX_PAGES_PER_RUN} pages; the next run continues")
@@ -275,6 +282,8 @@ def _process_page(page: InboxPage, adapter, run, summary, parsed=None) -> bool:
         result = adapter.apply_page(parsed, kind=page.kind)
         InboxPage.objects.filter(pk=page.pk).update(state=PageState.PROCESSED, processed_at=timezone.now(),
                                                     item_count=len(parsed.items), error="; ".join(result.notes)[:5000])
+        if parsed.cursor is not None:
+            AccountSyncState.objects.update_or_create(account_id=page.account_id, defaults={"cursor": parsed.cursor})
     summary.fetched += len(parsed.items)
     summary.created += result.created
     summary.updated += result.updated
@@ -343,7 +352,7 @@ def push(account, *, holder: str | None = None) -> Summary:
                     outcomes = adapter.send(http, claimed)
                 except VendorError as exc:
                     outcomes = [SendOutcome.from_error(exc)] * len(claimed)
-                transient = _record_outcomes(account, claimed, outcomes, summary)
+                transient = _record_outcomes(account, claimed, outcomes, summary, adapter)
                 lock.renew()
                 if transient:
                     break  # the vendor is struggling: leave the rest to the backoff
@@ -360,6 +369,7 @@ class SendOutcome:
     message: str = ""
     status: int | None = None
     retry_after: float | None = None
+    response: dict | None = None  # what the vendor answered for this item (stored on the item)
 
     @classmethod
     def from_error(cls, exc: VendorError) -> "SendOutcome":
@@ -380,7 +390,7 @@ def rebuild_blocked(account) -> None:
     adapter = account.adapter()
     for item in OutboxItem.objects.filter(account=account, state=OutboxState.BLOCKED).select_related(
             "lead", "status_log"):
-        payload, problems = adapter.build_outbox_payload(item.lead, item.status_log)
+        payload, problems = adapter.rebuild_outbox_payload(item)
         if payload is not None and not problems:
             OutboxItem.objects.filter(pk=item.pk, state=OutboxState.BLOCKED).update(
                 state=OutboxState.PENDING, payload=payload, last_error="", next_attempt_at=timezone.now())
@@ -398,31 +408,37 @@ def claim_due(account, holder: str, limit: int) -> list[OutboxItem]:
                 .select_related("lead").order_by("id"))
 
 
-def _record_outcomes(account, items, outcomes, summary) -> bool:
+def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
     from apps.leads.models import EventKind, LeadEvent
 
+    adapter = adapter or account.adapter()
     now = timezone.now()
     transient = False
     exhausted = []
     for item, outcome in zip(items, outcomes, strict=True):
+        answered = {"response": outcome.response} if outcome.response is not None else {}
         if outcome.ok:
-            OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.SENT, sent_at=now, claimed_by="",
-                                                         claimed_until=None, last_error="",
-                                                         last_status_code=outcome.status,
-                                                         attempts=item.attempts + 1)
-            LeadEvent.objects.create(lead_id=item.lead_id, kind=EventKind.PUSH_SENT, actor_label=account.name,
-                                     summary=f"Reported to {account.get_vendor_display()}: "
-                                             f"{item.payload.get('leadStatus', item.kind)}",
-                                     details={"outbox": item.pk, "payload": item.payload})
+            with transaction.atomic():
+                OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.SENT, sent_at=now, claimed_by="",
+                                                             claimed_until=None, last_error="",
+                                                             last_status_code=outcome.status,
+                                                             attempts=item.attempts + 1, **answered)
+                adapter.after_sent(item, outcome)
+                LeadEvent.objects.create(lead_id=item.lead_id, kind=EventKind.PUSH_SENT, actor_label=account.name,
+                                         summary=f"Reported to {account.get_vendor_display()}: "
+                                                 f"{adapter.describe_outbox_item(item)}"[:500],
+                                         details={"outbox": item.pk, "payload": item.payload,
+                                                  **answered})
             summary.pushed += 1
         elif outcome.permanent:
             OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.FAILED, claimed_by="", claimed_until=None,
                                                          last_error=outcome.message, last_status_code=outcome.status,
-                                                         attempts=item.attempts + 1)
+                                                         attempts=item.attempts + 1, **answered)
             LeadEvent.objects.create(lead_id=item.lead_id, kind=EventKind.PUSH_FAILED, actor_label=account.name,
                                      summary=f"{account.get_vendor_display()} refused the update: "
                                              f"{outcome.message}"[:500],
-                                     details={"outbox": item.pk, "status": outcome.status, "payload": item.payload})
+                                     details={"outbox": item.pk, "status": outcome.status, "payload": item.payload,
+                                              **answered})
             summary.failed += 1
             summary.errors.append(f"lead {item.lead_id}: {outcome.message}")
         else:
@@ -431,7 +447,7 @@ def _record_outcomes(account, items, outcomes, summary) -> bool:
             delay = backoff_seconds(attempts, base=settings.LEADHUB_OUTBOX_BASE_SECONDS,
                                     cap=settings.LEADHUB_OUTBOX_MAX_SECONDS, retry_after=outcome.retry_after)
             OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.PENDING, claimed_by="",
-                                                         claimed_until=None, attempts=attempts,
+                                                         claimed_until=None, attempts=attempts, **answered,
                                                          last_error=outcome.message, last_status_code=outcome.status,
                                                          next_attempt_at=now + timedelta(seconds=delay))
             summary.errors.append(f"lead {item.lead_id}: {outcome.message} (attempt {attempts}, retrying)")

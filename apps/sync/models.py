@@ -66,8 +66,15 @@ class OutboxItem(models.Model):
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="outbox")
     status_log = models.ForeignKey("leads.StatusLog", on_delete=models.CASCADE, null=True, blank=True,
                                    related_name="outbox", help_text="The change this message reports.")
-    kind = models.CharField(max_length=32, default="status_update")
+    kind = models.CharField(max_length=32, default="status_update",
+                            help_text="What the message is: status_update, submit, followup... (the adapter's own).")
+    dedupe_key = models.CharField(
+        max_length=200, blank=True,
+        help_text="Unique per account when set: a message that must exist at most once (a lead's submission, "
+                  "a follow-up's report) can never be queued twice.")
     payload = models.JSONField(default=dict, blank=True)
+    response = models.JSONField(default=dict, blank=True,
+                                help_text="What the vendor answered to the last attempt (ids, warnings, messages).")
     state = models.CharField(max_length=16, choices=OutboxState.choices, default=OutboxState.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
@@ -87,6 +94,8 @@ class OutboxItem(models.Model):
             # double click can never queue a change twice.
             models.UniqueConstraint(fields=["status_log", "account"], condition=Q(status_log__isnull=False),
                                     name="one_outbox_item_per_change"),
+            models.UniqueConstraint(fields=["account", "dedupe_key"], condition=~Q(dedupe_key=""),
+                                    name="one_outbox_item_per_dedupe_key"),
             models.CheckConstraint(condition=Q(state__in=OutboxState.values), name="outbox_state_known"),
             models.CheckConstraint(condition=~Q(state=OutboxState.SENT) | Q(sent_at__isnull=False),
                                    name="outbox_sent_has_time"),
@@ -145,6 +154,9 @@ class AccountSyncState(models.Model):
     last_push_ok_at = models.DateTimeField(null=True, blank=True)
     last_historic_ok_at = models.DateTimeField(null=True, blank=True)
     last_pull_started_at = models.DateTimeField(null=True, blank=True)
+    cursor = models.JSONField(default=dict, blank=True,
+                              help_text="Where an incremental pull resumes (the adapter's own position), advanced "
+                                        "in the same transaction as the page it follows.")
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)

@@ -1,26 +1,40 @@
-"""Queueing what a vendor must be told (called inside the status change's transaction)."""
+"""Queueing what a vendor must be told (called inside the transaction of the
+change it reports, so the change and its message commit together or not at all)."""
 from __future__ import annotations
 
 import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from .models import OutboxItem, OutboxState
 
 log = logging.getLogger("leadhub.sync")
 
+SUBMIT_KIND = "submit"
+
 
 def queue_status_update(adapter, lead, status_log) -> OutboxItem | None:
-    from apps.leads.models import EventKind, LeadEvent
-
     payload, problems = adapter.build_outbox_payload(lead, status_log)
     if payload is None and not problems:
         return None  # the vendor is not told about this status
+    return queue_message(adapter, lead, kind="status_update", payload=payload, problems=problems,
+                         status_log=status_log)
+
+
+def queue_message(adapter, lead, *, kind: str, payload: dict | None, problems=(), status_log=None,
+                  dedupe_key: str = "") -> OutboxItem:
+    """Queue one message for adapter.account: pending, or blocked (with the
+    problems shown on the lead's timeline) when the payload breaks a rule or
+    lacks a mapping. A `dedupe_key` makes the message unique per account (the
+    database refuses a second one; the caller decides what a repeat means)."""
+    from apps.leads.models import EventKind, LeadEvent
+
     blocked = bool(problems)
     message = " ".join(p.message for p in problems)
-    item = OutboxItem.objects.create(account=adapter.account, lead=lead, status_log=status_log,
-                                     payload=payload or {}, last_error=message,
+    item = OutboxItem.objects.create(account=adapter.account, lead=lead, status_log=status_log, kind=kind,
+                                     dedupe_key=dedupe_key, payload=payload or {}, last_error=message,
                                      state=OutboxState.BLOCKED if blocked else OutboxState.PENDING)
     if blocked:
         LeadEvent.objects.create(lead=lead, kind=EventKind.PUSH_BLOCKED, actor_label=adapter.account.name,
@@ -30,6 +44,76 @@ def queue_status_update(adapter, lead, status_log) -> OutboxItem | None:
         account_id = adapter.account.pk
         transaction.on_commit(lambda: kick_push(account_id))
     return item
+
+
+def submission_key(lead) -> str:
+    return f"{SUBMIT_KIND}:{lead.pk}"
+
+
+def queue_submission(adapter, lead) -> tuple[OutboxItem | None, list]:
+    """Queue `lead` for submission to adapter.account as a new lead, at most once.
+
+    Returns (item, violations). One submission per lead and account (a unique
+    dedupe key), so:
+    - never queued before: queued, or blocked by the vendor's field rules;
+    - queued or being sent: that item, unchanged (a double click adds nothing);
+    - refused by the vendor or blocked: rebuilt from the lead as it is now and
+      queued again (the dealer fixed it);
+    - accepted by the vendor: refused with a violation; it is never sent twice.
+    """
+    from apps.core.violations import Violation
+
+    with transaction.atomic():
+        existing = (OutboxItem.objects.select_for_update()
+                    .filter(account=adapter.account, dedupe_key=submission_key(lead)).first())
+        if existing is None:
+            payload, problems = adapter.build_submission(lead)
+            item = queue_message(adapter, lead, kind=SUBMIT_KIND, payload=payload, problems=problems,
+                                 dedupe_key=submission_key(lead))
+            return item, list(problems)
+        if existing.state == OutboxState.SENT:
+            return existing, [Violation("lead", "already_submitted",
+                                        f"{adapter.account.get_vendor_display()} already accepted this lead "
+                                        f"({adapter.account.name}); it is never submitted twice.")]
+        if existing.state in (OutboxState.PENDING, OutboxState.SENDING):
+            return existing, []
+        payload, problems = adapter.build_submission(lead)
+        existing.payload = payload or existing.payload
+        existing.last_error = " ".join(p.message for p in problems)
+        existing.state = OutboxState.BLOCKED if problems else OutboxState.PENDING
+        existing.attempts = 0
+        existing.alerted_at = None
+        existing.next_attempt_at = timezone.now()
+        existing.save()
+        if not problems and settings.LEADHUB_PUSH_ON_COMMIT:
+            account_id = adapter.account.pk
+            transaction.on_commit(lambda: kick_push(account_id))
+        return existing, list(problems)
+
+
+def adapters_for_lead(lead) -> list:
+    """The adapters of every vendor account that knows this lead: the account it
+    came from, and every account it was submitted to (a sent "submit" message).
+    Each is told about the lead's changes through its record_* hooks.
+
+    An adapter that sets `hears_before_created` (Capillary) also hears of a lead
+    whose submission is queued or being sent: it holds those messages until the
+    vendor created the lead, so no change made meanwhile is lost."""
+    from apps.vendors.models import VendorAccount
+
+    accounts = []
+    if lead.vendor_account_id:
+        accounts.append(lead.vendor_account)
+    if lead.pk:
+        submitted = (VendorAccount.objects.filter(outbox__lead_id=lead.pk, outbox__kind=SUBMIT_KIND,
+                                                  outbox__state__in=[OutboxState.PENDING, OutboxState.SENDING,
+                                                                     OutboxState.SENT])
+                     .exclude(pk=lead.vendor_account_id or 0).distinct().order_by("pk"))
+        sent = set(VendorAccount.objects.filter(outbox__lead_id=lead.pk, outbox__kind=SUBMIT_KIND,
+                                                outbox__state=OutboxState.SENT).values_list("pk", flat=True))
+        accounts += [account for account in submitted
+                     if account.pk in sent or account.adapter_class.hears_before_created]
+    return [account.adapter() for account in accounts]
 
 
 def kick_push(account_id: int) -> None:

@@ -34,7 +34,7 @@ def pull_account(account_id: int) -> dict | None:
 
 def push_account(account_id: int) -> dict | None:
     account = _account(account_id)
-    return engine.push(account).as_dict() if account and account.adapter_class.supports_push else None
+    return engine.push(account).as_dict() if account and (account.adapter_class.supports_push or account.adapter_class.supports_submit) else None
 
 
 def reconcile_account(account_id: int) -> dict | None:
@@ -58,7 +58,7 @@ def tick() -> list[str]:
         if cls.supports_pull and state.pull_due(now, account.pull_interval_minutes):
             async_task(pull_account, account.pk, task_name=f"pull-{account.name}", group="pull")
             queued.append(f"pull {account.name}")
-        if cls.supports_push and OutboxItem.objects.filter(account=account, state=OutboxState.PENDING,
+        if (cls.supports_push or cls.supports_submit) and OutboxItem.objects.filter(account=account, state=OutboxState.PENDING,
                                                            next_attempt_at__lte=now).exists():
             async_task(push_account, account.pk, task_name=f"push-{account.name}", group="push")
             queued.append(f"push {account.name}")

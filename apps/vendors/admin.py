@@ -28,3 +28,16 @@ class VendorAccountAdmin(DealerScopedAdmin):
         except Exception as exc:  # unreadable credentials: say so, never show them
             return f"⚠ {exc.__class__.__name__}"
         return "complete" if not missing else "missing: " + ", ".join(missing)
+
+
+@admin.action(description="Refresh Capillary lists (reasons, sub-statuses)")
+def refresh_capillary_lists(modeladmin, request, queryset):
+    from .capillary.admin import refresh_account_lists
+
+    for account in queryset.filter(vendor="capillary"):
+        refresh_account_lists(request, account)
+
+
+VendorAccountAdmin.actions = [*VendorAccountAdmin.actions, refresh_capillary_lists]
+
+from .capillary import admin as capillary_admin  # noqa: E402,F401 - registers the Capillary lists

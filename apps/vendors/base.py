@@ -29,15 +29,25 @@ class VendorError(Exception):
     after a refresh, a rule violation); the item is marked failed with `message`
     shown to the dealer. permanent=False: a retry may help (5xx, 429, timeout,
     connection reset); `retry_after` (seconds) is honoured when the vendor sent it.
+
+    For a transport failure, `reached` says whether the request may have reached
+    the vendor (False: the connection was never made, so nothing was received;
+    True: sent, then the answer was lost or cut; None: not a transport failure or
+    unknown) and `received_status` is the status line read before the body was
+    lost, if any. A vendor that creates something per request (a lead
+    submission) uses them to never resend what the vendor may already have.
     """
 
     def __init__(self, message: str, *, permanent: bool, status: int | None = None,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, reached: bool | None = None,
+                 received_status: int | None = None):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status = status
         self.retry_after = retry_after
+        self.reached = reached
+        self.received_status = received_status
 
 
 class PageUnreadable(Exception):
@@ -57,10 +67,17 @@ class ApplyResult:
 @dataclass
 class ParsedPage:
     """A page's items, plus whatever the adapter precomputed from them without
-    the database (prepare_page may run in the prefetch thread)."""
+    the database (prepare_page may run in the prefetch thread).
+
+    cursor: for an incremental feed (a search sorted by last update), the
+    position to resume from once this page is applied; the engine stores it in
+    AccountSyncState.cursor in the same transaction as the page's leads, so a
+    crash resumes exactly after the last applied page. None: no position.
+    """
 
     items: list
     prepared: object = None
+    cursor: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,18 @@ class VendorAdapter:
     supports_pull: ClassVar[bool] = False
     supports_historic: ClassVar[bool] = False
     supports_push: ClassVar[bool] = False
+    # Takes leads made by the dealer (CAP, Aimbase, Capillary's POST /leads):
+    # build_submission, then send() with items of kind "submit".
+    supports_submit: ClassVar[bool] = False
+    # True when fetch_pages resumes from a cursor (an incremental, re-readable
+    # feed): the pull then stops at a page it cannot read instead of moving past
+    # it, and the next run asks for that page again. A destructive feed (Cat)
+    # moves on and reconciles instead.
+    resumable_feed: ClassVar[bool] = False
+    # True: hear of a lead's changes (record_* hooks) as soon as its submission is
+    # queued, not only once the vendor accepted it; send() then holds those
+    # messages until the vendor created the lead (apps.sync.outbox.adapters_for_lead).
+    hears_before_created: ClassVar[bool] = False
 
     def __init__(self, account):
         self.account = account
@@ -136,6 +165,20 @@ class VendorAdapter:
                 missing.append(f.key)
         return missing
 
+    @classmethod
+    def check_mapping(cls, dealer_id: int, what: str, vendor_value: str, vendor_code: str,
+                      sub_status: str = "") -> list[Violation]:
+        """A dealer's mapping ("reason", "status" or "stage") checked against the
+        vendor organisation's own lists where the vendor has them (Capillary's
+        fetched reason ids and sub-statuses). None by default."""
+        return []
+
+    @classmethod
+    def mapping_values(cls, what: str, dealer_id: int | None) -> list[str]:
+        """Values of a list whose choices are the vendor organisation's own
+        (MappingList.choices empty), offered to the dealer's admin. None by default."""
+        return []
+
     def check_status_change(self, lead: Lead, change) -> list[Violation]:
         """Vendor rules a status change must satisfy before it is recorded.
 
@@ -146,6 +189,15 @@ class VendorAdapter:
     def required_form_fields(self, lead: Lead, to_status: str, *, actor=None) -> set[str]:
         """The status form's fields the vendor requires for `to_status`. None by default."""
         return set()
+
+    def record_followup(self, lead: Lead, followup, *, event: str) -> None:
+        """Queue what the vendor must hear of a follow-up; `event` is "scheduled"
+        or "completed". Called inside the follow-up service's transaction (like
+        record_status_change). Nothing by default."""
+
+    def record_owner_change(self, lead: Lead) -> None:
+        """Queue what the vendor must hear of a new owner (inside the assignment
+        service's transaction). Nothing by default."""
 
     def record_status_change(self, lead: Lead, log) -> None:
         """Queue whatever the vendor must be told about this change.
@@ -166,9 +218,12 @@ class VendorAdapter:
     # A vendor sets supports_pull / supports_historic / supports_push and implements
     # the matching methods; the engine never calls a method whose flag is False.
 
-    def fetch_pages(self, http, *, call):
+    def fetch_pages(self, http, *, call, cursor: dict):
         """Yield RawResponses of new leads until the vendor has none; `call(fn, ...)`
-        wraps each vendor call with LeadHub's retries."""
+        wraps each vendor call with LeadHub's retries. `cursor` is the position the
+        last applied page left (AccountSyncState.cursor; {} at first): an
+        incremental feed resumes from it and reports the next one in
+        ParsedPage.cursor. A destructive feed (Cat) ignores it."""
         raise NotImplementedError
 
     def fetch_historic_pages(self, http, start, end, *, call):
@@ -202,6 +257,31 @@ class VendorAdapter:
         """The message reporting `log` (a StatusLog) to the vendor, or None when the
         vendor is not told about that status; violations block it."""
         return None, []
+
+    def build_submission(self, lead: Lead) -> tuple[dict | None, list[Violation]]:
+        """The message submitting `lead` to the vendor as a new lead, and the
+        vendor's field rules it breaks (which block it, shown on the lead)."""
+        raise NotImplementedError(f"{self.verbose_name} takes no lead submissions")
+
+    def rebuild_outbox_payload(self, item) -> tuple[dict | None, list[Violation]]:
+        """A blocked OutboxItem's message rebuilt from the lead as it is now (the
+        dealer may have fixed a mapping or a field); the engine retries blocked
+        items with it. Status updates and submissions by default; adapters with
+        other kinds of message (item.kind) override."""
+        from apps.sync.outbox import SUBMIT_KIND
+
+        if item.kind == SUBMIT_KIND:
+            return self.build_submission(item.lead)
+        return self.build_outbox_payload(item.lead, item.status_log)
+
+    def describe_outbox_item(self, item) -> str:
+        """One line for the lead's timeline when the item was sent."""
+        return item.kind.replace("_", " ")
+
+    def after_sent(self, item, outcome) -> None:
+        """Record what the vendor answered to a sent item (its id for a created
+        lead, warnings...) on the lead; runs in the transaction that marks the
+        item sent. Nothing by default."""
 
     def send(self, http, items) -> list:
         """Send claimed OutboxItems; one apps.sync.engine.SendOutcome per item."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 
 from .base import VendorError
@@ -49,20 +50,31 @@ class VendorHTTP:
         parts = urlsplit(url)
         described = f"{method} {parts.path}" + (f"?{parts.query}" if parts.query else "")
         started = time.monotonic()
+        response = None
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            body = response.content  # read fully here, so a reset mid-body is a transport error
+            # stream=True, then read: the status line is known even when the body
+            # is then cut (received_status), and a reset mid-body is still a
+            # transport error.
+            response = self.session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
+            try:
+                body = response.content  # fully read: the connection goes back to the pool
+            except BaseException:
+                response.close()
+                raise
         except requests.Timeout as exc:
             self._log(described, "timeout", started)
             raise VendorError(f"{described}: no answer within {self.timeout[1]:g}s ({exc.__class__.__name__})",
-                              permanent=False) from None
+                              permanent=False, reached=not isinstance(exc, requests.ConnectTimeout),
+                              received_status=_status(response)) from None
         except requests.ConnectionError as exc:
             self._log(described, "connection error", started)
             raise VendorError(f"{described}: connection failed or was reset ({_first_line(exc)})",
-                              permanent=False) from None
+                              permanent=False, reached=not _never_connected(exc),
+                              received_status=_status(response)) from None
         except requests.RequestException as exc:
             self._log(described, "request error", started)
-            raise VendorError(f"{described}: {exc.__class__.__name__}: {_first_line(exc)}", permanent=False) from None
+            raise VendorError(f"{described}: {exc.__class__.__name__}: {_first_line(exc)}", permanent=False,
+                              reached=True, received_status=_status(response)) from None
         self._log(described, response.status_code, started)
         return RawResponse(response.status_code, body, dict(response.headers), described)
 
@@ -76,3 +88,14 @@ class VendorHTTP:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
+
+
+def _status(response) -> int | None:
+    return response.status_code if response is not None else None
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when no connection was made (refused, unreachable host, DNS), so the
+    vendor cannot have received the request."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)

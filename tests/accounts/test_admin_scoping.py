@@ -12,9 +12,10 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from apps.accounts.models import Dealer, Membership
+from apps.routing.models import RoutingRule
 from apps.leads.models import FollowUp, Lead, Reason, SalesStage, StatusLog, StatusMapping
 from apps.sync.models import InboxPage, OutboxItem, SyncHealth, SyncRun
-from apps.vendors.models import VendorAccount
+from apps.vendors.models import CapillaryReason, CapillarySubStatus, VendorAccount
 from tests.conftest import LEAD_INLINES, without_csrf
 
 # How to get dealer X's object of each dealer-scoped model from the `world` fixture.
@@ -32,6 +33,9 @@ OBJECT_OF = {
     InboxPage: lambda w, code: w[code]["page"],
     SyncRun: lambda w, code: w[code]["run"],
     SyncHealth: lambda w, code: w[code]["health"],
+    RoutingRule: lambda w, code: w[code]["routingrule"],
+    CapillaryReason: lambda w, code: CapillaryReason.objects.get(account=w[code]["account"]),
+    CapillarySubStatus: lambda w, code: CapillarySubStatus.objects.get(account=w[code]["account"]),
 }
 # Registered models that are not dealer data: only IT (superusers) reach them.
 GLOBAL_MODELS = {"auth.group", "auth.user", "django_q.schedule", "django_q.success", "django_q.failure",

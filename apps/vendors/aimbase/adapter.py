@@ -1,18 +1,298 @@
-"""Aimbase Lead API (shared/vendor-docs/aimbase-lead-api.txt, aimbase-related-apis.md)."""
-from apps.vendors.base import MappingList, SettingField, VendorAdapter
+"""Aimbase (shared/vendor-docs/aimbase-lead-api.txt, aimbase-related-apis.md).
+
+Submit: leads the dealer made go to the Lead API in batches (POST
+/marketing/api/lead?manufacturer=CODE, JSON or XML); each lead's fate is its own
+response record. Push: what the dealer then does with a lead Aimbase accepted
+(status changes, follow-ups, a new owner) goes to the Disposition API as one
+ProspectActivity each. Decisions: docs/vendors/aimbase.md.
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.utils import timezone
+
+from apps.vendors.base import MappingList, SettingField, VendorAdapter, VendorError
+
+from . import payloads, rules
+from .client import AimbaseClient
 
 DOC = "aimbase-lead-api.txt"
-DISPOSITION_STATUSES = ("Viewed", "Assigned", "Working", "Sold", "Lost", "Abandoned")
+DISPOSITION_STATUSES = rules.DISPOSITION_STATUSES
+DISPOSITION_KIND = "disposition"
+# Ids Aimbase may answer that name no lead: the document's own sample success
+# record says "Id" : "0".
+NO_ID = {"", "0", "None", "null"}
+
+
+def aimbase_id(lead, account) -> str | None:
+    """The lead's Id in Aimbase, once the account accepted its submission (kept
+    on the sent submission's response); None when unknown."""
+    from apps.sync.models import OutboxItem, OutboxState
+    from apps.sync.outbox import submission_key
+
+    response = (OutboxItem.objects.filter(account=account, dedupe_key=submission_key(lead), state=OutboxState.SENT)
+                .values_list("response", flat=True).first())
+    value = str((response or {}).get("Id") or "").strip()
+    return None if value in NO_ID else value
+
+
+def _user_label(user) -> str:
+    if user is None:
+        return ""
+    return (user.get_full_name() or user.get_username()).strip()
 
 
 class AimbaseAdapter(VendorAdapter):
     kind = "aimbase"
     verbose_name = "Aimbase Lead API"
     document = DOC
+    supports_submit = True
+    supports_push = True  # the Disposition API
     settings_fields = (
         SettingField("username", "API username"),
         SettingField("token", "API token", secret=True),
         SettingField("manufacturer", "Manufacturer code", help_text="Sent as ?manufacturer=CODE."),
         SettingField("format", "Payload format", required=False, default="json", help_text="json or xml."),
+        SettingField("lead_source", "LeadSourceName", required=False,
+                     help_text="A valid Lead Source's Name in Aimbase; every lead needs one (here or in "
+                               "its submission extras)."),
+        SettingField("lead_type", "LeadTypeName", required=False,
+                     help_text="A valid Lead Type's Name in Aimbase; every lead needs one (here or in "
+                               "its submission extras)."),
+        SettingField("lead_category", "LeadCategoryName", required=False,
+                     help_text="A valid Lead Category's Name in Aimbase; every lead needs one (here or in "
+                               "its submission extras)."),
+        SettingField("campaign", "LeadCampaignName", required=False),
+        SettingField("brands", "Brands", required=False,
+                     help_text="Comma-separated brand codes; empty: all of the manufacturer's brands."),
+        SettingField("dealer_ids", "DealerIds", required=False, help_text="Comma-separated Aimbase dealer ids."),
+        SettingField("dealer_number", "DealerNumber", required=False,
+                     help_text="This dealer's number in Aimbase (sent as the lead's Dealers entry)."),
+        SettingField("dealer_location", "DealerLocation", required=False),
+        SettingField("dealer_name", "DealerName", required=False),
+        SettingField("product_ids", "ProductIds", required=False),
+        SettingField("list_codes", "ListCodes", required=False),
+        SettingField("default_country", "Default CountryCode", required=False,
+                     help_text="ISO code sent when a lead has no country."),
+        SettingField("opt_in_source", "CommunicationOptInSource", required=False,
+                     help_text="Sent for opted-in leads; default: the lead's source."),
+        SettingField("external_id_prefix", "ExternalId prefix", required=False,
+                     help_text="Put before LeadHub's lead id in ExternalId (empty: the id alone)."),
+        SettingField("disposition_url", "Disposition API URL", required=False,
+                     help_text="Root of the CRM integration host (crmintegration or crmintegrationqa)."),
+        SettingField("crm_source", "Disposition source", required=False,
+                     help_text="The CRM provider name Aimbase registered (?source=)."),
     )
     status_list = MappingList("Aimbase disposition status", False, DISPOSITION_STATUSES, "Lead Disposition API")
+
+    # --- submission --------------------------------------------------------------------
+    def build_submission(self, lead):
+        return payloads.build_lead(lead, self.account.options or {})
+
+    @classmethod
+    def validate_outbound(cls, items):
+        return rules.batch_violations(items)
+
+    def describe_outbox_item(self, item) -> str:
+        if item.kind == DISPOSITION_KIND:
+            return f"{item.payload.get('EntryType')} {item.payload.get('EntryDetail')}"
+        response = item.response or {}
+        if response.get("Id") not in (None, *NO_ID):
+            return f"lead submitted, Aimbase Id {response['Id']}"
+        return "lead submitted (Aimbase gave no Id)"
+
+    def after_sent(self, item, outcome) -> None:
+        # The engine stores outcome.response on the row; keep it on this instance
+        # too so the timeline line (describe_outbox_item) names Aimbase's Id.
+        if outcome.response is not None:
+            item.response = outcome.response
+
+    def send(self, http, items):
+        """Submissions go as one Lead API batch, dispositions one by one; one
+        SendOutcome per item, in the items' order."""
+        from apps.sync.engine import SendOutcome
+        from apps.sync.outbox import SUBMIT_KIND
+
+        client = AimbaseClient(self.account, http)
+        outcomes = {}
+        submits = [item for item in items if item.kind == SUBMIT_KIND]
+        if submits:
+            try:
+                outcomes.update(self._submit(client, submits))
+            except VendorError as exc:
+                outcomes.update({item.pk: SendOutcome.from_error(exc) for item in submits})
+        held_back = None
+        for item in items:
+            if item.kind == SUBMIT_KIND:
+                continue
+            if held_back is not None:
+                # Keep a lead's history in order: nothing overtakes a report that is
+                # to be retried.
+                outcomes[item.pk] = held_back
+                continue
+            try:
+                answer = client.post_activity(item.payload)
+                outcomes[item.pk] = SendOutcome(True, status=200, response=answer)
+            except VendorError as exc:
+                outcomes[item.pk] = SendOutcome(False, exc.permanent, exc.message, exc.status, exc.retry_after,
+                                                response={"message": exc.message} if exc.status == 200 else None)
+                if not exc.permanent:
+                    held_back = SendOutcome(False, False, f"held back: an earlier report failed ({exc.message})",
+                                            exc.status, exc.retry_after)
+        return [outcomes[item.pk] for item in items]
+
+    def _submit(self, client: AimbaseClient, items) -> dict:
+        """Send a batch of submissions; {item pk: SendOutcome}.
+
+        Nothing is accepted twice where LeadHub can prevent it: before a request
+        each item is stamped (committed) with the LeadApiIdentifier it carries.
+        An item still stamped when it is next sent had no definite answer (a
+        timeout, a reset, a 5xx, an unreadable or short 201, a killed worker), so
+        Aimbase is first asked for its ExternalId (Lead OData API): found, it is
+        accepted with the Id found; not found, it is sent again.
+        """
+        from apps.sync.engine import SendOutcome
+        from apps.sync.models import OutboxItem
+
+        outcomes = {}
+        uncertain = {_sent_external_id(item, client.options): item for item in items
+                     if (item.response or {}).get("request")}
+        found = client.find_by_external_ids(list(uncertain)) if uncertain else {}
+        for ext_id, aimbase_lead_id in found.items():
+            if ext_id in uncertain:
+                outcomes[uncertain[ext_id].pk] = SendOutcome(True, status=200, response={
+                    "Id": aimbase_lead_id, "Status": "Success", "ExternalId": ext_id,
+                    "StatusMessage": "Found in Aimbase by ExternalId after an unanswered request; not sent again"})
+        batch = [item for item in items if item.pk not in outcomes]
+        if not batch:
+            return outcomes
+        leads, identifiers = [], []
+        for item in batch:
+            identifier = str(uuid.uuid4())
+            identifiers.append(identifier)
+            leads.append({"LeadApiIdentifier": identifier, **{k: v for k, v in item.payload.items()
+                                                                  if k != "LeadApiIdentifier"}})
+            # Committed before the request: a worker killed during it leaves the stamp.
+            OutboxItem.objects.filter(pk=item.pk).update(response={"request": {
+                "LeadApiIdentifier": identifier, "ExternalId": leads[-1].get("ExternalId"),
+                "at": timezone.now().isoformat()}})
+        try:
+            answer = client.post_leads(leads)
+        except VendorError as exc:
+            if exc.permanent:  # a 400/401: nothing was created; say so on every lead of the batch
+                if exc.status in (401, 403):
+                    from apps.sync import alerts
+
+                    alerts.send_alert(self.account, "Aimbase refused the credentials",
+                                      f"{exc.message}\n\n{len(batch)} lead(s) were not submitted; queue them "
+                                      "again once the account's username and token are fixed.")
+                return outcomes | {item.pk: SendOutcome(False, True, f"Aimbase refused the batch: {exc.message}",
+                                                        exc.status, response={"error": exc.message})
+                                   for item in batch}
+            # Transient: the stamps stay, so the next attempt looks these up first.
+            return outcomes | {item.pk: SendOutcome.from_error(exc) for item in batch}
+        if answer.top_level_error:
+            return outcomes | {item.pk: SendOutcome(False, True, f"Aimbase refused the batch (TopLevelError): "
+                                                    f"{answer.top_level_error}", 201,
+                                                    response={"TopLevelError": answer.top_level_error})
+                               for item in batch}
+        records = _match_records(answer.records, identifiers)
+        for item, record in zip(batch, records, strict=True):
+            if record is None:
+                # "The response record details for each lead will be returned in the
+                # order that they were submitted": a record missing means the answer
+                # was cut short. The stamp stays; the next attempt looks it up first.
+                outcomes[item.pk] = SendOutcome(False, False, "Aimbase's answer had no record for this lead; "
+                                                "it is looked up by ExternalId before it is sent again", 201)
+            elif str(record.get("Status") or "").lower() == "success":
+                outcomes[item.pk] = SendOutcome(True, status=201, response=record)
+            else:
+                outcomes[item.pk] = SendOutcome(False, True, payloads.record_message(record), 201, response=record)
+        return outcomes
+
+    # --- dispositions (only for leads Aimbase accepted: adapters_for_lead) -----------
+    def _queue_activity(self, lead, *, entry_type: str, detail: str, user: str, at, dedupe_key: str = "",
+                        status_log=None) -> None:
+        from apps.sync.outbox import queue_message
+
+        known = aimbase_id(lead, self.account)
+        if known is None:
+            return  # Aimbase gave no Id: the Disposition API cannot name the lead
+        activity, problems = payloads.build_activity(at=at, entry_type=entry_type, detail=detail, user=user,
+                                                     lead_id=lead.pk, aimbase_id=known)
+        queue_message(self, lead, kind=DISPOSITION_KIND, payload=activity, problems=problems,
+                      status_log=status_log, dedupe_key=dedupe_key)
+
+    def build_outbox_payload(self, lead, log):
+        """The ProspectActivity for a status (or stage) change, or None when Aimbase
+        is not told: the lead's Id in Aimbase is unknown, or the dealer mapped the
+        status to no Aimbase status (a stage change goes as StageChanged)."""
+        from apps.leads.models import StatusMapping
+
+        known = aimbase_id(lead, self.account)
+        if log is None or known is None:
+            return None, []
+        user = log.actor_label or _user_label(log.actor)
+        if log.from_status == log.to_status and log.from_stage_id != log.to_stage_id:
+            old = log.from_stage.name if log.from_stage_id else "None"
+            new = log.to_stage.name if log.to_stage_id else "None"
+            return payloads.build_activity(at=log.created_at, entry_type="StageChanged", detail=f"{old}: {new}",
+                                           user=user, lead_id=lead.pk, aimbase_id=known)
+        mapping = StatusMapping.objects.filter(dealer_id=lead.dealer_id, status=log.to_status,
+                                               vendor=self.kind).first()
+        if mapping is None:
+            return None, []
+        return payloads.build_activity(at=log.created_at, entry_type="StatusChanged", detail=mapping.vendor_value,
+                                       user=user, lead_id=lead.pk, aimbase_id=known)
+
+    def record_status_change(self, lead, log) -> None:
+        from apps.sync.outbox import queue_message
+
+        payload, problems = self.build_outbox_payload(lead, log)
+        if payload is not None or problems:
+            queue_message(self, lead, kind=DISPOSITION_KIND, payload=payload, problems=problems, status_log=log,
+                          dedupe_key=f"status:{log.pk}")
+
+    def record_followup(self, lead, followup, *, event: str) -> None:
+        """A scheduled follow-up is a FollowUp entry, a completed one an Activity;
+        the detail is the activity type (payloads.FOLLOWUP_ACTIVITY)."""
+        detail = payloads.FOLLOWUP_ACTIVITY.get(followup.kind, "Note")
+        if event == "completed":
+            self._queue_activity(lead, entry_type="Activity", detail=detail, user=_user_label(followup.done_by),
+                                 at=followup.done_at or timezone.now(), dedupe_key=f"followup:{followup.pk}:done")
+        else:
+            self._queue_activity(lead, entry_type="FollowUp", detail=detail,
+                                 user=_user_label(followup.assigned_to or followup.created_by),
+                                 at=timezone.now(), dedupe_key=f"followup:{followup.pk}:scheduled")
+
+    def record_owner_change(self, lead) -> None:
+        if lead.owner_id:
+            self._queue_activity(lead, entry_type="StatusChanged", detail="Assigned", user=_user_label(lead.owner),
+                                 at=timezone.now())
+
+    def rebuild_outbox_payload(self, item):
+        if item.kind == DISPOSITION_KIND:
+            # A blocked activity breaks a length/format rule of its own content; it
+            # is rebuilt only for status changes (the others keep their payload).
+            if item.status_log_id:
+                return self.build_outbox_payload(item.lead, item.status_log)
+            return item.payload, rules.disposition_violations(item.payload)
+        return super().rebuild_outbox_payload(item)
+
+
+def _sent_external_id(item, options) -> str:
+    """The ExternalId the item's last request carried (the account's prefix may
+    have changed since)."""
+    stamped = (item.response or {}).get("request") or {}
+    return str(stamped.get("ExternalId") or item.payload.get("ExternalId") or payloads.external_id(item.lead, options))
+
+
+def _match_records(records: list[dict], identifiers: list[str]) -> list[dict | None]:
+    """Each sent lead's record: by LeadApiIdentifier when the records carry them
+    ("Unique value ... to relate a request with a response"), else by position
+    ("returned in the order that they were submitted"). None: no record."""
+    by_id = {r.get("LeadApiIdentifier"): r for r in records if r.get("LeadApiIdentifier")}
+    if by_id:
+        return [by_id.get(identifier) for identifier in identifiers]
+    return [records[i] if i < len(records) else None for i in range(len(identifiers))]

@@ -18,7 +18,7 @@ from apps.vendors.base import (ApplyResult, EndpointPreset, MappingList, PageUnr
                                VendorAdapter,
                                VendorError)
 
-from apps.leads.bulk import LeadRows, insert_lead_rows
+from apps.leads.bulk import JSONText, LeadRows, insert_lead_rows
 from apps.leads.models import EventKind, Lead, LeadEvent, Origin, normalize_phone
 
 from . import payloads, rules
@@ -114,12 +114,15 @@ class CatAdapter(VendorAdapter):
         return payloads.build_update(lead=lead, to_status=log.to_status, reason=log.reason, stage=log.to_stage,
                                      comment=log.comment, actor=log.actor, at=log.created_at)
 
+    def describe_outbox_item(self, item) -> str:
+        return item.payload.get("leadStatus") or super().describe_outbox_item(item)
+
     @classmethod
     def validate_outbound(cls, items):
         return rules.validate_batch(items)
 
     # --- pull ---------------------------------------------------------------------------
-    def fetch_pages(self, http, *, call):
+    def fetch_pages(self, http, *, call, cursor=None):
         """GET /leads?limit=100 "until all PSEs are ingested and GET call returns 0
         leads"; "no further GET calls should be made after an empty response"."""
         client = CatClient(self.account, http)
@@ -146,14 +149,7 @@ class CatAdapter(VendorAdapter):
             offset += count
 
     def parse_page(self, body: bytes) -> list[dict]:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise PageUnreadable(f"not JSON ({exc.__class__.__name__}: {str(exc)[:120]}); "
-                                 f"{len(body)} bytes kept as received") from None
-        if not isinstance(data, list):
-            raise PageUnreadable(f"expected a JSON array of leads, got {type(data).__name__}: {str(data)[:200]}")
-        return data
+        return [item for item, _ in parse_items(body)]
 
     def item_lead_id(self, item):
         return (str(item.get("leadId") or "").strip() or None) if isinstance(item, dict) else None
@@ -162,10 +158,11 @@ class CatAdapter(VendorAdapter):
         return self.apply_page(self.prepare_page_items(items), kind=kind)
 
     def prepare_page(self, body: bytes) -> ParsedPage:
-        return self.prepare_page_items(self.parse_page(body))
+        parsed = parse_items(body)
+        return ParsedPage([item for item, _ in parsed], _prepare(parsed, self.account.pk))
 
     def prepare_page_items(self, items) -> ParsedPage:
-        return ParsedPage(items, _prepare(items, self.account.pk))
+        return ParsedPage(items, _prepare([(item, None) for item in items], self.account.pk))
 
     def apply_page(self, page: ParsedPage, *, kind):
         return _CatUpsert(self.account, kind).run(page.prepared)
@@ -214,11 +211,68 @@ class _Prepared:
     notes: list[str] = field(default_factory=list)  # items without a leadId
 
 
-def _prepare(items, account_id: int) -> _Prepared:
+_DECODER = json.JSONDecoder()
+_WHITESPACE = " \t\n\r"
+
+
+def parse_items(body: bytes) -> list[tuple[object, str]]:
+    """The items of a GET /leads page, each with its exact JSON text in the page.
+
+    The text is what a new lead keeps as its raw payload: the vendor's own bytes
+    (key order, number formatting) rather than a re-encoding, and no second
+    encoding pass on the pull's hot path. Raises PageUnreadable for anything but
+    a JSON array."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PageUnreadable(f"not UTF-8 ({exc}); {len(body)} bytes kept as received") from None
+    end = len(text)
+    at = _skip(text, 0)
+    if at >= end or text[at] != "[":
+        try:  # say what it is, as a plain json.loads would
+            data = json.loads(text)
+        except ValueError as exc:
+            raise PageUnreadable(f"not JSON ({exc.__class__.__name__}: {str(exc)[:120]}); "
+                                 f"{len(body)} bytes kept as received") from None
+        raise PageUnreadable(f"expected a JSON array of leads, got {type(data).__name__}: {str(data)[:200]}")
+    items = []
+    at = _skip(text, at + 1)
+    try:
+        if at < end and text[at] == "]":
+            at += 1
+        else:
+            while True:
+                item, stop = _DECODER.raw_decode(text, at)
+                items.append((item, text[at:stop]))
+                at = _skip(text, stop)
+                if at < end and text[at] == ",":
+                    at = _skip(text, at + 1)
+                    continue
+                if at < end and text[at] == "]":
+                    at += 1
+                    break
+                raise ValueError(f"expected , or ] at character {at}")
+        if _skip(text, at) != end:
+            raise ValueError(f"extra data at character {at}")
+    except ValueError as exc:
+        raise PageUnreadable(f"not JSON ({exc.__class__.__name__}: {str(exc)[:120]}); "
+                             f"{len(body)} bytes kept as received") from None
+    return items
+
+
+def _skip(text: str, at: int) -> int:
+    end = len(text)
+    while at < end and text[at] in _WHITESPACE:
+        at += 1
+    return at
+
+
+def _prepare(parsed, account_id: int) -> _Prepared:
     """Pure work for a page (runs in the prefetch thread): key each item and build
-    the row that would create it. The dealer is filled in by _CatUpsert."""
+    the row that would create it. `parsed`: (item, its JSON text or None). The
+    dealer is filled in by _CatUpsert."""
     prepared = _Prepared(LeadRows())
-    for index, item in enumerate(items):
+    for index, (item, item_text) in enumerate(parsed):
         lead_id = str(item.get("leadId") or "").strip() if isinstance(item, dict) else ""
         if not lead_id:
             prepared.notes.append(f"item {index} has no leadId; it is kept in the stored page")
@@ -229,7 +283,8 @@ def _prepare(items, account_id: int) -> _Prepared:
             notes.append(f"unexpected leadState {item.get('leadState')!r}")
         region = columns.get("country") or None
         columns.update(
-            vendor_account_id=account_id, vendor_lead_id=lead_id, origin=Origin.VENDOR, raw_payload=item,
+            vendor_account_id=account_id, vendor_lead_id=lead_id, origin=Origin.VENDOR,
+            raw_payload=JSONText(item_text) if item_text is not None else item,
             needs_review=bool(notes), review_note="; ".join(notes),
             phone_normalized=normalize_phone(columns.get("phone", ""), region)
             or normalize_phone(columns.get("mobile_phone", ""), region))
@@ -262,7 +317,10 @@ class _CatUpsert:
         new, events = {}, []
         for lead_id, item, state, columns, notes, row in prepared.entries:
             if lead_id in new:  # the same lead twice in one page: keep the later values
-                merged = dict(new[lead_id][0], raw_payload={**new[lead_id][0]["raw_payload"], **item})
+                earlier = new[lead_id][0]["raw_payload"]
+                if isinstance(earlier, JSONText):
+                    earlier = json.loads(earlier)
+                merged = dict(new[lead_id][0], raw_payload={**earlier, **item})
                 new[lead_id] = (merged, builder.row(merged))
                 continue
             lead = existing.get(lead_id)

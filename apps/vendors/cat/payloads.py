@@ -11,6 +11,8 @@ by rules.validate_update, the same function the form and validate_payload use.
 """
 from __future__ import annotations
 
+import functools
+
 from datetime import datetime
 from decimal import Decimal
 
@@ -68,7 +70,7 @@ def inbound_columns(item: dict) -> tuple[dict, list[str]]:
     values["brand"] = "Cat"
     code = str(item.get("countryCode") or "").strip().upper()
     if code:
-        if code in countries:
+        if code in _country_codes():
             values["country"] = code
         else:
             notes.append(f"countryCode {code!r} is not an ISO country code")
@@ -78,6 +80,13 @@ def inbound_columns(item: dict) -> tuple[dict, list[str]]:
     elif item.get("dateCreated"):
         notes.append(f"dateCreated {item.get('dateCreated')!r} is not a date-time")
     return values, notes
+
+
+@functools.cache
+def _country_codes() -> frozenset[str]:
+    # `code in countries` translates the whole list on every call (it was 1/10
+    # of a pull's row preparation); the codes themselves never change.
+    return frozenset(code for code, _ in countries)
 
 
 def parse_datetime(value) -> datetime | None:

@@ -1268,9 +1268,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="print every request on stderr")
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
+    # A plain flag, not a threading.Event: Event.set() from a signal handler can
+    # deadlock on the lock that the interrupted Event.wait() holds in this thread.
+    stopped: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, _frame: stopped.append(signum))
     sandbox = CatSandbox(client_id=args.client_id, client_secret=args.client_secret, port=args.port,
                          token_ttl=args.token_ttl, prefix=args.prefix, empty_response=args.empty,
                          verbose=args.verbose).start()
@@ -1279,8 +1281,8 @@ def main(argv: list[str] | None = None) -> int:
             sandbox.generate_leads(args.generate, dealer_code=args.dealer_code)
         print(f"Cat sandbox running: base_url={sandbox.base_url} token_url={sandbox.token_url} "
               f"client_id={sandbox.client_id} pending={sandbox.pending_count()}", flush=True)
-        while not stop.wait(0.2):  # a timed wait, so the signal handler runs promptly
-            pass
+        while not stopped:
+            time.sleep(0.2)  # the signal handler runs between sleeps
     finally:
         sandbox.stop()
     print("Cat sandbox stopped", flush=True)

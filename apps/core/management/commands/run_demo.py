@@ -21,6 +21,11 @@ from apps.core.commands import LeadHubCommand
 SANDBOXES = {
     "Cat sandbox": (8001, ["-m", "apps.vendors.cat.sandbox", "--port", "8001", "--client-id", "demo-client",
                            "--client-secret", "demo-secret", "--generate", "40", "--dealer-code", "DEMO"]),
+    "CAP sandbox": (8003, ["-m", "apps.vendors.cap.sandbox", "--port", "8003", "--api-key", "demo-cap-key"]),
+    "Aimbase sandbox": (8004, ["-m", "apps.vendors.aimbase.sandbox", "--port", "8004", "--username", "demo-user",
+                               "--token", "demo-token", "--manufacturer", "DEMO", "--crm-source", "LeadHub"]),
+    "Capillary sandbox": (8002, ["-m", "apps.vendors.capillary.sandbox", "--port", "8002", "--username", "demo-user",
+                                 "--password", "demo-pass", "--generate", "12"]),
 }
 
 
@@ -84,8 +89,8 @@ class Command(LeadHubCommand):
                 f"\nLeadHub is running: http://{host}:{port}/admin/\n"
                 f"  log in as demo-staff (dealer staff), demo-admin (dealer admin) or admin (IT, superuser)\n"
                 f"  password: {settings.LEADHUB_DEMO_PASSWORD}\n"
-                + "".join(f"  {name}: http://127.0.0.1:{p}/ (demo account demo-cat pulls from it)\n"
-                          for name, (p, _) in sandboxes.items())
+                + "".join(f"  {name}: http://127.0.0.1:{p}/ (the demo account demo-{name.split()[0].lower()} "
+                          f"talks to it)\n" for name, (p, _) in sandboxes.items())
                 + "  Ctrl-C stops the web server, the worker and the sandboxes.\n"))
             while not stopping:
                 for name, process in processes.items():

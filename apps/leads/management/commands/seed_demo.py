@@ -14,13 +14,16 @@ from django.utils import timezone
 from apps.accounts.models import Dealer, Membership, Role
 from apps.core.commands import LeadHubCommand
 from apps.leads import services
-from apps.leads.models import Lead, Origin, Reason, ReasonMapping, SalesStage, StageMapping, Source
+from apps.leads.models import Lead, Origin, Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping, Source
 from apps.leads.statuses import ReasonKind, Status
 from apps.vendors.cat import rules as cat
 from apps.vendors.models import VendorAccount
 
 DEALER_CODE = "DEMO"
-SANDBOX_URLS = {"cat": "http://127.0.0.1:8001/cat"}  # run_demo starts these
+SANDBOX_URLS = {"cat": "http://127.0.0.1:8001/cat",  # run_demo starts these
+                "capillary": "http://127.0.0.1:8002/capillary",
+                "cap": "http://127.0.0.1:8003/cap",
+                "aimbase": "http://127.0.0.1:8004/aimbase"}
 FIRST = ["James", "Maria", "Wei", "Aisha", "Lukas", "Sofia", "Carlos", "Priya", "Tom", "Emma", "Kenji", "Olga",
          "Mateo", "Grace", "Ahmed", "Lena", "Noah", "Chloe", "Ravi", "Hannah"]
 LAST = ["Miller", "Garcia", "Chen", "Okafor", "Schmidt", "Rossi", "Silva", "Patel", "Brown", "Johnson", "Tanaka",
@@ -52,6 +55,10 @@ REASONS = {
     ReasonKind.CLOSED_WON: [("Won on service", "Dealer Service Capability", False)],
     ReasonKind.ON_HOLD: [("Customer asked to wait", None, False)],
 }
+# dealer status -> Capillary status and sub-status ("Enums for status")
+CAPILLARY_STATUSES = [("new", "OPEN", ""), ("accepted", "OPEN", ""), ("on_hold", "ON_HOLD", "YetToDecide"),
+                      ("rejected", "LOST", ""), ("disqualified", "LOST", "InvalidPhoneNumber"),
+                      ("closed_lost", "LOST", ""), ("closed_won", "WON", ""), ("closed_no_deal", "DELETED", "")]
 STAGES = [("Discovery", 10, "Qualification", 10), ("Demo / site visit", 30, "Develop Solution", 30),
           ("Quote sent", 60, "Proposal/Negotiation", 60), ("Negotiation", 80, "Proposal/Negotiation", 80)]
 USERS = [("demo-admin", "Dana", "Admin", Role.ADMIN), ("demo-staff", "Sam", "Staff", Role.STAFF),
@@ -74,6 +81,8 @@ class Command(LeadHubCommand):
             reasons = self._reasons(dealer)
             stages = self._stages(dealer)
             self._sandbox_accounts(dealer)
+            self._aimbase_account(dealer)
+            self._capillary_account(dealer, reasons, stages)
             created = self._leads(dealer, users, reasons, stages, leads)
         password = settings.LEADHUB_DEMO_PASSWORD
         self.stdout.write(f"demo dealer {dealer.code}: {created} leads created, "
@@ -110,6 +119,67 @@ class Command(LeadHubCommand):
                                     alert_emails="it@demo.invalid")
             account.set_settings({"client_id": "demo-client", "client_secret": "demo-secret", "scope": "manage:all"})
             account.save()
+        self._cap_demo(dealer)
+
+    def _cap_demo(self, dealer):
+        """A CAP Gateway account (the sandbox on 8003), a routing rule sending the
+        dealer's own Audi and Volkswagen leads there (enter one by hand to see it go)."""
+        from apps.routing.models import RoutingRule
+        from apps.vendors.cap.sandbox import DEMO_CAMPAIGN
+
+        account = VendorAccount.objects.filter(name="demo-cap").first()
+        if account is None:
+            account = VendorAccount(name="demo-cap", vendor="cap", dealer=dealer, base_url=SANDBOX_URLS["cap"],
+                                    alert_emails="it@demo.invalid")
+            account.set_settings({"api_key": "demo-cap-key", "campaign_id": DEMO_CAMPAIGN})
+            account.save()
+        RoutingRule.objects.get_or_create(dealer=dealer, name="Audi and VW leads to CAP", defaults={
+            "account": account, "brands": "Audi, Volkswagen", "position": 10})
+
+    def _aimbase_account(self, dealer):
+        """demo-aimbase: dealer leads submitted to the sandbox Aimbase (by hand or
+        by routing), and what is then done with them reported to its Disposition API."""
+        if not VendorAccount.objects.filter(name="demo-aimbase").exists():
+            account = VendorAccount(name="demo-aimbase", vendor="aimbase", dealer=dealer,
+                                    base_url=SANDBOX_URLS["aimbase"], alert_emails="it@demo.invalid")
+            account.set_settings({"username": "demo-user", "token": "demo-token", "manufacturer": "DEMO",
+                                  "lead_source": "Dealer Website", "lead_type": "Request Quote",
+                                  "lead_category": "Dealer", "dealer_number": DEALER_CODE, "default_country": "US",
+                                  "disposition_url": SANDBOX_URLS["aimbase"], "crm_source": "LeadHub"})
+            account.save()
+        for status, value in (("accepted", "Working"), ("closed_won", "Sold"), ("closed_lost", "Lost"),
+                              ("disqualified", "Abandoned")):
+            StatusMapping.objects.get_or_create(dealer=dealer, status=status, vendor="aimbase",
+                                                defaults={"vendor_value": value})
+
+    def _capillary_account(self, dealer, reasons, stages):
+        """demo-capillary on the sandbox Capillary (its leads are made there by
+        run_demo's --generate), with the organisation's lists as the sandbox has
+        them and the demo dealer's mappings to them."""
+        from apps.vendors.capillary.sandbox import DEMO_REASONS, DEMO_SUBSTATUSES
+        from apps.vendors.models import CapillaryReason, CapillarySubStatus
+
+        account = VendorAccount.objects.filter(name="demo-capillary").first()
+        if account is None:
+            account = VendorAccount(name="demo-capillary", vendor="capillary", dealer=dealer,
+                                    base_url=SANDBOX_URLS["capillary"], pull_interval_minutes=1,
+                                    alert_emails="it@demo.invalid")
+            account.set_settings({"username": "demo-user", "password": "demo-pass", "created_by": "28812689",
+                                  "default_reason_id": "3"})
+            account.save()
+        for reason_id, text in enumerate(DEMO_REASONS, start=1):
+            CapillaryReason.objects.get_or_create(account=account, reason_id=reason_id, defaults={"reason": text})
+        for status, sub in DEMO_SUBSTATUSES:
+            CapillarySubStatus.objects.get_or_create(account=account, status=status, sub_status=sub)
+        for status, value, sub in CAPILLARY_STATUSES:
+            StatusMapping.objects.get_or_create(dealer=dealer, status=status, vendor="capillary", defaults={
+                "vendor_value": value, "vendor_sub_status": sub})
+        codes = {"rejection": "1", "disqualification": "1", "closed_lost": "2", "closed_won": "3", "on_hold": "3"}
+        for kind, rows in reasons.items():
+            for reason in rows:
+                ReasonMapping.objects.get_or_create(reason=reason, vendor="capillary",
+                                                    defaults={"vendor_code": codes[kind]})
+        StageMapping.objects.get_or_create(stage=stages[-1], vendor="capillary", defaults={"vendor_value": "Quoted"})
 
     def _reasons(self, dealer):
         out = {}

@@ -55,7 +55,7 @@ class Command(LeadHubCommand):
             summary.add(engine.reconcile(account, start, end or timezone.localdate()))
         elif do_pull and cls.supports_pull:
             summary.add(engine.pull(account))
-        if do_push and cls.supports_push:
+        if do_push and (cls.supports_push or cls.supports_submit):
             summary.add(engine.push(account))
         self.stdout.write(json.dumps(summary.as_dict(), ensure_ascii=False))
         if summary.failed_run():

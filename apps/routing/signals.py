@@ -1,0 +1,38 @@
+"""Route a lead when LeadHub creates it (by hand, CSV import, a walk-in screen).
+
+A post_save receiver rather than calls in each create path: apps.leads stays
+unaware of routing (it has no import of apps.routing), and every way a lead is
+made in LeadHub, today's and future ones, is covered. It runs inside the
+transaction that saves the lead (not on_commit), so the lead and its queued
+submission commit together: a crash right after the commit cannot leave a new
+lead that was never routed, and a rolled-back import (or its dry-run preview)
+leaves no submission behind. Leads from vendors are bulk-inserted (no
+post_save) and are skipped by routable() anyway.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from apps.leads.models import EventKind, Lead, LeadEvent
+
+from .services import routable, route_lead
+
+log = logging.getLogger("leadhub.routing")
+
+
+@receiver(post_save, sender=Lead, dispatch_uid="routing.route_new_lead")
+def route_new_lead(sender, instance: Lead, created: bool, raw: bool = False, **kwargs) -> None:
+    if not created or raw or not routable(instance):
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a routing bug must not cost the lead
+            route_lead(instance)
+    except Exception as exc:  # noqa: BLE001 - logged and shown on the lead; the lead itself is kept
+        log.exception("routing lead %s failed", instance.pk)
+        LeadEvent.objects.create(lead=instance, kind=EventKind.NOTE, actor_label="routing",
+                                 summary=f"Routing failed ({exc.__class__.__name__}); submit it by hand "
+                                         "from the lead's page.")

@@ -1,0 +1,225 @@
+"""Applying what Capillary sent: its lists, and its leads with their follow-ups
+and status logs, keyed on Capillary ids (runs inside the engine's transaction).
+
+Conflicts (docs/vendors/capillary.md): Capillary's status is taken only when
+the dealer has no newer work of their own: no status change of the lead still
+waiting to go to Capillary, and no dealer status change later than
+Capillary's. Otherwise the dealer's status stands (it is, or will be, sent to
+Capillary), and Capillary's is recorded on the timeline and flagged for review.
+"""
+from __future__ import annotations
+
+from django.utils import timezone
+
+from apps.leads.history import record_lead_history
+from apps.leads.models import EventKind, FollowUp, Lead, LeadEvent, Origin, Reason, SalesStage, Source, StatusLog
+from apps.leads.services import lead_record_vendor_status, lead_refresh_next_follow_up
+from apps.leads.statuses import REASON_KIND_FOR_STATUS
+from apps.sync.models import OutboxItem, OutboxState
+from apps.vendors.base import ApplyResult
+
+from . import payloads
+from .models import CapillaryLink, CapillaryReason, CapillarySubStatus, LinkKind
+
+
+def store_lists(account, reasons: list, substatuses: list) -> tuple[int, int]:
+    """Replace the account's copy of the organisation's reasons and sub-statuses."""
+    keep = []
+    for entry in reasons:
+        if isinstance(entry, dict) and isinstance(entry.get("id"), int):
+            obj, _ = CapillaryReason.objects.update_or_create(
+                account=account, reason_id=entry["id"], defaults={"reason": str(entry.get("reason") or "")[:255]})
+            keep.append(obj.pk)
+    CapillaryReason.objects.filter(account=account).exclude(pk__in=keep).delete()
+    keep = []
+    for entry in substatuses:
+        if isinstance(entry, dict) and entry.get("status") and entry.get("subStatus"):
+            obj, _ = CapillarySubStatus.objects.update_or_create(
+                account=account, status=str(entry["status"])[:16], sub_status=str(entry["subStatus"])[:100])
+            keep.append(obj.pk)
+    CapillarySubStatus.objects.filter(account=account).exclude(pk__in=keep).delete()
+    return (CapillaryReason.objects.filter(account=account).count(),
+            CapillarySubStatus.objects.filter(account=account).count())
+
+
+def find_lead(account, capillary_id: str):
+    """(lead, link or None): a lead that came from this account, or one LeadHub
+    submitted to it (linked when Capillary answered with its id)."""
+    lead = Lead.objects.filter(vendor_account=account, vendor_lead_id=capillary_id).first()
+    if lead is not None:
+        return lead, None
+    link = (CapillaryLink.objects.filter(account=account, kind=LinkKind.LEAD, capillary_id=capillary_id)
+            .select_related("lead").first())
+    return (link.lead, link) if link else (None, None)
+
+
+class Upsert:
+    def __init__(self, adapter, mappings: payloads.Mappings):
+        self.adapter = adapter
+        self.account = adapter.account
+        self.m = mappings
+        self.result = ApplyResult()
+        self.reasons_by_id = {}
+        for reason in Reason.objects.filter(dealer_id=self.account.dealer_id, mappings__vendor=adapter.kind):
+            for code in reason.mappings.filter(vendor=adapter.kind).values_list("vendor_code", flat=True):
+                if str(code).strip().lstrip("-").isdigit():
+                    self.reasons_by_id.setdefault(int(code), reason)
+        self.stages = {s.pk: s for s in SalesStage.objects.filter(dealer_id=self.account.dealer_id)}
+
+    def run(self, items: list[dict]) -> ApplyResult:
+        self._prefetch(items)
+        for item in items:
+            self._one(item)
+        return self.result
+
+    def _prefetch(self, items: list[dict]) -> None:
+        """The page's leads and already-linked ids in a few queries (not per lead)."""
+        ids = [str(item["id"]) for item in items]
+        self.known = {lead.vendor_lead_id: (lead, None) for lead in
+                      Lead.objects.filter(vendor_account=self.account, vendor_lead_id__in=ids)}
+        for link in CapillaryLink.objects.filter(account=self.account, kind=LinkKind.LEAD,
+                                                 capillary_id__in=ids).select_related("lead"):
+            self.known.setdefault(link.capillary_id, (link.lead, link))
+        self.linked = {}
+        for kind, key in ((LinkKind.FOLLOWUP, "followUpDetails"), (LinkKind.STATUS_LOG, "statusLogDetails")):
+            entry_ids = [str(e["id"]) for item in items for e in item.get(key) or []
+                         if isinstance(e, dict) and e.get("id") is not None]
+            self.linked[kind] = set(CapillaryLink.objects.filter(account=self.account, kind=kind,
+                                                                 capillary_id__in=entry_ids)
+                                    .values_list("capillary_id", flat=True))
+
+    def _one(self, item: dict) -> None:
+        cap_id = str(item["id"])
+        lead, link = self.known.get(cap_id, (None, None))
+        if lead is None:
+            self._create(cap_id, item)
+            return
+        previous = link.payload if link else (lead.raw_payload or {})
+        if previous == item:
+            return  # read again (the feed's overlap): nothing new
+        before = payloads.parse_dt(previous.get("lastUpdatedOn"))
+        now = payloads.parse_dt(item.get("lastUpdatedOn"))
+        if before and now and now < before:
+            return  # an older copy than LeadHub has
+        if link:
+            link.payload = item
+            link.save(update_fields=["payload"])
+        else:
+            lead.raw_payload = item
+            # Capillary's extended fields are the latest: LeadHub sends them back with
+            # an owner change (PUT /leads/{id}) and must not send older ones.
+            extras = dict(lead.submission_extras or {})
+            extras[self.adapter.kind] = {**extras.get(self.adapter.kind, {}),
+                                         **{k: item[k] for k in ("type", "leadFor", "userId", "extendedFields")
+                                            if k in item}}
+            lead.submission_extras = extras
+            lead.save(update_fields=["raw_payload", "submission_extras", "updated_at"])
+        changed = {k: [previous.get(k), item.get(k)] for k in sorted(set(previous) | set(item))
+                   if k not in ("followUpDetails", "statusLogDetails", "lastUpdatedOn", "lastUpdatedBy")
+                   and previous.get(k) != item.get(k)}
+        self._history(lead, item, status_changed=bool({"status", "subStatus"} & set(changed)))
+        if changed:
+            described = ", ".join(f"{k}: {v[0]!r} → {v[1]!r}" for k, v in list(changed.items())[:10])
+            LeadEvent.objects.create(lead=lead, kind=EventKind.VENDOR_UPDATE, actor_label=self.account.name,
+                                     summary=f"Capillary updated {described}"[:500], details={"changed": changed})
+        self.result.updated += 1
+
+    def _create(self, cap_id: str, item: dict) -> None:
+        lead_for = str(item.get("leadFor") or "")
+        lead = Lead.objects.create(
+            dealer_id=self.account.dealer_id, vendor_account=self.account, vendor_lead_id=cap_id,
+            origin=Origin.VENDOR, product_interest=lead_for[:1000],
+            brand=lead_for[:100] if item.get("type") == "BRAND" else "", source="Capillary",
+            raw_payload=item, vendor_created_at=payloads.parse_dt(item.get("createdOn")),
+            submission_extras={self.adapter.kind: {k: item[k] for k in ("type", "leadFor", "userId", "extendedFields")
+                                                   if k in item}})
+        self.known[cap_id] = (lead, None)
+        LeadEvent.objects.create(lead=lead, kind=EventKind.RECEIVED, actor_label=self.account.name,
+                                 summary=f"Received from Capillary (lead {cap_id}, {item.get('type')} "
+                                         f"{lead_for})"[:500])
+        self.result.created += 1
+        self._history(lead, item, status_changed=True)
+
+    # --- follow-ups and status logs ---------------------------------------------------------
+    def _link(self, kind: str, capillary_id: str, lead, **rows) -> CapillaryLink:
+        self.linked[kind].add(capillary_id)
+        return CapillaryLink.objects.create(account=self.account, kind=kind, capillary_id=capillary_id, lead=lead,
+                                            **rows)
+
+    def _history(self, lead, item: dict, *, status_changed: bool) -> None:
+        followups = [f for f in item.get("followUpDetails") or [] if isinstance(f, dict) and f.get("id") is not None]
+        added = False
+        for entry in followups:
+            if str(entry["id"]) in self.linked[LinkKind.FOLLOWUP]:
+                continue
+            done = payloads.parse_dt(entry.get("followedUpOn"))
+            scheduled = payloads.parse_dt(entry.get("scheduledFollowUp")) or done or payloads.parse_dt(
+                entry.get("createdOn")) or timezone.now()
+            notes = str(entry.get("notes") or "")
+            followup = FollowUp.objects.create(lead=lead, scheduled_at=scheduled, done_at=done, notes=notes,
+                                               outcome_notes=notes if done else "")
+            self._link(LinkKind.FOLLOWUP, str(entry["id"]), lead, followup=followup, payload=entry)
+            added = True
+        if added:
+            lead_refresh_next_follow_up(lead)
+        logs = sorted((e for e in item.get("statusLogDetails") or [] if isinstance(e, dict) and e.get("id") is not None),
+                      key=lambda e: (payloads.parse_dt(e.get("createdOn")) or timezone.now(), str(e["id"])))
+        new_logs = [e for e in logs if str(e["id"]) not in self.linked[LinkKind.STATUS_LOG]]
+        links = []
+        for entry in new_logs:
+            reason = entry.get("reason") or entry.get("reasonId")
+            LeadEvent.objects.create(
+                lead=lead, kind=EventKind.VENDOR_UPDATE, actor_label=self.account.name,
+                created_at=payloads.parse_dt(entry.get("createdOn")) or timezone.now(),
+                summary=f"Capillary status log: {entry.get('status')}"
+                        + (f" / {entry['subStatus']}" if entry.get("subStatus") else "")
+                        + (f", reason {reason}" if reason else "") + f" (by {entry.get('createdBy')})",
+                details={"capillary_status_log": entry})
+            links.append(self._link(LinkKind.STATUS_LOG, str(entry["id"]), lead, payload=entry))
+        if new_logs or status_changed:
+            latest = new_logs[-1] if new_logs else (logs[-1] if logs else {})
+            log = self._take_status(lead, item, latest)
+            if log is not None and links:
+                CapillaryLink.objects.filter(pk=links[-1].pk).update(status_log=log)
+
+    def _take_status(self, lead, item: dict, latest: dict) -> StatusLog | None:
+        cap_status, sub = item.get("status"), str(item.get("subStatus") or "")
+        reason_id = latest.get("reasonId") if latest.get("status") == cap_status else None
+        lead.refresh_from_db()
+        status, stage_id, note = payloads.dealer_status_for(self.m, cap_status, sub, reason_id, self._kinds(reason_id),
+                                                            current=lead.status)
+        if note:
+            if cap_status == "OPEN" and lead.status == "new" and not any(v == "OPEN" for v, _ in self.m.statuses.values()):
+                return None  # a new lead is open: nothing to say until the dealer maps OPEN at all
+            return self._review(lead, note)
+        stage = self.stages.get(stage_id) if stage_id else None
+        if status == lead.status and (stage is None or stage.pk == lead.sales_stage_id):
+            return None
+        at = payloads.parse_dt(latest.get("createdOn")) or payloads.parse_dt(item.get("lastUpdatedOn"))
+        waiting = OutboxItem.objects.filter(account=self.account, lead=lead, kind="status_update", state__in=[
+            OutboxState.PENDING, OutboxState.SENDING, OutboxState.BLOCKED]).exists()
+        newer = (StatusLog.objects.filter(lead=lead).exclude(source=Source.SYNC)
+                 .filter(created_at__gt=at).exists() if at else False)
+        if waiting or newer:
+            return self._review(lead, f"Capillary says {cap_status}{' / ' + sub if sub else ''}, but the dealer's "
+                                      f"newer change ({lead.get_status_display()}) stands and is sent to Capillary")
+        reason = self.reasons_by_id.get(reason_id) if isinstance(reason_id, int) else None
+        if reason is not None and REASON_KIND_FOR_STATUS.get(status, (None,))[0] != reason.kind:
+            reason = None  # a reason of another kind cannot be this status's reason
+        return lead_record_vendor_status(lead=lead, to_status=status, source_account=self.account, at=at,
+                                         stage=stage, reason=reason, reason_label=str(latest.get("reason") or ""),
+                                         sub_status=sub, comment=f"Changed in Capillary to {cap_status}"
+                                                                 + (f" / {sub}" if sub else ""))
+
+    def _kinds(self, reason_id) -> set[str]:
+        reason = self.reasons_by_id.get(reason_id) if isinstance(reason_id, int) else None
+        return {reason.kind} if reason else set()
+
+    def _review(self, lead, note: str) -> None:
+        text = f"{self.account.name}: {note}"
+        Lead.objects.filter(pk=lead.pk).update(
+            needs_review=True, review_note=((lead.review_note + "; ") if lead.review_note else "") + text[:1000])
+        record_lead_history([lead.pk])  # audit: the UPDATE bypasses save(); named after the sync run
+        LeadEvent.objects.create(lead=lead, kind=EventKind.REVIEW, actor_label=self.account.name, summary=text[:500])
+        self.result.notes.append(f"lead {lead.vendor_lead_id or lead.pk}: {note}")
+        return None

@@ -1,0 +1,133 @@
+"""What the dealer does with a lead Aimbase accepted goes to the Disposition API:
+status changes by the dealer's StatusMapping, follow-ups as FollowUp/Activity
+entries, a new owner as Assigned; "no corresponding mapping" answers are shown
+on the lead and counted."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.leads import services
+from apps.leads.models import EventKind, LeadEvent, StatusMapping
+from apps.sync import engine
+from apps.sync.models import AccountSyncState, OutboxItem, OutboxState, SyncRun
+from apps.vendors.aimbase.adapter import aimbase_id
+
+from .conftest import boat_lead, submit
+
+
+@pytest.fixture
+def accepted_lead(sandbox, aimbase_account, dealer_a, alice):
+    lead = boat_lead(dealer_a, owner=alice)
+    submit(aimbase_account, lead)
+    assert engine.push(aimbase_account).pushed == 1
+    return lead
+
+
+@pytest.fixture
+def mapped(dealer_a):
+    for status, value in (("accepted", "Working"), ("closed_won", "Sold"), ("closed_lost", "Lost"),
+                          ("disqualified", "Abandoned")):
+        StatusMapping.objects.create(dealer=dealer_a, status=status, vendor="aimbase", vendor_value=value)
+
+
+def dispositions():
+    return OutboxItem.objects.filter(kind="disposition").order_by("id")
+
+
+def test_a_mapped_status_change_is_reported_with_aimbase_ids(sandbox, aimbase_account, accepted_lead, alice, mapped):
+    result = services.lead_change_status(lead=accepted_lead, to_status="accepted", actor=alice)
+    assert result.ok, result.errors
+    assert engine.push(aimbase_account).pushed == 1
+    activity, = sandbox.activities()
+    assert activity["EntryType"] == "StatusChanged" and activity["EntryDetail"] == "Working"
+    assert activity["PCHProspectId"] == str(accepted_lead.pk)
+    assert activity["SourceProspectId"] == aimbase_id(accepted_lead, aimbase_account)
+    assert activity["DealershipUser"] == "alice" and activity["EntryDate"].endswith("Z")
+    assert ("POST", "/aimbase/api/Disposition?source=LeadHub", 200) in sandbox.requests
+    assert "StatusChanged Working" in LeadEvent.objects.filter(kind=EventKind.PUSH_SENT).first().summary
+
+
+def test_an_unmapped_status_is_not_reported(aimbase_account, accepted_lead, alice):
+    assert services.lead_change_status(lead=accepted_lead, to_status="on_hold", actor=alice).ok
+    assert not dispositions().exists()
+
+
+def test_nothing_is_reported_for_a_lead_aimbase_has_not_accepted(sandbox, aimbase_account, dealer_a, alice, mapped):
+    lead = boat_lead(dealer_a)
+    submit(aimbase_account, lead)  # queued, not yet accepted
+    assert services.lead_change_status(lead=lead, to_status="accepted", actor=alice).ok
+    services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), kind="call")
+    assert not dispositions().exists()
+
+
+def test_follow_ups_are_reported_as_follow_up_and_activity_entries(sandbox, aimbase_account, accepted_lead, alice):
+    followup = services.followup_schedule(lead=accepted_lead, scheduled_at=timezone.now() + timedelta(days=1),
+                                          kind="visit", actor=alice)
+    services.followup_complete(followup=followup, actor=alice, outcome_notes="Came to the showroom",
+                               next_at=timezone.now() + timedelta(days=3), next_kind="quote")
+    assert engine.push(aimbase_account).pushed == 3
+    assert [(a["EntryType"], a["EntryDetail"]) for a in sandbox.activities()] == [
+        ("FollowUp", "Appointment"), ("Activity", "Appointment"), ("FollowUp", "Quote")]
+
+
+def test_a_new_owner_is_reported_as_assigned(sandbox, aimbase_account, accepted_lead, adam):
+    assert services.lead_assign_owner(lead=accepted_lead, owner=adam) == []
+    assert engine.push(aimbase_account).pushed == 1
+    activity, = sandbox.activities()
+    assert (activity["EntryDetail"], activity["DealershipUser"]) == ("Assigned", "adam")
+
+
+def test_a_no_mapping_answer_is_shown_on_the_lead_and_counted(sandbox, aimbase_account, accepted_lead, alice,
+                                                              mapped):
+    sandbox.unmap("Working")
+    assert services.lead_change_status(lead=accepted_lead, to_status="accepted", actor=alice).ok
+    summary = engine.push(aimbase_account)
+    assert (summary.pushed, summary.failed) == (0, 1)
+    item = dispositions().get()
+    assert item.state == OutboxState.FAILED
+    assert "No corresponding Aimbase status mapping for EntryType: StatusChanged, EntryDetail: Working" in \
+        item.last_error
+    assert "no mapping in Aimbase" in LeadEvent.objects.get(kind=EventKind.PUSH_FAILED).summary
+    assert SyncRun.objects.filter(kind="push").latest("id").failed == 1
+    assert AccountSyncState.objects.get(account=aimbase_account).consecutive_failures == 1
+    assert sandbox.activities() == []
+
+
+def test_a_disposition_fault_is_retried(sandbox, aimbase_account, accepted_lead, alice, mapped):
+    sandbox.inject("503", path="disposition")
+    assert services.lead_change_status(lead=accepted_lead, to_status="accepted", actor=alice).ok
+    assert engine.push(aimbase_account).pushed == 0
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    assert engine.push(aimbase_account).pushed == 1
+    assert len(sandbox.activities()) == 1
+
+
+def test_a_failed_report_holds_back_the_later_ones_so_history_stays_in_order(sandbox, aimbase_account,
+                                                                            accepted_lead, alice, mapped):
+    assert services.lead_change_status(lead=accepted_lead, to_status="accepted", actor=alice).ok
+    services.followup_schedule(lead=accepted_lead, scheduled_at=timezone.now() + timedelta(days=1), kind="call")
+    sandbox.inject("reset", path="disposition")
+    summary = engine.push(aimbase_account)
+    assert summary.pushed == 0
+    assert "held back" in dispositions().last().last_error
+    assert [r for r in sandbox.requests if "Disposition" in r[1]] == [
+        ("POST", "/aimbase/api/Disposition?source=LeadHub", 0)]  # the second was not sent
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    assert engine.push(aimbase_account).pushed == 2
+    assert [a["EntryType"] for a in sandbox.activities()] == ["StatusChanged", "FollowUp"]
+
+
+def test_a_stage_change_is_reported_as_stage_changed(sandbox, aimbase_account, accepted_lead, alice, mapped,
+                                                     dealer_a):
+    from tests.conftest import make_stages
+
+    discovery, quote = make_stages(dealer_a)
+    assert services.lead_change_status(lead=accepted_lead, to_status="accepted", stage=discovery, actor=alice).ok
+    accepted_lead.refresh_from_db()
+    assert services.lead_change_status(lead=accepted_lead, to_status="accepted", stage=quote, actor=alice).ok
+    assert engine.push(aimbase_account).pushed == 2
+    assert [(a["EntryType"], a["EntryDetail"]) for a in sandbox.activities()] == [
+        ("StatusChanged", "Working"), ("StageChanged", "Discovery: Quote")]
