@@ -85,8 +85,10 @@ class AccountSpec:
     sandbox_cmd: Callable[[int], list[str]]  # port -> command line
     account_args: Callable[[str], list[str]]  # base URL -> `vendoraccount add` arguments
     base_path: str  # path prefix of the sandbox's base URL
-    delivered: Callable[[dict], list[str]]  # sandbox state -> vendor lead ids it handed out
+    delivered: Callable[[dict], list[str] | None]  # sandbox state -> lead ids it handed out (None: not told)
     accepted: Callable[[dict], dict[str, int]]  # sandbox state -> vendor lead id -> updates accepted
+    pending: Callable[[dict], int] = lambda state: 0  # leads the vendor still holds back
+    pushes: bool = True  # whether the test accepts leads of this account and checks their reports
     slow_pages: Callable[[str, int], None] = lambda base, n: None  # make the next n pages slow
     stall_push: Callable[[str, float], None] = lambda base, seconds: None  # next push hangs, records nothing
     port: int = 0
@@ -133,7 +135,21 @@ def cat_spec(name: str, dealer_code: str, leads: int) -> AccountSpec:
                                    "--set", f"client_secret={secret}"],
         delivered=lambda state: list(state["delivered"]),
         accepted=lambda state: dict(state["accepted"]),
+        pending=lambda state: state["pending"],
         slow_pages=slow, stall_push=stall)
+
+
+def capillary_spec(name: str, dealer_code: str, leads: int) -> AccountSpec:
+    """Capillary LMS: a search, not a destructive read (its sandbox says how many
+    leads it holds). Its outcome reports need the dealer's status mappings, so this
+    spec checks the pull side: every lead once, one pull at a time."""
+    return AccountSpec(
+        name=name, vendor="capillary", dealer_code=dealer_code, leads=leads, base_path="/capillary", pushes=False,
+        sandbox_cmd=lambda port: [sys.executable, "-m", "apps.vendors.capillary.sandbox", "--port", str(port),
+                                  "--generate", str(leads), "--search-delay", "0.3",
+                                  "--username", f"{name}-user", "--password", f"{name}-pass"],
+        account_args=lambda base: ["--set", f"username={name}-user", "--set", f"password={name}-pass"],
+        delivered=lambda state: None, accepted=lambda state: {})
 
 
 @dataclass

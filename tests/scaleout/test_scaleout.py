@@ -1,6 +1,6 @@
 """Scale-out: two gunicorn web processes and three qcluster workers on a real
-Redis broker and the suite's PostgreSQL, syncing vendor accounts against their
-sandboxes at once. One pull per account at a time, no lead twice, no outcome
+Redis broker and the suite's PostgreSQL, syncing two Cat accounts and a Capillary
+account against their sandboxes at once. One pull per account at a time, no lead twice, no outcome
 pushed twice, and nothing lost when a worker is SIGKILLed in the middle of a
 pull, and another in the middle of a push. Redis has no delivery receipts, so a
 killed worker's task is simply gone: the account's lease expires and the next
@@ -27,7 +27,8 @@ from apps.sync.models import InboxPage, OutboxItem, RunState, SyncRun
 from apps.vendors.models import VendorAccount
 from tests.conftest import PASSWORD, make_user
 
-from .harness import Cluster, RedisServer, cat_spec, database_url_for, queue_tasks, redis_server_binary, wait_for
+from .harness import (Cluster, RedisServer, capillary_spec, cat_spec, database_url_for, queue_tasks,
+                      redis_server_binary, wait_for)
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 
@@ -37,8 +38,9 @@ PUSHED_PER_ACCOUNT = 8
 
 
 def accounts():
-    """The accounts synced at once; a Capillary spec joins here when its sandbox exists."""
-    return [cat_spec("east-cat", "E100", 300), cat_spec("west-cat", "W200", 200)]
+    """The accounts synced at once (the first is the one whose worker is killed)."""
+    return [cat_spec("east-cat", "E100", 300), cat_spec("west-cat", "W200", 200),
+            capillary_spec("north-capillary", "N300", 150)]
 
 
 @pytest.fixture
@@ -128,7 +130,7 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
         queue_tasks(cluster, [("apps.sync.tasks.pull_account", s.account.pk) for s in specs])
 
         def pulled_everything():
-            return all(spec.state()["pending"] == 0
+            return all(spec.pending(spec.state()) == 0
                        and Lead.objects.filter(vendor_account=spec.account).count() == spec.leads
                        and not SyncRun.objects.filter(account=spec.account, state=RunState.RUNNING).exists()
                        for spec in specs)
@@ -143,7 +145,7 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
         specs[0].stall_push(specs[0].base_url, 15)
         sessions = [log_in(port) for port, _ in cluster.web]
         changed = []
-        for spec in specs:
+        for spec in (s for s in specs if s.pushes):
             for n, lead in enumerate(Lead.objects.filter(vendor_account=spec.account).order_by("id")
                                      [:PUSHED_PER_ACCOUNT]):
                 accept_through_web(*sessions[n % 2], lead)
@@ -152,7 +154,8 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
                            .exclude(claimed_by="").first(), timeout=60, what="an update being sent")
         assert cluster.kill_worker_running(int(sending.claimed_by.split(":")[1])).returncode == -9
         time.sleep(max(LEASE_SECONDS, CLAIM_SECONDS) + 1)
-        queue_tasks(cluster, [("apps.sync.tasks.push_account", s.account.pk) for s in specs for _ in range(3)])
+        queue_tasks(cluster, [("apps.sync.tasks.push_account", s.account.pk) for s in specs if s.pushes
+                              for _ in range(3)])
         wait_for(lambda: all(spec.accepted(spec.state()).get(lead_id) for spec, lead_id in changed),
                  timeout=90, what="every accepted lead reported", every=1)
         time.sleep(2)  # any duplicate send would arrive by now
@@ -169,7 +172,7 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
         delivered = spec.delivered(spec.final_state)
         ids = list(Lead.objects.filter(vendor_account=spec.account).values_list("vendor_lead_id", flat=True))
         assert len(ids) == len(set(ids)) == spec.leads, f"{spec.name}: a lead duplicated or lost"
-        assert set(ids) == set(delivered) and len(delivered) == spec.leads
+        assert delivered is None or (set(ids) == set(delivered) and len(delivered) == spec.leads)
         assert not InboxPage.objects.filter(account=spec.account, state="pending").exists()
         # One pull per account at a time: the runs that held the lease never overlap.
         held = sorted(SyncRun.objects.filter(account=spec.account, kind="pull")
@@ -177,7 +180,7 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
         for (start, end, errors), (next_start, _, _) in zip(held, held[1:]):
             abandoned = any("stopped before it finished" in e for e in errors)
             assert abandoned or end <= next_start, f"{spec.name}: two pulls overlapped"
-        assert not [f for f in spec.final_state["faults"] if f["path"] == "post"]  # the hung push happened
+        assert not [f for f in spec.final_state["faults"] if f.get("path") == "post"]  # the hung push happened
         accepted = spec.accepted(spec.final_state)
         for other, lead_id in changed:
             if other is spec:
