@@ -203,7 +203,10 @@ class Lead(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Who changed what and when (django-simple-history; docs/architecture.md, "Audit").
-    history = HistoricalRecords()
+    # History is read by lead id (and date): the lead's own search indexes would only
+    # slow down every history row a vendor pull writes (bench/README.md).
+    history = HistoricalRecords(no_db_index=["phone_normalized", "next_follow_up_at", "created_at", "dealer",
+                                             "owner", "sales_stage", "vendor_account"])
 
     class Meta:
         ordering = ["-created_at", "-id"]
