@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-sqlite test-postgres bench bench-leads check clean help
+.PHONY: run test test-sqlite test-postgres test-scaleout bench bench-leads check audit audit-code audit-deps clean help
 
 help:
 	@echo "make run    - set up what is missing, start LeadHub with demo data on http://127.0.0.1:8000/"
@@ -36,6 +36,11 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Only the scale-out test (tests/scaleout/: gunicorn, qcluster workers, Redis and a
+# throwaway PostgreSQL); `make test` runs it too, in its PostgreSQL pass.
+test-scaleout: $(STAMP)
+	$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m pytest -q -p no:cacheprovider -m scaleout tests/scaleout
+
 # Figures go to stdout; each benchmark exits 1 when a target is missed, and
 # make goes on to the next so that every figure is printed.
 bench: $(STAMP) bench-leads
@@ -51,6 +56,19 @@ bench-leads: $(STAMP)
 check: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Security: bandit over LeadHub's code (any medium or high finding fails), then
+# pip-audit over the installed packages (tests/support/audit_deps.py reads its
+# report): a known vulnerability fails; a machine that reaches no advisory
+# database at all is reported as NOT RUN, and LEADHUB_REQUIRE_PIP_AUDIT=1 makes
+# that a failure too.
+audit: audit-code audit-deps
+
+audit-code: $(STAMP)
+	$(BIN)/bandit -q -r apps leadhub --severity-level medium
+
+audit-deps: $(STAMP)
+	$(BIN)/python -m tests.support.audit_deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -9,6 +9,7 @@ asks for.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -62,6 +63,8 @@ INSTALLED_APPS = [
     "django_countries",
     "import_export",
     "django_q",
+    "axes",
+    "simple_history",
     "apps.core",
     "apps.accounts",
     "apps.vendors",
@@ -72,15 +75,25 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app server itself (no separate web server needed);
+    # hashed names, compressed, cached for a year (docs/deployment.md).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Who changed what (django-simple-history reads the user from the request).
+    "simple_history.middleware.HistoryRequestMiddleware",
+    # Login lockout: must come last (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
+    # Refuses a login while its client is locked out; must come first.
+    "axes.backends.AxesStandaloneBackend",
     # Model permissions come from the user's dealer roles, not from per-user
     # permission rows: see apps/accounts/roles.py.
     "apps.accounts.backends.DealerRoleBackend",
@@ -145,6 +158,15 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing one
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # `manage.py collectstatic` writes hashed, compressed copies to STATIC_ROOT; the
+    # web process serves them (whitenoise) with far-future cache headers.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Before the first collectstatic (make run, tests) the unhashed names are served.
+WHITENOISE_MANIFEST_STRICT = False
 
 # --- E-mail (alerts, digests) ---------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -160,13 +182,51 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+# Load balancers probe over plain HTTP inside the network (docs/deployment.md).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
-    # Only behind a proxy that sets the header itself (see docs/deploy.md).
+    # Only behind a proxy that sets the header itself (see docs/deployment.md).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Error e-mails and tracebacks: also hide variables and POST fields named like
+# credentials, and bearer/basic authorisation values (apps/core/reporting.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.core.reporting.LeadHubExceptionReporterFilter"
+
+# Content-Security-Policy on every response (django-csp): only LeadHub's own
+# scripts, styles and images; no inline script anywhere (the lead screens load
+# static/leadhub/*.js and read their data from json_script blocks).
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Login lockout (django-axes): LEADHUB_LOGIN_FAILURE_LIMIT failed logins from one
+# client for one user name lock that pair out for LEADHUB_LOGIN_COOLOFF_MINUTES.
+# The client address comes from apps/core/client_ip.py: REMOTE_ADDR, or behind
+# LEADHUB_TRUSTED_PROXIES proxies the address the outermost trusted proxy saw.
+AXES_FAILURE_LIMIT = env.int("LEADHUB_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LEADHUB_LOGIN_COOLOFF_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "apps.core.client_ip.client_ip"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+LEADHUB_TRUSTED_PROXIES = env.int("LEADHUB_TRUSTED_PROXIES", default=0)
+LEADHUB_FORWARDED_FOR_HEADER = env.str("LEADHUB_FORWARDED_FOR_HEADER", default="X-Forwarded-For")
 
 # --- django-q2 -------------------------------------------------------------------------
 # The ORM broker (the default) needs nothing installed and delivers at least once;
@@ -193,15 +253,33 @@ else:
 
 # --- Logging: never log credentials (vendor adapters log through apps.vendors.http,
 # which redacts); plain lines to stderr, the process manager collects them. ---------------
+# LOG_FORMAT=json writes one JSON object per line (python-json-logger) for a log
+# collector. Either way every line of a sync run carries its account and run id
+# (apps/core/runcontext.py: the filter reads them from the run's context).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"sync_run": {"()": "apps.core.runcontext.SyncContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(sync)s %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(account)s %(vendor)s %(run_id)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "filters": ["sync_run"],
+                            "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"},
+                # django-axes announces itself at INFO in every process; lockouts are WARNING.
+                "axes": {"level": "WARNING"}},
 }
+
+# --- Audit history (django-simple-history) --------------------------------------------------
+# History is a record, not an undo button: no "revert" in the admin.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # --- django-import-export --------------------------------------------------------------------
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
@@ -230,5 +308,18 @@ LEADHUB_OUTBOX_MAX_SECONDS = env.float("LEADHUB_OUTBOX_MAX_SECONDS", default=360
 LEADHUB_OUTBOX_BATCH = env.int("LEADHUB_OUTBOX_BATCH", default=50)
 # Queue a push task as soon as a change commits (the scheduled tick is the safety net).
 LEADHUB_PUSH_ON_COMMIT = env.bool("LEADHUB_PUSH_ON_COMMIT", default=True)
+# Leases that make a dead worker's work come back (docs/deployment.md, "Restarts"):
+# an account's pull/push lock, and an outbox item claimed for sending. Both must
+# exceed the longest silence of a live worker (one vendor call with its retries).
+LEADHUB_LOCK_LEASE_SECONDS = env.int("LEADHUB_LOCK_LEASE_SECONDS", default=600)
+LEADHUB_OUTBOX_CLAIM_SECONDS = env.int("LEADHUB_OUTBOX_CLAIM_SECONDS", default=300)
+# Health and metrics (apps/sync/ops.py): a pull is stale after this many intervals
+# without success; /metrics answers only with this bearer token (off when empty).
+LEADHUB_SYNC_STALE_FACTOR = env.float("LEADHUB_SYNC_STALE_FACTOR", default=3.0)
+LEADHUB_METRICS_TOKEN = env.str("LEADHUB_METRICS_TOKEN", default="")
+# Stored vendor pages and sent payloads are pruned after this many days by a daily
+# job (apps/sync/retention.py); 0 keeps them forever. A page is never pruned while
+# it is the only copy of a lead.
+LEADHUB_RETENTION_DAYS = env.int("LEADHUB_RETENTION_DAYS", default=90)
 # Days back that the daily historic reconciliation covers.
 LEADHUB_HISTORIC_DAYS = env.int("LEADHUB_HISTORIC_DAYS", default=3)

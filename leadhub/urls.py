@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from apps.sync import ops
+
 admin.site.site_header = "LeadHub"
 admin.site.site_title = "LeadHub"
 admin.site.index_title = "Leads, follow-ups and vendor sync"
@@ -9,4 +11,7 @@ admin.site.index_title = "Leads, follow-ups and vendor sync"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    # For load balancers and monitoring (apps/sync/ops.py, docs/deployment.md).
+    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.metrics, name="metrics"),
 ]

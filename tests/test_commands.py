@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 
 from apps.accounts.models import Dealer
 from apps.leads.models import Lead, ReasonMapping, StatusLog
@@ -140,7 +141,8 @@ def test_seed_demo_has_every_cat_list_mapped(db):
 
 def test_the_demo_user_sees_leads_after_seeding(client, db):
     run("seed_demo", "--leads", "20")
-    assert client.login(username="demo-staff", password="leadhub-demo")
+    # The login lockout (django-axes) needs the request a login comes with.
+    assert client.login(request=HttpRequest(), username="demo-staff", password="leadhub-demo")
     response = client.get("/admin/leads/lead/")
     assert response.status_code == 200
     assert response.context["cl"].result_count == 20

@@ -14,6 +14,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Dealer
 from .roles import permissions_for_role
@@ -79,11 +81,66 @@ class _ScopedFormFieldsMixin:
         return formfield
 
 
-class DealerScopedAdmin(_ScopedFormFieldsMixin, admin.ModelAdmin):
-    """A ModelAdmin whose objects belong to a dealer through `dealer_field`."""
+class DealerScopedAdmin(_ScopedFormFieldsMixin, SimpleHistoryAdmin):
+    """A ModelAdmin whose objects belong to a dealer through `dealer_field`.
+
+    For a model with audit history (django-simple-history), the object's
+    History page lists every recorded change with who, when and what changed,
+    scoped like everything else: another dealer's history is not found, even
+    for a deleted object. Past versions can be viewed, never restored.
+    """
 
     dealer_field: str = "dealer"
     show_full_result_count = False  # one COUNT per changelist page, not two
+    # Audited objects edited on this object's page (inlines), shown on its History
+    # page too: [(model, name of its foreign key to this model)].
+    related_history: list = []
+    related_history_limit = 200
+    object_history_template = "admin/leadhub_object_history.html"
+
+    def _has_audit_history(self) -> bool:
+        return hasattr(self.model._meta, "simple_history_manager_attribute")
+
+    def history_view(self, request, object_id, extra_context=None):
+        if not self._has_audit_history():
+            return admin.ModelAdmin.history_view(
+                self, request, object_id, {"history_base": "admin/object_history.html", **(extra_context or {})})
+        # Computed for this object id only; super() answers 404 first when the
+        # object's history is out of the user's scope, and nothing is rendered.
+        context = {"history_base": "simple_history/object_history.html",
+                   "related_history": self._related_history(object_id), **(extra_context or {})}
+        return super().history_view(request, object_id, context)
+
+    def _related_history(self, object_id) -> list:
+        sections = []
+        for model, fk_name in self.related_history:
+            rows = list(model.history.filter(**{f"{fk_name}_id": object_id}).select_related("history_user")
+                        .order_by("-history_date", "-history_id")[:self.related_history_limit])
+            previous = {}
+            for row in reversed(rows):  # oldest first: each row against that object's previous row
+                before = previous.get(row.id)
+                row.changes = [(c.field, c.old, c.new) for c in row.diff_against(before).changes] if before else []
+                previous[row.id] = row
+            sections.append((model._meta.verbose_name_plural, rows))
+        return sections
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        # simple-history falls back to the history rows when the object is not in
+        # get_queryset() (a deleted object): those rows are scoped by dealer too.
+        queryset = super().get_history_queryset(request, history_manager, pk_name, object_id)
+        path = self.model._meta.pk.attname if self.dealer_field == "pk" else self.dealer_field
+        return scope_queryset(queryset, request.user, path)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if not self._has_audit_history():
+            raise Http404
+        if request.method != "GET":  # simple-history would save a posted old version
+            return HttpResponseNotAllowed(["GET"])
+        manager = getattr(self.model, self.model._meta.simple_history_manager_attribute)
+        pk_name = self.model._meta.pk.attname
+        if not self.get_history_queryset(request, manager, pk_name, object_id).filter(history_id=version_id).exists():
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request.user, self.dealer_field)

@@ -8,3 +8,8 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
+        from simple_history.signals import pre_create_historical_record
+
+        from .runcontext import name_history_row
+
+        pre_create_historical_record.connect(name_history_row, dispatch_uid="leadhub-history-run")

@@ -140,6 +140,7 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
     paginator = CappedPaginator
     show_full_result_count = False
     inlines = [FollowUpInline, StatusLogInline, LeadEventInline, OutboxInline]
+    related_history = [(FollowUp, "lead")]  # audit: the follow-ups' changes on the lead's History page
     actions = ["assign_to_me", "assign_to", "unassign", "submit_to_vendor"]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
                        "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized",
@@ -426,6 +427,7 @@ class ReasonAdmin(DealerScopedAdmin):
     list_filter = ["kind", "active", UnmappedForVendorFilter, "dealer"]
     search_fields = ["label"]
     inlines = [ReasonMappingInline]
+    related_history = [(ReasonMapping, "reason")]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("mappings")
@@ -455,6 +457,7 @@ class SalesStageAdmin(DealerScopedAdmin):
     list_filter = ["active", UnmappedForVendorFilter, "dealer"]
     search_fields = ["name"]
     inlines = [StageMappingInline]
+    related_history = [(StageMapping, "stage")]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("mappings")

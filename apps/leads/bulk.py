@@ -18,6 +18,9 @@ from __future__ import annotations
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from apps.core import runcontext
+
+from .history import CREATED, record_lead_history
 from .models import Lead
 
 # Field classes (exactly these, not subclasses such as CountryField) whose Python
@@ -107,27 +110,41 @@ ROWS_PER_STATEMENT = 200  # x ~45 columns: well under SQLite's and PostgreSQL's 
 def insert_lead_rows(builder: LeadRows, rows: list[list]) -> int:
     """INSERT prepared rows; returns how many were new (conflicts are skipped).
 
-    One multi-row VALUES statement per ROWS_PER_STATEMENT rows: on PostgreSQL
-    executemany costs a round trip per row (measured: half of a pull's time).
+    One multi-row VALUES statement per ROWS_PER_STATEMENT rows (on PostgreSQL,
+    COPY into a staging table: see _insert_postgresql). Each new lead gets its
+    "created" audit history row in the same transaction, copied by one
+    INSERT ... SELECT (apps/leads/history.py) and named after the sync run
+    doing it; the new ids come from the INSERT's RETURNING.
     """
     table = connection.ops.quote_name(Lead._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in builder.fields)
-    one_row = "(" + ", ".join(["%s"] * len(builder.fields)) + ")"
-    if connection.vendor == "postgresql":
-        return _insert_postgresql(table, columns, rows)
-    inserted = 0
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            new_ids = _insert_postgresql(table, columns, rows)
+        else:
+            new_ids = _insert_values(table, columns, len(builder.fields), rows)
+        record_lead_history(new_ids, history_type=CREATED, reason=runcontext.describe() or "bulk insert")
+    return len(new_ids)
+
+
+def _insert_values(table: str, columns: str, width: int, rows: list[list]) -> list[int]:
+    """Multi-row INSERT ... VALUES; the ids of the rows that were new."""
+    one_row = "(" + ", ".join(["%s"] * width) + ")"
+    new_ids = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start:start + ROWS_PER_STATEMENT]
-            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(chunk))} "
-                           "ON CONFLICT DO NOTHING", [value for row in chunk for value in row])
-            inserted += cursor.rowcount  # skipped conflicts are not counted
-    return inserted
+            # Only quoted names from the model's metadata are formatted in; every value is a parameter.
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(chunk))} "  # nosec B608
+                           "ON CONFLICT DO NOTHING RETURNING id", [value for row in chunk for value in row])
+            new_ids += [row[0] for row in cursor.fetchall()]  # skipped conflicts return nothing
+    return new_ids
 
 
-def _insert_postgresql(table: str, columns: str, rows: list[list]) -> int:
+def _insert_postgresql(table: str, columns: str, rows: list[list]) -> list[int]:
     """COPY the rows into a session-local staging table, then one
-    INSERT ... SELECT ... ON CONFLICT DO NOTHING, in one transaction.
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING, in one transaction; the ids
+    of the rows that were new.
 
     Why not Django's cursor: it binds parameters on the client (psycopg's
     ClientCursor), so a multi-row VALUES of 100 rows x ~60 columns was
@@ -141,15 +158,18 @@ def _insert_postgresql(table: str, columns: str, rows: list[list]) -> int:
 
     import psycopg
 
-    stage = "lead_stage_" + hashlib.sha1(columns.encode()).hexdigest()[:10]
+    stage = "lead_stage_" + hashlib.sha1(columns.encode(), usedforsecurity=False).hexdigest()[:10]
     connection.ensure_connection()
+    # The SQL below is built only from the model's quoted table and column names
+    # and this hash; every value goes through COPY.
     with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-                       f"SELECT {columns} FROM {table} WITH NO DATA")
+                       f"SELECT {columns} FROM {table} WITH NO DATA")  # nosec B608
         with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT DO NOTHING")
-        inserted = cursor.rowcount  # skipped conflicts are not counted
-        cursor.execute(f"DELETE FROM {stage}")  # rows of a savepoint must not wait for the outer commit
-    return inserted
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} "  # nosec B608
+                       "ON CONFLICT DO NOTHING RETURNING id")
+        new_ids = [row[0] for row in cursor.fetchall()]  # skipped conflicts return nothing
+        cursor.execute(f"DELETE FROM {stage}")  # nosec B608 - rows of a savepoint must not wait for the outer commit
+    return new_ids

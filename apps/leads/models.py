@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django_countries.fields import CountryField
+from simple_history.models import HistoricalRecords
 
 from apps.accounts.models import validate_currency
 from apps.vendors.registry import ADAPTERS, VENDOR_CHOICES, adapter_class
@@ -201,6 +202,12 @@ class Lead(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Who changed what and when (django-simple-history; docs/architecture.md, "Audit").
+    # History is read by lead id (and date): the lead's own search indexes would only
+    # slow down every history row a vendor pull writes (bench/README.md).
+    history = HistoricalRecords(no_db_index=["phone_normalized", "next_follow_up_at", "created_at", "dealer",
+                                             "owner", "sales_stage", "vendor_account"])
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -310,6 +317,8 @@ class FollowUp(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    history = HistoricalRecords()  # audit: who changed what and when
+
     class Meta:
         ordering = ["scheduled_at", "id"]
         constraints = [
@@ -339,6 +348,8 @@ class Reason(models.Model):
     active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
 
+    history = HistoricalRecords()  # audit: who changed what and when
+
     class Meta:
         ordering = ["dealer__code", "kind", "position", "label"]
         constraints = [
@@ -359,6 +370,8 @@ class SalesStage(models.Model):
     default_probability = models.PositiveSmallIntegerField(null=True, blank=True, validators=PERCENT,
                                                            help_text="Probability given to a lead entering the stage.")
     active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()  # audit: who changed what and when
 
     class Meta:
         ordering = ["dealer__code", "position", "name"]
@@ -400,6 +413,8 @@ class ReasonMapping(models.Model):
     vendor_value = models.CharField(max_length=255, blank=True, help_text="The vendor's value, e.g. Cat's reason text.")
     vendor_code = models.CharField(max_length=64, blank=True, help_text="The vendor's id, e.g. a Capillary reason id.")
 
+    history = HistoricalRecords()  # audit: who changed what and when
+
     class Meta:
         ordering = ["reason", "vendor"]
         constraints = [
@@ -428,6 +443,8 @@ class StageMapping(models.Model):
     vendor_value = models.CharField(max_length=100)
     probability = models.PositiveSmallIntegerField(null=True, blank=True, validators=PERCENT,
                                                    help_text="Probability sent for this stage; must fit the vendor's range.")
+
+    history = HistoricalRecords()  # audit: who changed what and when
 
     class Meta:
         ordering = ["stage", "vendor"]
@@ -463,6 +480,8 @@ class StatusMapping(models.Model):
     vendor = models.CharField(max_length=16, choices=VENDOR_CHOICES)
     vendor_value = models.CharField(max_length=100)
     vendor_sub_status = models.CharField(max_length=100, blank=True)
+
+    history = HistoricalRecords()  # audit: who changed what and when
 
     class Meta:
         ordering = ["dealer__code", "vendor", "status"]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from apps.core.violations import Violation
 from apps.sync.outbox import adapters_for_lead
 
+from .history import record_lead_history
 from .models import FollowUp, Lead, Reason, SalesStage, Source, StatusLog
 from .rules import ReasonFacts, StageFacts, owner_violations, status_change_violations
 from .statuses import FIXED_PROBABILITY, Status
@@ -115,6 +116,7 @@ def lead_change_status(
             current.first_contacted_at = at
         for name, value in updates.items():
             setattr(current, name, value)
+        _audit(current, actor, f"Status {from_status} → {to_status} ({source})")
         current.save(update_fields=["status", "sales_stage", "probability", "first_contacted_at", "updated_at",
                                     *updates])
         log = StatusLog.objects.create(
@@ -233,11 +235,23 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
     if problems:
         return problems
     with transaction.atomic():
-        Lead.objects.filter(pk=lead.pk).update(owner=owner, updated_at=timezone.now())
+        # Re-read under a lock, so the history row holds the lead as it is, not a
+        # stale copy from the admin's changelist.
+        current = Lead.objects.select_for_update().get(pk=lead.pk)
+        current.owner = owner
+        _audit(current, actor, "Assigned" if owner else "Unassigned")
+        current.save(update_fields=["owner", "updated_at"])
         lead.owner = owner
         for adapter in adapters_for_lead(lead):
             adapter.record_owner_change(lead)
     return []
+
+
+def _audit(obj, actor, reason: str) -> None:
+    """Who and why, for the audit history row the next save() writes."""
+    if getattr(actor, "pk", None) is not None:
+        obj._history_user = actor
+    obj._change_reason = reason
 
 
 def followup_schedule(*, lead: Lead, scheduled_at: datetime, kind: str = "call", assigned_to=None, notes: str = "",
@@ -287,5 +301,7 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
 def lead_refresh_next_follow_up(lead: Lead) -> None:
     """Set lead.next_follow_up_at to its earliest open follow-up (None if none)."""
     earliest = FollowUp.objects.filter(lead_id=lead.pk, done_at__isnull=True).aggregate(m=Min("scheduled_at"))["m"]
-    Lead.objects.filter(pk=lead.pk).update(next_follow_up_at=earliest)
+    # An UPDATE of the one column (never a stale save); audited only when it changed.
+    if Lead.objects.filter(pk=lead.pk).exclude(next_follow_up_at=earliest).update(next_follow_up_at=earliest):
+        record_lead_history([lead.pk], reason="Next follow-up set from its follow-ups")
     lead.next_follow_up_at = earliest

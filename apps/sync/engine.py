@@ -14,6 +14,7 @@ Vendor specifics live behind the adapter (apps/vendors/base.py).
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import threading
@@ -26,6 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from apps.core import runcontext
 from apps.vendors.base import PageUnreadable, VendorError
 from apps.vendors.http import VendorHTTP
 
@@ -35,7 +37,7 @@ from .locks import account_lock, new_holder
 from .models import AccountSyncState, InboxPage, OutboxItem, OutboxState, PageState, RunState, SyncRun
 
 log = logging.getLogger("leadhub.sync")
-CLAIM_LEASE = timedelta(minutes=5)
+CLAIM_LEASE = timedelta(seconds=settings.LEADHUB_OUTBOX_CLAIM_SECONDS)  # a dead sender's items come back after it
 MAX_PAGES_PER_RUN = 2000  # 200,000 leads: a guard against a vendor that never says "empty"
 
 
@@ -101,6 +103,7 @@ def _retrying_call(fn, *args, on_transient=None, **kwargs):
 # Pull
 # ----------------------------------------------------------------------------------------
 
+@runcontext.scoped
 def pull(account, *, holder: str | None = None) -> Summary:
     """Pull everything new from the vendor; one pull per account at a time."""
     summary = Summary(account.name)
@@ -112,6 +115,7 @@ def pull(account, *, holder: str | None = None) -> Summary:
                                    finished_at=timezone.now(), errors=summary.errors)
             return summary
         run = SyncRun.objects.create(account=account, kind="pull", worker=lock.holder)
+        runcontext.bind(account, run)  # account and run id on every log line and audit row
         AccountSyncState.objects.update_or_create(account=account, defaults={"last_pull_started_at": run.started_at})
         http = _http(account, run)
         transport_failures = []
@@ -183,8 +187,9 @@ class Prefetched:
         self._stop = threading.Event()
         self.hit_limit = False
         self._consumed_all = False
-        self._thread = threading.Thread(target=self._fetch, args=(iterator, limit), daemon=True,
-                                        name="leadhub-prefetch")
+        # In a copy of the run's context: its log lines carry the account and run too.
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._fetch, iterator, limit),
+                                        daemon=True, name="leadhub-prefetch")
         self._thread.start()
 
     def _fetch(self, iterator, limit):
@@ -286,6 +291,7 @@ def _process_page(page: InboxPage, adapter, run, summary, parsed=None) -> bool:
     return True
 
 
+@runcontext.scoped
 def reconcile(account, start: date, end: date) -> Summary:
     """Import every lead the vendor says it delivered between start and end that
     LeadHub does not have (Cat: GET /leads/historic)."""
@@ -302,6 +308,7 @@ def reconcile(account, start: date, end: date) -> Summary:
             summary.errors.append("another reconciliation of this account is running; skipped")
             return summary
         run = SyncRun.objects.create(account=account, kind="historic", worker=lock.holder)
+        runcontext.bind(account, run)
         http = _http(account, run)
         try:
             for raw in adapter.fetch_historic_pages(http, start, end, call=_retrying_call):
@@ -321,6 +328,7 @@ def reconcile(account, start: date, end: date) -> Summary:
 # Push
 # ----------------------------------------------------------------------------------------
 
+@runcontext.scoped
 def push(account, *, holder: str | None = None) -> Summary:
     """Send every due outbox item of the account, in order, in batches."""
     summary = Summary(account.name)
@@ -331,6 +339,7 @@ def push(account, *, holder: str | None = None) -> Summary:
             summary.errors.append("another push of this account is running; skipped")
             return summary
         run = SyncRun.objects.create(account=account, kind="push", worker=holder)
+        runcontext.bind(account, run)
         release_expired_claims(account)
         rebuild_blocked(account)
         http = _http(account, run)

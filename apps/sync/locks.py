@@ -13,13 +13,17 @@ import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from .models import AccountLock
 
-DEFAULT_LEASE = timedelta(minutes=10)
+def default_lease() -> timedelta:
+    """How long a lock outlives a silent holder (LEADHUB_LOCK_LEASE_SECONDS): after
+    a worker dies, the next run of its account waits at most this long."""
+    return timedelta(seconds=settings.LEADHUB_LOCK_LEASE_SECONDS)
 
 
 def new_holder() -> str:
@@ -58,9 +62,9 @@ class Lease:
 
 
 @contextmanager
-def account_lock(account_id: int, name: str, *, holder: str | None = None, lease: timedelta = DEFAULT_LEASE):
+def account_lock(account_id: int, name: str, *, holder: str | None = None, lease: timedelta | None = None):
     """Yield a Lease whose `held` says whether this caller got the lock."""
-    lock = Lease(account_id, name, holder or new_holder(), lease)
+    lock = Lease(account_id, name, holder or new_holder(), lease or default_lease())
     lock.acquire()
     try:
         yield lock

@@ -17,6 +17,7 @@ from .models import AccountSyncState, OutboxItem, OutboxState
 
 log = logging.getLogger("leadhub.sync")
 TICK_SCHEDULE_NAME = "leadhub-sync-tick"
+RETENTION_SCHEDULE_NAME = "leadhub-retention"
 
 
 def _account(account_id: int) -> VendorAccount | None:
@@ -68,9 +69,18 @@ def tick() -> list[str]:
     return queued
 
 
+def prune_retention() -> dict:
+    """Daily: prune stored vendor pages and sent payloads past LEADHUB_RETENTION_DAYS."""
+    from .retention import prune
+
+    return prune().as_dict()
+
+
 def ensure_schedule(**kwargs) -> None:
-    """Create the one-minute tick schedule (post_migrate), once."""
+    """Create the one-minute tick and the daily retention schedules (post_migrate), once."""
     from django_q.models import Schedule
 
     Schedule.objects.get_or_create(name=TICK_SCHEDULE_NAME, defaults={
         "func": "apps.sync.tasks.tick", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1})
+    Schedule.objects.get_or_create(name=RETENTION_SCHEDULE_NAME, defaults={
+        "func": "apps.sync.tasks.prune_retention", "schedule_type": Schedule.DAILY, "repeats": -1})

@@ -12,6 +12,7 @@ class VendorAccountAdmin(DealerScopedAdmin):
     list_display = ["name", "vendor", "dealer", "environment", "enabled", "pull_interval_minutes", "settings_state"]
     list_filter = ["vendor", "enabled", "dealer"]
     search_fields = ["name", "dealer__code", "dealer__name"]
+    history_list_display = ["secrets_marker"]  # audit: when secrets changed, never what they are
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The settings fields depend on the vendor: the account's own, or on the

@@ -233,6 +233,14 @@ class VendorAdapter:
         """The items of a stored page; raises PageUnreadable."""
         raise NotImplementedError
 
+    def item_lead_id(self, item) -> str | None:
+        """The vendor's lead id of one stored page item (None: it has none).
+
+        Retention (apps/sync/retention.py) prunes a processed page only when every
+        item's lead is in the Lead table; a vendor that does not say how to read
+        the id keeps its pages forever (NotImplementedError)."""
+        raise NotImplementedError
+
     def apply_items(self, items: list[dict], *, kind: str) -> ApplyResult:
         """Upsert the page's items into leads (inside the caller's transaction)."""
         raise NotImplementedError

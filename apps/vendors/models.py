@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator, validate_email
+import hashlib
+
 from django.db import models
+from django.db.models.functions import Cast
+from django.dispatch import receiver
+from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
 
 from apps.core.crypto import EncryptedSecrets, EncryptedSecretsField
 
@@ -43,6 +49,18 @@ def validate_vendor_url(value: str) -> None:
         raise ValidationError("Vendor URLs must use https (plain http is allowed only on this machine's loopback).")
 
 
+class SecretsMarker(models.Model):
+    """Stands in a VendorAccount history row for the secrets, which history never
+    holds (not even encrypted): whether any are set, and a fingerprint of the
+    stored ciphertext, which changes exactly when someone re-enters a secret."""
+
+    secrets_marker = models.CharField(max_length=64, blank=True, default="",
+                                      help_text="Secrets are never kept in history; this changes when they change.")
+
+    class Meta:
+        abstract = True
+
+
 class VendorAccount(models.Model):
     name = models.CharField(max_length=64, unique=True, validators=[account_name_validator],
                             help_text="Short name used in commands and logs, e.g. b330-cat.")
@@ -71,6 +89,9 @@ class VendorAccount(models.Model):
                                     help_text="Comma-separated addresses alerted when sync fails after its retries.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Audit: every change, who and when; the secrets are replaced by a marker.
+    history = HistoricalRecords(excluded_fields=["secrets"], bases=[SecretsMarker])
 
     class Meta:
         ordering = ["dealer__code", "name"]
@@ -141,3 +162,14 @@ class VendorAccount(models.Model):
 # Capillary's organisation lists and id links live with the Capillary package
 # (registered under this app so the vendor packages stay plain modules).
 from .capillary.models import CapillaryLink, CapillaryReason, CapillarySubStatus  # noqa: E402,F401
+
+
+@receiver(pre_create_historical_record)
+def _mark_secrets(sender, instance, history_instance, **kwargs):
+    if not isinstance(instance, VendorAccount):
+        return
+    # The ciphertext as stored (Cast skips the field's decrypting converter).
+    token = (VendorAccount.objects.filter(pk=instance.pk)
+             .annotate(stored=Cast("secrets", models.TextField())).values_list("stored", flat=True).first())
+    history_instance.secrets_marker = (
+        f"set, version {hashlib.sha256(token.encode()).hexdigest()[:12]}" if token else "none")

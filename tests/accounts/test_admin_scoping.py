@@ -39,7 +39,9 @@ OBJECT_OF = {
 }
 # Registered models that are not dealer data: only IT (superusers) reach them.
 GLOBAL_MODELS = {"auth.group", "auth.user", "django_q.schedule", "django_q.success", "django_q.failure",
-                 "django_q.ormq"}
+                 "django_q.ormq",
+                 # django-axes: login attempts and lockouts (IT unlocks people here).
+                 "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"}
 
 
 def _label(model):
@@ -92,6 +94,10 @@ def test_it_never_reaches_another_dealers_object_by_url(client, world, username)
             assert response.status_code in (302, 403, 404), f"{_label(model)} {view}: {response.status_code}"
             if response.status_code == 302:
                 assert response.url == reverse("admin:index"), f"{_label(model)} {view} -> {response.url}"
+        if hasattr(model._meta, "simple_history_manager_attribute"):  # audit history: one past version
+            version = model.history.filter(**{model._meta.pk.attname: theirs.pk}).latest("history_date").history_id
+            response = client.get(_url(model, "simple_history", theirs.pk, version))
+            assert response.status_code in (403, 404), f"{_label(model)} history version: {response.status_code}"
         before = model.objects.filter(pk=theirs.pk).values().get()
         client.post(_url(model, "change", theirs.pk), {"name": "hacked", "label": "hacked", "first_name": "hacked"})
         client.post(_url(model, "delete", theirs.pk), {"post": "yes"})

@@ -55,24 +55,29 @@ def browser():
 
 
 def _page(browser, live_server, width, height):
+    """A page in a fresh context. Every page carries a Content-Security-Policy;
+    Chromium reports each thing it refused (an inline script or style, a foreign
+    source) on the console, and any such report fails the test that caused it."""
     context = browser.new_context(base_url=live_server.url, accept_downloads=True,
                                   viewport={"width": width, "height": height})
     context.set_default_timeout(15_000)
-    return context, context.new_page()
+    page = context.new_page()
+    refused = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    yield page
+    context.close()
+    assert not refused, f"the Content-Security-Policy refused something: {refused}"
 
 
 @pytest.fixture
 def page(browser, live_server):
-    context, page = _page(browser, live_server, 1280, 900)  # a laptop
-    yield page
-    context.close()
+    yield from _page(browser, live_server, 1280, 900)  # a laptop
 
 
 @pytest.fixture
 def tablet_page(browser, live_server):
-    context, page = _page(browser, live_server, 768, 1024)  # a tablet held upright (iPad)
-    yield page
-    context.close()
+    yield from _page(browser, live_server, 768, 1024)  # a tablet held upright (iPad)
 
 
 def log_in(page, username, password):

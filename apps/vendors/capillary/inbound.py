@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from apps.leads.history import record_lead_history
 from apps.leads.models import EventKind, FollowUp, Lead, LeadEvent, Origin, Reason, SalesStage, Source, StatusLog
 from apps.leads.services import lead_record_vendor_status, lead_refresh_next_follow_up
 from apps.leads.statuses import REASON_KIND_FOR_STATUS
@@ -218,6 +219,7 @@ class Upsert:
         text = f"{self.account.name}: {note}"
         Lead.objects.filter(pk=lead.pk).update(
             needs_review=True, review_note=((lead.review_note + "; ") if lead.review_note else "") + text[:1000])
+        record_lead_history([lead.pk])  # audit: the UPDATE bypasses save(); named after the sync run
         LeadEvent.objects.create(lead=lead, kind=EventKind.REVIEW, actor_label=self.account.name, summary=text[:500])
         self.result.notes.append(f"lead {lead.vendor_lead_id or lead.pk}: {note}")
         return None

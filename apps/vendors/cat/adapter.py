@@ -151,6 +151,9 @@ class CatAdapter(VendorAdapter):
     def parse_page(self, body: bytes) -> list[dict]:
         return [item for item, _ in parse_items(body)]
 
+    def item_lead_id(self, item):
+        return (str(item.get("leadId") or "").strip() or None) if isinstance(item, dict) else None
+
     def apply_items(self, items, *, kind):
         return self.apply_page(self.prepare_page_items(items), kind=kind)
 

@@ -1,0 +1,1 @@
+from tests.vendors.cat.conftest import cat_account, cat_mapped, fast_retries, sandbox  # noqa: F401
