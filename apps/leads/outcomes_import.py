@@ -27,6 +27,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
+from apps.sync.outbox import adapters_for_leads
+
 from . import services
 from .models import Lead, Reason, SalesStage, Source
 from .statuses import Status
@@ -96,6 +98,9 @@ def import_outcomes(data: bytes | str, *, actor=None, actor_label: str = "", dea
     lookup = _Lookup(dealer_ids)
     lookup.preload(rows)
     with transaction.atomic():
+        # Every account that must hear of each preloaded lead, asked once for the
+        # file (inside the transaction, as lead_change_status would ask per row).
+        adapters_by_lead = adapters_for_leads(lookup.by_id.values())
         for line, row in enumerate(rows, start=2):
             errors_before = len(result.errors)
             change = _parse(row, line, lookup, result.errors)
@@ -106,7 +111,8 @@ def import_outcomes(data: bytes | str, *, actor=None, actor_label: str = "", dea
                 result.unchanged += 1
                 continue
             outcome = services.lead_change_status(lead=lead, to_status=to_status, actor=actor,
-                                                  actor_label=actor_label, source=Source.IMPORT, **kwargs)
+                                                  actor_label=actor_label, source=Source.IMPORT,
+                                                  adapters=adapters_by_lead.get(lead.pk), **kwargs)
             if outcome.ok:
                 result.changed += 1
             else:

@@ -74,6 +74,7 @@ def lead_change_status(
     source: str = Source.ADMIN,
     at: datetime | None = None,
     updates: dict | None = None,
+    adapters: list | None = None,
 ) -> StatusChangeResult:
     """Change a lead's status (or, for an accepted lead, its sales stage).
 
@@ -84,7 +85,9 @@ def lead_change_status(
     transaction (the vendor's rules see them). Returns a StatusChangeResult; `errors` lists every
     Violation found, and nothing is written when there are any. A concurrent
     change to the same lead is detected (the row is locked and re-read) and
-    reported as a `conflict` violation.
+    reported as a `conflict` violation. `adapters`: the lead's
+    apps.sync.outbox.adapters_for_lead, when the caller already has them (a bulk
+    import asks for all its leads at once).
     """
     updates = dict(updates or {})
     unknown = sorted(set(updates) - OUTCOME_FIELDS)
@@ -92,7 +95,7 @@ def lead_change_status(
         raise ValueError(f"lead_change_status cannot set {', '.join(unknown)}")
     change = StatusChange(to_status=to_status, reason=reason, stage=stage, probability=probability,
                           sub_status=sub_status or "", comment=comment or "", updates=updates, actor=actor)
-    errors = _violations(lead, change)
+    errors = _violations(lead, change, adapters)
     if errors:
         return StatusChangeResult(ok=False, errors=errors, lead=lead)
 
@@ -125,7 +128,9 @@ def lead_change_status(
             reason_label=reason.label if reason else "", sub_status=change.sub_status, comment=change.comment,
             actor=actor, actor_label=_actor_label(actor, actor_label), source=source, created_at=at,
         )
-        for adapter in adapters_for_lead(current):
+        # Asked again under the lock unless the caller gave them: an account that
+        # accepted the lead's submission meanwhile must hear of this change too.
+        for adapter in adapters if adapters is not None else adapters_for_lead(current):
             adapter.record_status_change(current, log)
     # `current` holds exactly what was written: give it to the caller's instance
     # instead of reading the row again (one query less per change; it counts in
@@ -203,7 +208,7 @@ def _probability_after(lead: Lead, change: StatusChange) -> int | None:
     return lead.probability
 
 
-def _violations(lead: Lead, change: StatusChange) -> list[Violation]:
+def _violations(lead: Lead, change: StatusChange, adapters: list | None = None) -> list[Violation]:
     reason, stage = change.reason, change.stage
     found = status_change_violations(
         dealer_id=lead.dealer_id,
@@ -221,7 +226,7 @@ def _violations(lead: Lead, change: StatusChange) -> list[Violation]:
     impossible = any(v.field == "to_status" for v in found)
     if not impossible:
         seen = {(v.field, v.message) for v in found}
-        for adapter in adapters_for_lead(lead):
+        for adapter in adapters if adapters is not None else adapters_for_lead(lead):
             for violation in adapter.check_status_change(lead, change):
                 if (violation.field, violation.message) not in seen:
                     seen.add((violation.field, violation.message))

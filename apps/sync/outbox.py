@@ -99,21 +99,41 @@ def adapters_for_lead(lead) -> list:
     An adapter that sets `hears_before_created` (Capillary) also hears of a lead
     whose submission is queued or being sent: it holds those messages until the
     vendor created the lead, so no change made meanwhile is lost."""
+    return adapters_for_leads([lead])[lead.pk]
+
+
+def adapters_for_leads(leads) -> dict:
+    """adapters_for_lead for many leads with one query; leads sharing an account
+    share its adapter instance (a bulk import asks once, not per row)."""
     from apps.vendors.models import VendorAccount
 
-    accounts = []
-    if lead.vendor_account_id:
-        accounts.append(lead.vendor_account)
-    if lead.pk:
-        submitted = (VendorAccount.objects.filter(outbox__lead_id=lead.pk, outbox__kind=SUBMIT_KIND,
-                                                  outbox__state__in=[OutboxState.PENDING, OutboxState.SENDING,
-                                                                     OutboxState.SENT])
-                     .exclude(pk=lead.vendor_account_id or 0).distinct().order_by("pk"))
-        sent = set(VendorAccount.objects.filter(outbox__lead_id=lead.pk, outbox__kind=SUBMIT_KIND,
-                                                outbox__state=OutboxState.SENT).values_list("pk", flat=True))
-        accounts += [account for account in submitted
-                     if account.pk in sent or account.adapter_class.hears_before_created]
-    return [account.adapter() for account in accounts]
+    leads = list(leads)
+    accounts: dict[int, VendorAccount] = {}
+    for lead in leads:
+        if lead.vendor_account_id and lead.vendor_account_id not in accounts:
+            accounts[lead.vendor_account_id] = lead.vendor_account
+    submitted: dict[int, list[int]] = {}
+    saved = [lead.pk for lead in leads if lead.pk]
+    if saved:
+        rows = (OutboxItem.objects.filter(lead_id__in=saved, kind=SUBMIT_KIND,
+                                          state__in=[OutboxState.PENDING, OutboxState.SENDING, OutboxState.SENT])
+                .values_list("lead_id", "account_id", "state").order_by("account_id"))
+        pending_only: dict[tuple, bool] = {}
+        for lead_id, account_id, state in rows:
+            key = (lead_id, account_id)
+            pending_only[key] = pending_only.get(key, True) and state != OutboxState.SENT
+        wanted = {account_id for _, account_id in pending_only} - set(accounts)
+        accounts.update(VendorAccount.objects.in_bulk(wanted))
+        for (lead_id, account_id), pending in pending_only.items():
+            if not pending or accounts[account_id].adapter_class.hears_before_created:
+                submitted.setdefault(lead_id, []).append(account_id)
+    adapters = {pk: account.adapter() for pk, account in accounts.items()}
+    result = {}
+    for lead in leads:
+        ids = [lead.vendor_account_id] if lead.vendor_account_id else []
+        ids += sorted(pk for pk in submitted.get(lead.pk, []) if pk != lead.vendor_account_id)
+        result[lead.pk] = [adapters[pk] for pk in ids]
+    return result
 
 
 def kick_push(account_id: int) -> None:

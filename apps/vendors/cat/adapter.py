@@ -69,6 +69,12 @@ class CatAdapter(VendorAdapter):
         "Caterpillar Opportunity Stages",
     )
 
+    def __init__(self, account):
+        super().__init__(account)
+        # Sales rep numbers by (user id, dealer id), for this adapter's lifetime:
+        # one request, one push, or one bulk import (which shares its adapters).
+        self._reps: dict = {}
+
     @staticmethod
     def probability_range(stage: str) -> tuple[int, int]:
         return rules.probability_range(stage)
@@ -84,7 +90,8 @@ class CatAdapter(VendorAdapter):
         if future.first_contacted_at is None and lead.status == "new":
             future.first_contacted_at = timezone.now()
         _, problems = payloads.build_update(lead=future, to_status=change.to_status, reason=change.reason,
-                                            stage=change.stage, comment=change.comment, actor=change.actor)
+                                            stage=change.stage, comment=change.comment, actor=change.actor,
+                                            rep_cache=self._reps)
         return [Violation(payloads.FORM_FIELD_FOR.get(v.field, v.field), v.code, v.message)
                 for v in problems if v.code != "unmapped"]
 
@@ -92,7 +99,8 @@ class CatAdapter(VendorAdapter):
         """The status form's fields Cat requires for `to_status` (rules.required_fields
         on the update this change would send; the acting user stands in for a
         missing owner as the dealerSalesRep, as on the real change)."""
-        payload, _ = payloads.build_update(lead=lead, to_status=to_status, stage=lead.sales_stage, actor=actor)
+        payload, _ = payloads.build_update(lead=lead, to_status=to_status, stage=lead.sales_stage, actor=actor,
+                                           rep_cache=self._reps)
         if payload is None:
             return set()
         fields = rules.required_fields(payload)
@@ -112,7 +120,7 @@ class CatAdapter(VendorAdapter):
         if log is None:
             return None, []
         return payloads.build_update(lead=lead, to_status=log.to_status, reason=log.reason, stage=log.to_stage,
-                                     comment=log.comment, actor=log.actor, at=log.created_at)
+                                     comment=log.comment, actor=log.actor, at=log.created_at, rep_cache=self._reps)
 
     def describe_outbox_item(self, item) -> str:
         return item.payload.get("leadStatus") or super().describe_outbox_item(item)

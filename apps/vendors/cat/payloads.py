@@ -146,18 +146,20 @@ def _json_amount(amount: Decimal | None):
 
 
 def build_update(*, lead, to_status: str, reason=None, stage=None, comment: str = "", actor=None,
-                 at: datetime | None = None) -> tuple[dict | None, list[Violation]]:
+                 at: datetime | None = None, rep_cache: dict | None = None) -> tuple[dict | None, list[Violation]]:
     """The Cat update reporting that `lead` moved to `to_status`, or (None, []) when
     Cat is not told about this status (New, On hold: Cat has no such value).
 
     Returns (payload, violations): "unmapped" violations mean the dealer admin must
     map a reason or stage before the update can go; the others are Cat's rules.
+    `rep_cache`: sales rep numbers already looked up, by (user id, dealer id) (an
+    adapter keeps one for its lifetime, so a bulk import asks once per owner).
     """
     if to_status not in LEAD_STATUS_FOR:
         return None, []
     problems: list[Violation] = []
     owner = lead.owner or actor
-    rep_name, rep_number = _sales_rep(owner, lead.dealer_id)
+    rep_name, rep_number = _sales_rep(owner, lead.dealer_id, rep_cache)
     payload: dict = {
         "leadId": lead.vendor_lead_id,
         "dealerLeadId": dealer_lead_id(lead),
@@ -203,13 +205,18 @@ def _zone(lead):
     return zoneinfo.ZoneInfo(lead.dealer.time_zone)
 
 
-def _sales_rep(user, dealer_id) -> tuple[str | None, str | None]:
+def _sales_rep(user, dealer_id, cache: dict | None = None) -> tuple[str | None, str | None]:
     if user is None:
         return None, None
+    key = (user.pk, dealer_id)
+    if cache is None or key not in cache:
+        membership = user.memberships.filter(dealer_id=dealer_id).first()
+        number = (membership.sales_rep_number if membership else "") or user.get_username()
+        if cache is None:
+            cache = {}
+        cache[key] = number
     name = (user.get_full_name() or user.get_username())[:50]
-    membership = user.memberships.filter(dealer_id=dealer_id).first()
-    number = (membership.sales_rep_number if membership else "") or user.get_username()
-    return name, number[:100]
+    return name, cache[key][:100]
 
 
 def _mapped_reason(reason, problems, cat_field) -> str | None:
