@@ -36,7 +36,8 @@ def record_lead_history(lead_ids, *, history_type: str = CHANGED, reason: str = 
     user = user or _request_user()
     history = Lead.history.model
     qn = connection.ops.quote_name
-    copied = [f.column for f in Lead._meta.concrete_fields]
+    kept = {f.column for f in history._meta.concrete_fields}
+    copied = [f.column for f in Lead._meta.concrete_fields if f.column in kept]
     target = ", ".join(qn(c) for c in copied + ["history_date", "history_change_reason", "history_type",
                                                  "history_user_id"])
     source = ", ".join(qn(c) for c in copied)

@@ -204,9 +204,15 @@ class Lead(models.Model):
 
     # Who changed what and when (django-simple-history; docs/architecture.md, "Audit").
     # History is read by lead id (and date): the lead's own search indexes would only
-    # slow down every history row a vendor pull writes (bench/README.md).
+    # slow down every history row a vendor pull writes (bench/README.md). The raw
+    # vendor payload is not copied into every history row: it is the vendor's, not
+    # a change anyone made; the lead keeps it whole, its stored page keeps the
+    # original, and a vendor's later change to it is on the lead's timeline with
+    # each changed field's old and new value (LeadEvent). Copying it doubled what
+    # a pull writes.
     history = HistoricalRecords(no_db_index=["phone_normalized", "next_follow_up_at", "created_at", "dealer",
-                                             "owner", "sales_stage", "vendor_account"])
+                                             "owner", "sales_stage", "vendor_account"],
+                                excluded_fields=["raw_payload"])
 
     class Meta:
         ordering = ["-created_at", "-id"]
