@@ -150,7 +150,14 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
         ("Contact", {"fields": [("first_name", "last_name"), "company", "email", ("phone", "mobile_phone"),
                                 "phone_normalized", "address1", "address2", ("city", "state_province"),
                                 ("postal_code", "country")]}),
-        ("Interest", {"fields": ["product_interest", "brand", ("source", "campaign")]}),
+        ("Interest", {"fields": ["product_interest", "brand", ("source", "campaign"), "comments"]}),
+        # What CAP's optInConsents and Aimbase's opt-in and UTM fields are built from:
+        # a walk-in or event lead typed here must be able to carry them.
+        ("Consent and origin", {"fields": [("opt_in_email", "opt_in_phone"), ("opt_in_sms", "opt_in_post"),
+                                           "ip_address", ("utm_source", "utm_medium", "utm_campaign"),
+                                           ("utm_term", "utm_content")],
+                                "description": "Marketing consent per channel: Yes (opted in), No (opted out) "
+                                               "or Unknown (not asked). Vendors receive exactly this answer."}),
         ("Timeline", {"fields": ["timeline"]}),
         ("Opportunity", {"fields": [("opportunity_amount", "currency"), ("target_date", "rating"),
                                     "customer_number", ("quote_id", "quote_sent_date")]}),

@@ -47,7 +47,32 @@ class ScopedForeignKeyWidget(widgets.ForeignKeyWidget):
 
 IMPORT_COLUMNS = ["id", "dealer", "external_ref", "first_name", "last_name", "company", "email", "phone",
                   "mobile_phone", "address1", "address2", "city", "state_province", "postal_code", "country",
-                  "product_interest", "brand", "source", "campaign", "owner"]
+                  "product_interest", "brand", "source", "campaign", "owner", "comments", "ip_address",
+                  "opt_in_email", "opt_in_phone", "opt_in_sms", "opt_in_post",
+                  "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"]
+CONSENT_COLUMNS = ["opt_in_email", "opt_in_phone", "opt_in_sms", "opt_in_post"]
+
+
+class ConsentWidget(widgets.Widget):
+    """A consent cell: yes/true/1 (opted in), no/false/0 (opted out), empty (not
+    asked). Anything else is an error naming the cell, never read as "no":
+    import-export's BooleanWidget would turn a typo such as "Y" into an opt-out."""
+
+    YES = {"yes", "y", "true", "1"}
+    NO = {"no", "n", "false", "0"}
+
+    def clean(self, value, row=None, **kwargs):
+        text = "" if value is None else str(value).strip().lower()
+        if text == "":
+            return None
+        if text in self.YES:
+            return True
+        if text in self.NO:
+            return False
+        raise ValueError(f"{value!r} is not a consent answer: use yes, no, or leave it empty (not asked)")
+
+    def render(self, value, obj=None, **kwargs):
+        return {True: "yes", False: "no"}.get(value, "")
 
 
 class LeadImportResource(resources.ModelResource):
@@ -65,6 +90,11 @@ class LeadImportResource(resources.ModelResource):
                           widget=widgets.ForeignKeyWidget(Dealer, field="code"))
     owner = fields.Field(attribute="owner", column_name="owner",
                          widget=widgets.ForeignKeyWidget(get_user_model(), field="username"))
+
+    opt_in_email = fields.Field(attribute="opt_in_email", column_name="opt_in_email", widget=ConsentWidget())
+    opt_in_phone = fields.Field(attribute="opt_in_phone", column_name="opt_in_phone", widget=ConsentWidget())
+    opt_in_sms = fields.Field(attribute="opt_in_sms", column_name="opt_in_sms", widget=ConsentWidget())
+    opt_in_post = fields.Field(attribute="opt_in_post", column_name="opt_in_post", widget=ConsentWidget())
 
     class Meta:
         model = Lead

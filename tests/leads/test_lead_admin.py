@@ -120,6 +120,24 @@ def test_staff_enter_a_lead_by_hand_for_their_dealer(client, alice, dealer_a, de
     assert response.status_code == 200 and not Lead.objects.filter(first_name="Sneaky").exists()
 
 
+def test_a_walk_in_lead_carries_consent_per_channel_ip_and_utm(client, alice, dealer_a):
+    # CAP's optInConsents and Aimbase's opt-in and UTM fields are built from these:
+    # a lead typed in by staff must be able to carry them, "not asked" included.
+    client.force_login(alice)
+    body = client.get("/admin/leads/lead/add/").content.decode()
+    for name in ("opt_in_email", "opt_in_sms", "ip_address", "utm_campaign", "comments"):
+        assert f'name="{name}"' in body, name
+    response = client.post("/admin/leads/lead/add/", {
+        "dealer": dealer_a.pk, "origin": "manual", "first_name": "Expo", "last_name": "Visitor",
+        "opt_in_email": "true", "opt_in_phone": "false", "opt_in_sms": "unknown", "ip_address": "203.0.113.7",
+        "utm_source": "boatshow", "utm_campaign": "spring", "comments": "Wants a test drive", **LEAD_INLINES})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    lead = Lead.objects.get(first_name="Expo")
+    assert (lead.opt_in_email, lead.opt_in_phone, lead.opt_in_sms, lead.opt_in_post) == (True, False, None, None)
+    assert (lead.ip_address, lead.utm_source, lead.utm_campaign, lead.comments) == (
+        "203.0.113.7", "boatshow", "spring", "Wants a test drive")
+
+
 def test_the_lead_page_has_one_timeline_of_everything(client, alice, dealer_a):
     from datetime import timedelta
 

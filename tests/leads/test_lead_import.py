@@ -63,3 +63,23 @@ def test_it_never_imports_into_or_over_another_dealer(client, alice, dealer_a, d
         assert "process_import" not in preview.content.decode(), text
     assert Lead.objects.get(pk=theirs.pk).first_name == "Theirs"
     assert Lead.objects.filter(dealer=dealer_a).count() == 0
+
+
+def test_it_imports_consent_per_channel_ip_and_utm(client, alice, dealer_a):
+    client.force_login(alice)
+    text = ("dealer,external_ref,first_name,email,opt_in_email,opt_in_phone,opt_in_sms,ip_address,utm_source\n"
+            "A100,EV-1,Yes,yes@in.test,yes,No,,203.0.113.7,boatshow\n"
+            "A100,EV-2,True,true@in.test,TRUE,0,1,,\n")
+    confirm(client, upload(client, text))
+    got = {l.external_ref: (l.opt_in_email, l.opt_in_phone, l.opt_in_sms, l.ip_address, l.utm_source)
+           for l in Lead.objects.all()}
+    assert got == {"EV-1": (True, False, None, "203.0.113.7", "boatshow"), "EV-2": (True, False, True, None, "")}
+
+
+def test_an_unreadable_consent_is_an_error_never_an_opt_out(client, alice, dealer_a):
+    client.force_login(alice)
+    preview = upload(client, "dealer,external_ref,first_name,opt_in_email\nA100,EV-1,Typo,Y es\n")
+    body = preview.content.decode()
+    assert "process_import" not in body
+    assert "opt_in_email" in body and "is not a consent answer" in body
+    assert not Lead.objects.exists()
