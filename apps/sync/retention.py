@@ -3,7 +3,9 @@ days, then pruned by a daily django-q2 job (tasks.prune_retention).
 
 A stored page may be the only copy of a lead (a vendor such as Cat hands each
 lead out once), so a page is pruned only when it is old, processed, and every
-item in it has a vendor lead id that is in the Lead table for its account.
+item in it has a vendor lead id that LeadHub holds a lead for
+(`adapter.stored_lead_ids`: the account's leads by vendor lead id; Capillary adds the
+leads LeadHub submitted, linked to their Capillary id).
 Pending and unreadable pages, pages with an item without an id, and pages of a
 vendor whose adapter cannot name an item's lead id are never pruned.
 
@@ -55,8 +57,6 @@ def prune(*, days: int | None = None, now=None) -> PruneResult:
 
 
 def _prune_pages(cutoff, result: PruneResult) -> None:
-    from apps.leads.models import Lead
-
     old = (InboxPage.objects.filter(state=PageState.PROCESSED, received_at__lt=cutoff)
            .select_related("account").order_by("id"))
     last_id = 0
@@ -69,9 +69,7 @@ def _prune_pages(cutoff, result: PruneResult) -> None:
         for page in pages:
             ids = _lead_ids(page)
             if ids is not None:
-                stored = set(Lead.objects.filter(vendor_account_id=page.account_id, vendor_lead_id__in=ids)
-                             .values_list("vendor_lead_id", flat=True))
-                if stored >= set(ids):
+                if page.account.adapter().stored_lead_ids(ids) >= set(ids):
                     deletable.append(page.pk)
                     continue
             result.pages_kept += 1

@@ -241,6 +241,15 @@ class VendorAdapter:
         the id keeps its pages forever (NotImplementedError)."""
         raise NotImplementedError
 
+    def stored_lead_ids(self, ids: list[str]) -> set[str]:
+        """Which of these vendor lead ids LeadHub holds a lead for (retention's test
+        that a page is not the only copy). The account's leads by vendor lead id; a
+        vendor that links its ids to leads LeadHub created adds those."""
+        from apps.leads.models import Lead
+
+        return set(Lead.objects.filter(vendor_account=self.account, vendor_lead_id__in=ids)
+                   .values_list("vendor_lead_id", flat=True))
+
     def apply_items(self, items: list[dict], *, kind: str) -> ApplyResult:
         """Upsert the page's items into leads (inside the caller's transaction)."""
         raise NotImplementedError

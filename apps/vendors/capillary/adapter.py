@@ -250,6 +250,17 @@ class CapillaryAdapter(VendorAdapter):
     def parse_page(self, body: bytes) -> list[dict]:
         return payloads.parse_search_page(body)
 
+    def item_lead_id(self, item):
+        # parse_search_page keeps only items with an id; the lead (or, for a lead
+        # LeadHub submitted, its CapillaryLink) holds the latest copy of the item.
+        return str(item["id"]) if isinstance(item, dict) and item.get("id") is not None else None
+
+    def stored_lead_ids(self, ids):
+        from .models import CapillaryLink, LinkKind
+
+        linked = CapillaryLink.objects.filter(account=self.account, kind=LinkKind.LEAD, capillary_id__in=ids)
+        return super().stored_lead_ids(ids) | set(linked.values_list("capillary_id", flat=True))
+
     def apply_page(self, page: ParsedPage, *, kind: str) -> ApplyResult:
         from .inbound import Upsert, store_lists
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps.leads.models import FollowUp, Lead, LeadEvent, Origin
 from apps.leads.services import followup_complete, followup_schedule, lead_assign_owner, lead_change_status
 from apps.sync.engine import pull, push
-from apps.sync.models import OutboxItem, OutboxState
+from apps.sync.models import InboxPage, OutboxItem, OutboxState, PageState
 from apps.sync.outbox import queue_submission
 from apps.vendors.capillary.models import CapillaryLink
 
@@ -219,3 +219,30 @@ def test_capillarys_extended_fields_are_not_overwritten_by_an_owner_change(pulle
     assert lead_assign_owner(lead=lead, owner=alice, actor=alice) == []
     push(account)
     assert sandbox.received[-1][2] == {"owner": "alice", "extendedFields": {"trial_status": "Done"}}
+
+
+def test_retention_prunes_old_capillary_pages_only_when_their_leads_are_held(account, mapped, sandbox, local_lead,
+                                                                            alice):
+    # A pulled lead, and a LeadHub lead submitted to Capillary (held through its link,
+    # not by vendor lead id): once both are in LeadHub, old pages of them may go.
+    import json
+
+    from apps.sync.retention import prune
+
+    sandbox.add_lead(lead_for="sku_9")
+    assert lead_change_status(lead=local_lead, to_status="accepted", actor=alice).ok
+    queue_submission(account.adapter(), local_lead)
+    assert push(account).pushed == 1
+    pull(account)
+    pages = list(InboxPage.objects.filter(account=account))
+    assert pages and all(p.state == PageState.PROCESSED for p in pages)
+    assert {str(i["id"]) for p in pages for i in json.loads(bytes(p.body))["data"]} >= {
+        str(CapillaryLink.objects.get(kind="lead", lead=local_lead).capillary_id)}
+    # A page naming a lead LeadHub never stored is the only copy of it: kept.
+    only_copy = InboxPage.objects.create(account=account, kind="pull", request="GET /v2/leads", status_code=200,
+                                         state=PageState.PROCESSED,
+                                         body=json.dumps({"data": [{"id": 999999, "leadFor": "x"}]}).encode())
+    InboxPage.objects.update(received_at=timezone.now() - timedelta(days=40))
+    result = prune(days=30)
+    assert list(InboxPage.objects.all()) == [only_copy] and result.pages_deleted == len(pages)
+    assert Lead.objects.count() == 2
