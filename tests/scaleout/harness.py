@@ -88,9 +88,9 @@ class AccountSpec:
     delivered: Callable[[dict], list[str] | None]  # sandbox state -> lead ids it handed out (None: not told)
     accepted: Callable[[dict], dict[str, int]]  # sandbox state -> vendor lead id -> updates accepted
     pending: Callable[[dict], int] = lambda state: 0  # leads the vendor still holds back
-    pushes: bool = True  # whether the test accepts leads of this account and checks their reports
     slow_pages: Callable[[str, int], None] = lambda base, n: None  # make the next n pages slow
     stall_push: Callable[[str, float], None] = lambda base, seconds: None  # next push hangs, records nothing
+    prepare_dealer: Callable[[object], None] = lambda dealer: None  # the dealer's mappings its reports need
     port: int = 0
     process: subprocess.Popen | None = None
 
@@ -141,15 +141,26 @@ def cat_spec(name: str, dealer_code: str, leads: int) -> AccountSpec:
 
 def capillary_spec(name: str, dealer_code: str, leads: int) -> AccountSpec:
     """Capillary LMS: a search, not a destructive read (its sandbox says how many
-    leads it holds). Its outcome reports need the dealer's status mappings, so this
-    spec checks the pull side: every lead once, one pull at a time."""
+    leads it holds). Accepting a lead sends PUT /leads/{id}/status (OPEN, with the
+    account's default reason id), so the dealer maps its statuses first."""
+
+    def map_statuses(dealer):
+        from apps.leads.models import StatusMapping
+
+        for status, value in (("new", "OPEN"), ("accepted", "OPEN"), ("on_hold", "ON_HOLD"), ("rejected", "LOST"),
+                              ("disqualified", "LOST"), ("closed_won", "WON"), ("closed_lost", "LOST"),
+                              ("closed_no_deal", "DELETED")):
+            StatusMapping.objects.create(dealer=dealer, status=status, vendor="capillary", vendor_value=value)
+
     return AccountSpec(
-        name=name, vendor="capillary", dealer_code=dealer_code, leads=leads, base_path="/capillary", pushes=False,
+        name=name, vendor="capillary", dealer_code=dealer_code, leads=leads, base_path="/capillary",
         sandbox_cmd=lambda port: [sys.executable, "-m", "apps.vendors.capillary.sandbox", "--port", str(port),
                                   "--generate", str(leads), "--search-delay", "0.3",
                                   "--username", f"{name}-user", "--password", f"{name}-pass"],
-        account_args=lambda base: ["--set", f"username={name}-user", "--set", f"password={name}-pass"],
-        delivered=lambda state: None, accepted=lambda state: {})
+        account_args=lambda base: ["--set", f"username={name}-user", "--set", f"password={name}-pass",
+                                   "--set", "default_reason_id=1"],
+        delivered=lambda state: None, accepted=lambda state: dict(state["status_updates"]),
+        prepare_dealer=map_statuses)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Scale-out: two gunicorn web processes and three qcluster workers on a real
 Redis broker and the suite's PostgreSQL, syncing two Cat accounts and a Capillary
 account against their sandboxes at once. One pull per account at a time, no lead twice, no outcome
-pushed twice, and nothing lost when a worker is SIGKILLed in the middle of a
+pushed twice (Cat's batched updates and Capillary's status updates), and nothing lost when a worker is SIGKILLed in the middle of a
 pull, and another in the middle of a push. Redis has no delivery receipts, so a
 killed worker's task is simply gone: the account's lease expires and the next
 pull finishes what the dead one stored and reconciles what it may have lost; the
@@ -105,6 +105,7 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
             spec.start()
             dealer = Dealer.objects.create(code=spec.dealer_code, name=spec.name)
             staff.memberships.create(dealer=dealer, role="staff")
+            spec.prepare_dealer(dealer)
             account = VendorAccount(name=spec.name, vendor=spec.vendor, dealer=dealer, base_url=spec.base_url)
             args = spec.account_args(spec.base_url)
             account.token_url = args[args.index("--token-url") + 1] if "--token-url" in args else ""
@@ -145,7 +146,7 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
         specs[0].stall_push(specs[0].base_url, 15)
         sessions = [log_in(port) for port, _ in cluster.web]
         changed = []
-        for spec in (s for s in specs if s.pushes):
+        for spec in specs:
             for n, lead in enumerate(Lead.objects.filter(vendor_account=spec.account).order_by("id")
                                      [:PUSHED_PER_ACCOUNT]):
                 accept_through_web(*sessions[n % 2], lead)
@@ -154,8 +155,7 @@ def test_two_web_and_three_workers_sync_concurrently_and_survive_a_killed_worker
                            .exclude(claimed_by="").first(), timeout=60, what="an update being sent")
         assert cluster.kill_worker_running(int(sending.claimed_by.split(":")[1])).returncode == -9
         time.sleep(max(LEASE_SECONDS, CLAIM_SECONDS) + 1)
-        queue_tasks(cluster, [("apps.sync.tasks.push_account", s.account.pk) for s in specs if s.pushes
-                              for _ in range(3)])
+        queue_tasks(cluster, [("apps.sync.tasks.push_account", s.account.pk) for s in specs for _ in range(3)])
         wait_for(lambda: all(spec.accepted(spec.state()).get(lead_id) for spec, lead_id in changed),
                  timeout=90, what="every accepted lead reported", every=1)
         time.sleep(2)  # any duplicate send would arrive by now

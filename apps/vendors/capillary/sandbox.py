@@ -20,6 +20,7 @@ import json
 import re
 import sys
 import threading
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -204,7 +205,10 @@ class CapillarySandbox(SandboxBase):
         with self._lock:
             return {"leads": len(self._leads), "reasons": list(self._reasons), "substatuses": list(self._substatuses),
                     "searches": sum(1 for m, path, _ in self.requests if m == "GET" and "/v2/leads?" in path),
-                    "writes": len(self.received), "faults": [f.__dict__ for f in self._faults]}
+                    "writes": len(self.received), "faults": [f.__dict__ for f in self._faults],
+                    # lead id -> status updates accepted (the scale-out test's "pushed once")
+                    "status_updates": dict(Counter(path.split("/")[3] for method, path, _ in self.received
+                                                   if method == "PUT" and path.endswith("/status")))}
 
     # --------------------------------------------------------------- routing
     def _route(self, method: str, target: str, headers, body: bytes) -> Reply:
