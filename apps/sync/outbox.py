@@ -2,6 +2,8 @@
 change it reports, so the change and its message commit together or not at all)."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 
 from django.conf import settings
@@ -13,6 +15,9 @@ from .models import OutboxItem, OutboxState
 log = logging.getLogger("leadhub.sync")
 
 SUBMIT_KIND = "submit"
+
+# Set by collect_messages(): queue_message adds to this list instead of inserting.
+_collected: contextvars.ContextVar[list | None] = contextvars.ContextVar("leadhub_outbox_collected", default=None)
 
 
 def queue_status_update(adapter, lead, status_log) -> OutboxItem | None:
@@ -29,21 +34,59 @@ def queue_message(adapter, lead, *, kind: str, payload: dict | None, problems=()
     problems shown on the lead's timeline) when the payload breaks a rule or
     lacks a mapping. A `dedupe_key` makes the message unique per account (the
     database refuses a second one; the caller decides what a repeat means)."""
-    from apps.leads.models import EventKind, LeadEvent
-
     blocked = bool(problems)
     message = " ".join(p.message for p in problems)
-    item = OutboxItem.objects.create(account=adapter.account, lead=lead, status_log=status_log, kind=kind,
-                                     dedupe_key=dedupe_key, payload=payload or {}, last_error=message,
-                                     state=OutboxState.BLOCKED if blocked else OutboxState.PENDING)
-    if blocked:
-        LeadEvent.objects.create(lead=lead, kind=EventKind.PUSH_BLOCKED, actor_label=adapter.account.name,
-                                 summary=f"Not sent to {adapter.account.get_vendor_display()}: {message}"[:500],
-                                 details={"outbox": item.pk, "violations": [p.as_dict() for p in problems]})
-    elif settings.LEADHUB_PUSH_ON_COMMIT:
-        account_id = adapter.account.pk
-        transaction.on_commit(lambda: kick_push(account_id))
+    item = OutboxItem(account=adapter.account, lead=lead, status_log=status_log, kind=kind,
+                      dedupe_key=dedupe_key, payload=payload or {}, last_error=message,
+                      state=OutboxState.BLOCKED if blocked else OutboxState.PENDING)
+    collected = _collected.get()
+    if collected is not None:
+        collected.append((item, adapter, list(problems)))  # inserted when the collection ends
+        return item
+    item.save(force_insert=True)
+    _after_queued([(item, adapter, list(problems))])
     return item
+
+
+@contextlib.contextmanager
+def collect_messages():
+    """Within this block queue_message inserts nothing at once: the messages are
+    inserted with one multi-row INSERT when the block ends (inside the caller's
+    transaction), with their blocked-events and push wake-ups. For bulk writers
+    (lead_change_status_many); a block left by an exception inserts nothing.
+    Until the block ends the queued items have no primary key."""
+    if _collected.get() is not None:  # already collecting: the outer block inserts
+        yield
+        return
+    collected: list = []
+    token = _collected.set(collected)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+    if collected:
+        OutboxItem.objects.bulk_create([item for item, _, _ in collected], batch_size=500)
+        _after_queued(collected)
+
+
+def _after_queued(queued) -> None:
+    """For newly inserted items: a blocked one is shown on its lead's timeline;
+    a pending one wakes its account's push once the transaction commits."""
+    from apps.leads.models import EventKind, LeadEvent
+
+    events, kick = [], set()
+    for item, adapter, problems in queued:
+        if problems:
+            events.append(LeadEvent(
+                lead=item.lead, kind=EventKind.PUSH_BLOCKED, actor_label=adapter.account.name,
+                summary=f"Not sent to {adapter.account.get_vendor_display()}: {item.last_error}"[:500],
+                details={"outbox": item.pk, "violations": [p.as_dict() for p in problems]}))
+        elif settings.LEADHUB_PUSH_ON_COMMIT:
+            kick.add(adapter.account.pk)
+    if events:
+        LeadEvent.objects.bulk_create(events)
+    for account_id in sorted(kick):
+        transaction.on_commit(lambda account_id=account_id: kick_push(account_id))
 
 
 def submission_key(lead) -> str:
