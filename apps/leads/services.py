@@ -163,7 +163,11 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
         updates_by_values: dict[tuple, list[Lead]] = {}
         for index in valid:
             lead, change = changes[index]
-            current = locked[lead.pk]
+            current = locked.get(lead.pk)
+            if current is None:  # deleted since it was read
+                results[index] = StatusChangeResult(ok=False, lead=lead, errors=[Violation(
+                    "to_status", "conflict", "This lead was deleted meanwhile.")])
+                continue
             conflict = _conflict(lead, current)
             if conflict:
                 results[index] = StatusChangeResult(ok=False, lead=current, errors=[conflict])

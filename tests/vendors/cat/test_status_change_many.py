@@ -96,6 +96,15 @@ def test_a_batch_refuses_rule_breakers_and_stale_leads_and_applies_the_rest(two_
     assert OutboxItem.objects.filter(lead_id__in=[leads[0].pk, leads[2].pk]).count() == 2
 
 
+def test_a_lead_deleted_meanwhile_is_refused_and_the_rest_applied(two_sets, alice):
+    _, leads = two_sets
+    Lead.objects.filter(pk=leads[1].pk).delete()
+    results = services.lead_change_status_many(actor=alice, changes=[
+        (leads[0], services.StatusChange(to_status="accepted")), (leads[1], services.StatusChange(to_status="accepted"))])
+    assert [r.ok for r in results] == [True, False] and results[1].errors[0].code == "conflict"
+    assert Lead.objects.get(pk=leads[0].pk).status == "accepted"
+
+
 def test_a_lead_appears_once_per_batch(two_sets):
     _, leads = two_sets
     with pytest.raises(ValueError):
