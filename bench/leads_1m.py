@@ -343,6 +343,10 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="with --import-only: where the import's time goes")
     parser.add_argument("--export-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile and not args.import_only:
+        parser.error("--profile profiles the import: use it with --import-only")
+    if args.import_only and args.only:
+        parser.error("--only (pages) and --import-only (the import) exclude each other")
     if args.export_child:
         export_child()
         return 0

@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
+from apps.core.csvsafe import yes_no
 from apps.sync.outbox import adapters_for_leads
 
 from . import services
@@ -277,8 +278,7 @@ def _date(text):
 
 
 def _yes_no(text):
-    value = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False, "false": False,
-             "0": False}.get(text.lower())
+    value = yes_no(text)
     if value is None:
         raise ValueError(f"{text!r}: write yes or no")
     return value

@@ -5,7 +5,7 @@ from import_export import fields, resources, widgets
 
 from apps.accounts.admin_scoping import dealers_with_perm, scoped_users
 from apps.accounts.models import Dealer
-from apps.core.csvsafe import neutralize_cell
+from apps.core.csvsafe import neutralize_cell, yes_no
 
 from .models import Lead, Origin
 
@@ -58,17 +58,12 @@ class ConsentWidget(widgets.Widget):
     asked). Anything else is an error naming the cell, never read as "no":
     import-export's BooleanWidget would turn a typo such as "Y" into an opt-out."""
 
-    YES = {"yes", "y", "true", "1"}
-    NO = {"no", "n", "false", "0"}
-
     def clean(self, value, row=None, **kwargs):
-        text = "" if value is None else str(value).strip().lower()
-        if text == "":
+        if value is None or str(value).strip() == "":
             return None
-        if text in self.YES:
-            return True
-        if text in self.NO:
-            return False
+        answer = yes_no(value)
+        if answer is not None:
+            return answer
         raise ValueError(f"{value!r} is not a consent answer: use yes, no, or leave it empty (not asked)")
 
     def render(self, value, obj=None, **kwargs):
@@ -91,11 +86,6 @@ class LeadImportResource(resources.ModelResource):
     owner = fields.Field(attribute="owner", column_name="owner",
                          widget=widgets.ForeignKeyWidget(get_user_model(), field="username"))
 
-    opt_in_email = fields.Field(attribute="opt_in_email", column_name="opt_in_email", widget=ConsentWidget())
-    opt_in_phone = fields.Field(attribute="opt_in_phone", column_name="opt_in_phone", widget=ConsentWidget())
-    opt_in_sms = fields.Field(attribute="opt_in_sms", column_name="opt_in_sms", widget=ConsentWidget())
-    opt_in_post = fields.Field(attribute="opt_in_post", column_name="opt_in_post", widget=ConsentWidget())
-
     class Meta:
         model = Lead
         fields = IMPORT_COLUMNS
@@ -113,6 +103,8 @@ class LeadImportResource(resources.ModelResource):
         self.fields["dealer"].widget = ScopedForeignKeyWidget(dealers, "code")
         owners = scoped_users(user) if user is not None else get_user_model().objects.all()
         self.fields["owner"].widget = ScopedForeignKeyWidget(owners, "username")
+        for name in CONSENT_COLUMNS:
+            self.fields[name].widget = ConsentWidget()
 
     def get_instance(self, instance_loader, row):
         visible = Lead.objects.filter(dealer__in=self.fields["dealer"].widget.scoped)

@@ -90,9 +90,7 @@ def lead_change_status(
     import asks for all its leads at once).
     """
     updates = dict(updates or {})
-    unknown = sorted(set(updates) - OUTCOME_FIELDS)
-    if unknown:
-        raise ValueError(f"lead_change_status cannot set {', '.join(unknown)}")
+    _check_outcome_fields(updates)
     change = StatusChange(to_status=to_status, reason=reason, stage=stage, probability=probability,
                           sub_status=sub_status or "", comment=comment or "", updates=updates, actor=actor)
     errors = _violations(lead, change, adapters)
@@ -145,9 +143,7 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
     results: list[StatusChangeResult | None] = [None] * len(changes)
     valid = []
     for index, (lead, change) in enumerate(changes):
-        unknown = sorted(set(change.updates) - OUTCOME_FIELDS)
-        if unknown:
-            raise ValueError(f"lead_change_status cannot set {', '.join(unknown)}")
+        _check_outcome_fields(change.updates)
         adapters = adapters_by_lead.get(lead.pk) if adapters_by_lead is not None else None
         errors = _violations(lead, change, adapters)
         if errors:
@@ -206,6 +202,12 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
         _copy_into(lead, current)
         results[index] = StatusChangeResult(ok=True, log=log, lead=lead)
     return results
+
+
+def _check_outcome_fields(updates: dict) -> None:
+    unknown = sorted(set(updates) - OUTCOME_FIELDS)
+    if unknown:
+        raise ValueError(f"lead_change_status cannot set {', '.join(unknown)}")
 
 
 def _locked_leads(ids):

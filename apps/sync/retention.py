@@ -60,6 +60,7 @@ def _prune_pages(cutoff, result: PruneResult) -> None:
     old = (InboxPage.objects.filter(state=PageState.PROCESSED, received_at__lt=cutoff)
            .select_related("account").order_by("id"))
     last_id = 0
+    adapters = {}  # account id -> its adapter, built once per run
     while True:
         pages = list(old.filter(id__gt=last_id)[:BATCH])
         if not pages:
@@ -67,9 +68,12 @@ def _prune_pages(cutoff, result: PruneResult) -> None:
         last_id = pages[-1].id
         deletable = []
         for page in pages:
-            ids = _lead_ids(page)
+            if page.account_id not in adapters:
+                adapters[page.account_id] = page.account.adapter()
+            adapter = adapters[page.account_id]
+            ids = _lead_ids(page, adapter)
             if ids is not None:
-                if page.account.adapter().stored_lead_ids(ids) >= set(ids):
+                if adapter.stored_lead_ids(ids) >= set(ids):
                     deletable.append(page.pk)
                     continue
             result.pages_kept += 1
@@ -78,10 +82,9 @@ def _prune_pages(cutoff, result: PruneResult) -> None:
             result.pages_deleted += InboxPage.objects.filter(pk__in=deletable, state=PageState.PROCESSED).delete()[0]
 
 
-def _lead_ids(page: InboxPage) -> list[str] | None:
+def _lead_ids(page: InboxPage, adapter) -> list[str] | None:
     """Every item's vendor lead id, or None when any item has none or the page
     cannot be read: then the page is the only copy of something."""
-    adapter = page.account.adapter()
     try:
         items = adapter.parse_page(bytes(page.body))
         ids = [adapter.item_lead_id(item) for item in items]
