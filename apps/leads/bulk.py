@@ -15,6 +15,8 @@ give what save() would compute (phone_normalized: see normalize_phone).
 """
 from __future__ import annotations
 
+import json
+
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -36,13 +38,15 @@ class JSONText(str):
 
 def _json_converter(field):
     if connection.vendor == "postgresql":
-        from psycopg.types.json import Jsonb
+        from psycopg.types.json import Json, Jsonb
+
+        wrapper = Json if field.db_type(connection) == "json" else Jsonb
 
         def as_is(text):
             return text
 
         def convert(value):
-            return Jsonb(value, dumps=as_is) if type(value) is JSONText else field.get_db_prep_save(value, connection)
+            return wrapper(value, dumps=as_is) if type(value) is JSONText else field.get_db_prep_save(value, connection)
     else:
         def convert(value):
             return str(value) if type(value) is JSONText else field.get_db_prep_save(value, connection)
@@ -86,6 +90,9 @@ class LeadRows:
                 value = now
             elif field.has_default():
                 value = field.get_default()
+                if isinstance(field, models.JSONField):
+                    # Encoded once here, not by the driver for every row.
+                    value = JSONText(json.dumps(value))
             else:
                 value = None if field.null else ""
             convert = self.converters.get(field.attname)
@@ -128,48 +135,79 @@ def insert_lead_rows(builder: LeadRows, rows: list[list]) -> int:
 
 
 def _insert_values(table: str, columns: str, width: int, rows: list[list]) -> list[int]:
-    """Multi-row INSERT ... VALUES; the ids of the rows that were new."""
-    one_row = "(" + ", ".join(["%s"] * width) + ")"
+    """Multi-row INSERT ... VALUES; the ids of the rows that were new.
+
+    On SQLite through the driver's own cursor with its "?" placeholders: Django's
+    wrapper rewrites "%s" to "?" with a regular expression over the statement,
+    which for 200 rows x ~48 columns cost a twentieth of a 10,000-lead pull."""
+    sqlite = connection.vendor == "sqlite"
+    mark = "?" if sqlite else "%s"
+    one_row = "(" + ", ".join([mark] * width) + ")"
     new_ids = []
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    cursor = connection.connection.cursor() if sqlite else connection.cursor()
+    try:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start:start + ROWS_PER_STATEMENT]
             # Only quoted names from the model's metadata are formatted in; every value is a parameter.
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(chunk))} "  # nosec B608
                            "ON CONFLICT DO NOTHING RETURNING id", [value for row in chunk for value in row])
             new_ids += [row[0] for row in cursor.fetchall()]  # skipped conflicts return nothing
+    finally:
+        cursor.close()
     return new_ids
 
 
 def _insert_postgresql(table: str, columns: str, rows: list[list]) -> list[int]:
-    """COPY the rows into a session-local staging table, then one
-    INSERT ... SELECT ... ON CONFLICT DO NOTHING, in one transaction; the ids
-    of the rows that were new.
+    """COPY the rows straight into the leads table with ids drawn from its
+    sequence first; the new ids are those. If a row is already there (a
+    reconciliation of the same account inserting the same lead at that moment),
+    the COPY is undone and the rows go the careful way (_insert_postgresql_staged).
 
-    Why not Django's cursor: it binds parameters on the client (psycopg's
-    ClientCursor), so a multi-row VALUES of 100 rows x ~60 columns was
-    re-parsed in Python on every call and the server parsed a megabyte of
-    literals (3/4 of a 10,000-lead Cat pull). COPY is PostgreSQL's bulk path:
-    measured on 5,000 Cat leads, half the server CPU of single-row INSERTs in
-    pipeline mode. The staging table is a TEMP table (this connection only) with
-    the leads' column types and no constraints; its name carries a hash of the
+    Why COPY: it is PostgreSQL's bulk path. Django's cursor binds parameters on
+    the client (psycopg's ClientCursor), so a multi-row VALUES of 100 rows x ~60
+    columns was re-parsed in Python on every call and the server parsed a
+    megabyte of literals. COPY into a staging table then INSERT ... SELECT ... ON
+    CONFLICT wrote every row twice; when the pull already knows which leads are
+    new (it looked, under the account's pull lock), straight COPY halves that
+    (bench/README.md has the figures)."""
+    import psycopg
+
+    connection.ensure_connection()
+    with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
+        # The identifiers below are the model's quoted table and column names.
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                       [Lead._meta.db_table, len(rows)])
+        ids = [row[0] for row in cursor.fetchall()]
+        try:
+            with transaction.atomic():
+                with cursor.copy(f"COPY {table} ({connection.ops.quote_name('id')}, {columns}) FROM STDIN") as copy:
+                    for lead_id, row in zip(ids, rows, strict=True):
+                        copy.write_row([lead_id, *row])
+            return ids
+        except psycopg.errors.UniqueViolation:
+            pass  # the savepoint is rolled back; the drawn ids stay unused (a gap, as any rollback leaves)
+        return _insert_postgresql_staged(cursor, table, columns, rows)
+
+
+def _insert_postgresql_staged(cursor, table: str, columns: str, rows: list[list]) -> list[int]:
+    """COPY the rows into a session-local staging table, then one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING; the ids of the rows that were
+    new. The staging table is a TEMP table (this connection only) with the
+    leads' column types and no constraints; its name carries a hash of the
     column list, so a migration that changes the columns gets a new one."""
     import hashlib
 
-    import psycopg
-
     stage = "lead_stage_" + hashlib.sha1(columns.encode(), usedforsecurity=False).hexdigest()[:10]
-    connection.ensure_connection()
     # The SQL below is built only from the model's quoted table and column names
     # and this hash; every value goes through COPY.
-    with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-                       f"SELECT {columns} FROM {table} WITH NO DATA")  # nosec B608
-        with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} "  # nosec B608
-                       "ON CONFLICT DO NOTHING RETURNING id")
-        new_ids = [row[0] for row in cursor.fetchall()]  # skipped conflicts return nothing
-        cursor.execute(f"DELETE FROM {stage}")  # nosec B608 - rows of a savepoint must not wait for the outer commit
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+                   f"SELECT {columns} FROM {table} WITH NO DATA")  # nosec B608
+    with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} "  # nosec B608
+                   "ON CONFLICT DO NOTHING RETURNING id")
+    new_ids = [row[0] for row in cursor.fetchall()]  # skipped conflicts return nothing
+    cursor.execute(f"DELETE FROM {stage}")  # nosec B608 - rows of a savepoint must not wait for the outer commit
     return new_ids

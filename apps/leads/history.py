@@ -43,15 +43,25 @@ def record_lead_history(lead_ids, *, history_type: str = CHANGED, reason: str = 
     source = ", ".join(qn(c) for c in copied)
     date = history._meta.get_field("history_date").get_db_prep_save(timezone.now(), connection)
     written = 0
+    insert = (f"INSERT INTO {qn(history._meta.db_table)} ({target}) "  # nosec B608
+              f"SELECT {source}, %s, %s, %s, %s FROM {qn(Lead._meta.db_table)} ")
+    fixed = [date, reason or None, history_type, getattr(user, "pk", None)]
+    if connection.vendor == "postgresql":
+        # One array parameter, bound on the server: Django's cursor binds on the
+        # client, which wrote (and the server parsed) every id as a literal.
+        import psycopg
+
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            for start in range(0, len(ids), CHUNK):
+                cursor.execute(insert + f"WHERE {qn('id')} = ANY(%s)", [*fixed, ids[start:start + CHUNK]])
+                written += cursor.rowcount
+        return written
     with connection.cursor() as cursor:
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
             # Names come from the models' metadata; every value is a parameter.
-            cursor.execute(
-                f"INSERT INTO {qn(history._meta.db_table)} ({target}) "  # nosec B608
-                f"SELECT {source}, %s, %s, %s, %s FROM {qn(Lead._meta.db_table)} "
-                f"WHERE {qn('id')} IN ({', '.join(['%s'] * len(chunk))})",
-                [date, reason or None, history_type, getattr(user, "pk", None), *chunk])
+            cursor.execute(insert + f"WHERE {qn('id')} IN ({', '.join(['%s'] * len(chunk))})", [*fixed, *chunk])
             written += cursor.rowcount
     return written
 

@@ -20,6 +20,7 @@ from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
 from apps.accounts.models import validate_currency
+from apps.core.fields import RawJSONField
 from apps.vendors.registry import ADAPTERS, VENDOR_CHOICES, adapter_class
 
 from .statuses import ReasonKind, Status
@@ -193,7 +194,7 @@ class Lead(models.Model):
     quote_sent_date = models.DateField(null=True, blank=True)
 
     # What the vendor sent, every field of it, including those not mapped above.
-    raw_payload = models.JSONField(default=dict, blank=True, editable=False)
+    raw_payload = RawJSONField(default=dict, blank=True, editable=False)
     vendor_created_at = models.DateTimeField(null=True, blank=True,
                                              help_text="When the vendor says the lead was created.")
     needs_review = models.BooleanField(default=False, help_text="Something unexpected arrived; see the review note.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
@@ -34,6 +35,7 @@ class Lease:
     def __init__(self, account_id: int, name: str, holder: str, lease: timedelta):
         self.account_id, self.name, self.holder, self.lease = account_id, name, holder, lease
         self.held = False
+        self.renewed_at = None  # monotonic time of the last acquire/renew
 
     def acquire(self) -> bool:
         try:
@@ -46,13 +48,23 @@ class Lease:
             Q(expires_at__lte=now) | Q(holder=self.holder) | Q(holder="")
         ).update(holder=self.holder, expires_at=now + self.lease)
         self.held = taken == 1
+        self.renewed_at = time.monotonic()
         return self.held
 
-    def renew(self) -> bool:
-        """Extend the lease; False if it was lost (expired and taken by another)."""
+    def renew(self, *, force: bool = True) -> bool:
+        """Extend the lease; False if it was lost (expired and taken by another).
+
+        `force=False` (once per page of a pull or push) renews only when a tenth
+        of the lease has passed since the last renewal: a page takes
+        milliseconds, and a statement per page was measurable on a 10,000-lead
+        pull, while a tenth of the lease leaves nine tenths of margin."""
+        if not force and self.held and self.renewed_at is not None \
+                and time.monotonic() - self.renewed_at < self.lease.total_seconds() / 10:
+            return True
         renewed = AccountLock.objects.filter(account_id=self.account_id, name=self.name, holder=self.holder).update(
             expires_at=timezone.now() + self.lease)
         self.held = renewed == 1
+        self.renewed_at = time.monotonic()
         return self.held
 
     def release(self) -> None:

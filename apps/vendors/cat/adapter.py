@@ -317,9 +317,7 @@ class _CatUpsert:
 
     def run(self, prepared: _Prepared) -> ApplyResult:
         self.result.notes += prepared.notes
-        existing = {lead.vendor_lead_id: lead for lead in
-                    Lead.objects.filter(vendor_account=self.account,
-                                        vendor_lead_id__in=[entry[0] for entry in prepared.entries])}
+        existing = self._existing([entry[0] for entry in prepared.entries])
         builder = prepared.builder
         at = builder.position
         new, events = {}, []
@@ -352,6 +350,18 @@ class _CatUpsert:
         if events:
             LeadEvent.objects.bulk_create(events)
         return self.result
+    def _existing(self, lead_ids) -> dict:
+        """The account's leads among `lead_ids`, by vendor lead id. Keys first, on
+        the unique (account, vendor lead id) index; whole rows only for those found
+        (few: a pull is mostly new leads). Unordered: the model's default ordering
+        made PostgreSQL walk the created_at index while a table's statistics were
+        still those of an empty table (the first pull of a new database)."""
+        found = dict(Lead.objects.filter(vendor_account=self.account, vendor_lead_id__in=lead_ids)
+                     .order_by().values_list("vendor_lead_id", "pk"))
+        if not found:
+            return {}
+        return {lead.vendor_lead_id: lead for lead in Lead.objects.filter(pk__in=found.values()).order_by()}
+
     def _dealer(self, item, notes) -> int:
         code = str(item.get("catDealerCode") or "").strip().upper()
         if not code or code in self.dealer_by_code:
