@@ -174,13 +174,15 @@ def pull(account, *, holder: str | None = None) -> Summary:
 
 
 class Prefetched:
-    """Iterate vendor pages while the next one is already being fetched.
+    """Iterate an iterator in a thread of its own, one item ahead.
 
-    A thread runs the page iterator (HTTP only, no database) one page ahead, so
-    a pull costs about max(fetching, processing) instead of their sum. The main
-    thread stores each page before processing it. If the loop ends early (an
-    error, a kill), the page the thread was holding was received but never
-    stored: close() reports that, and the pull reconciles.
+    The pull chains two: one thread only talks HTTP (the vendor prepares the
+    next page while we work), one parses and prepares pages (no database), so a
+    pull costs about the slowest of fetching, parsing and writing instead of
+    their sum. The main thread stores each page before processing it. If the
+    loop ends early (an error, a kill), a page a thread was holding was received
+    but never stored: close() reports that, and the pull reconciles (a vendor
+    with a destructive read is asked for its historic leads).
     """
 
     _END = object()
