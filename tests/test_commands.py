@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from apps.accounts.models import Dealer
 from apps.leads.models import Lead, ReasonMapping, StatusLog
 from apps.vendors.models import VendorAccount
+from tests.support.processes import copy_migrated_sqlite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ def manage_env(tmp_path_factory):
     var = tmp_path_factory.mktemp("var")
     env = {**os.environ, "LEADHUB_VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{var}/cli.sqlite3",
            "DJANGO_SETTINGS_MODULE": "leadhub.settings"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    copy_migrated_sqlite(var / "cli.sqlite3")
     subprocess.run([sys.executable, "manage.py", "dealer", "add", "D1", "--name", "Dealer one"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     return env

@@ -39,12 +39,46 @@ def manage_runner(tmp_path):
            "LOG_LEVEL": "WARNING", "LEADHUB_PUSH_ON_COMMIT": "0", "LEADHUB_RETRY_BASE_SECONDS": "0.01"}
     if env.get("DATABASE_URL", "").startswith("postgres"):
         pytest.skip("runs on the SQLite pass (the PostgreSQL pass shares one test database per run)")
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/workers.sqlite3"
+    database = tmp_path / "workers.sqlite3"
+    env["DATABASE_URL"] = f"sqlite:///{database}"
 
     def manage(*args, wait=True):
         process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         return process.communicate(timeout=120) + (process.returncode,) if wait else process
 
-    manage("migrate", "-v0")
+    copy_migrated_sqlite(database)
     return manage
+
+
+_migrated_template: Path | None = None
+
+
+def copy_migrated_sqlite(target: Path) -> None:
+    """Write a freshly migrated SQLite database to `target`.
+
+    `manage.py migrate` is run once per test session into a template (about ten
+    seconds on a 2-core machine, paid by every worker test before); each test
+    then gets its own copy through SQLite's backup API, which includes what is
+    still in the template's write-ahead log."""
+    import atexit
+    import shutil
+    import sqlite3
+    import tempfile
+
+    global _migrated_template
+    if _migrated_template is None:
+        var = Path(tempfile.mkdtemp(prefix="leadhub-migrated-"))
+        atexit.register(shutil.rmtree, var, ignore_errors=True)
+        template = var / "template.sqlite3"
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leadhub.settings", "LEADHUB_VAR_DIR": str(var),
+               "LOG_LEVEL": "WARNING", "DATABASE_URL": f"sqlite:///{template}"}
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        _migrated_template = template
+    source = sqlite3.connect(_migrated_template)
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
