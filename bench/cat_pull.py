@@ -94,7 +94,7 @@ def prepare_only(engine, account):
     http = VendorHTTP(vendor=account.vendor, account=account.name, run_id=None)
     received = engine.Prefetched(adapter.fetch_pages(http, call=engine._retrying_call, cursor={}),
                                  limit=engine.MAX_PAGES_PER_RUN)
-    pages = engine.Prefetched(engine._parsed(adapter, received), limit=engine.MAX_PAGES_PER_RUN)
+    pages = engine.Prefetched(engine._parsed(adapter, received), limit=None)
     summary = engine.Summary(account.name)
     try:
         for _, parsed in pages:

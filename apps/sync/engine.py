@@ -136,7 +136,7 @@ def pull(account, *, holder: str | None = None) -> Summary:
         # Two stages ahead of this thread: one thread only talks HTTP (the vendor
         # works on the next page while we parse), one parses and prepares.
         received = Prefetched(adapter.fetch_pages(http, call=call, cursor=cursor), limit=MAX_PAGES_PER_RUN)
-        pages = Prefetched(_parsed(adapter, received), limit=MAX_PAGES_PER_RUN)
+        pages = Prefetched(_parsed(adapter, received), limit=None)  # `received` holds the limit
         try:
             for raw, parsed in pages:
                 page = store_page(account, "pull", raw, run)
@@ -187,7 +187,7 @@ class Prefetched:
 
     _END = object()
 
-    def __init__(self, iterator, *, limit: int):
+    def __init__(self, iterator, *, limit: int | None):
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self.hit_limit = False
@@ -204,7 +204,7 @@ class Prefetched:
             for count, item in enumerate(iterator, start=1):
                 if not self._put(("item", item)):
                     return
-                if count >= limit:  # stop fetching here: never fetch a page nobody will store
+                if limit is not None and count >= limit:  # stop here: never fetch a page nobody will store
                     self.hit_limit = True
                     break
             self._put(("end", None))

@@ -35,6 +35,25 @@ def test_it_pulls_pages_until_cat_says_empty(sandbox, cat_account):
     assert InboxPage.objects.filter(account=cat_account, state=PageState.PROCESSED).count() == 3
 
 
+def test_a_run_stops_at_its_page_limit_and_the_next_run_continues(sandbox, cat_account, monkeypatch):
+    """The guard against a vendor that never says "empty": no page beyond the
+    limit is even requested (Cat's read is destructive), the run says why it
+    stopped, nothing counts as possibly lost (no reconciliation), and the next
+    run takes the rest."""
+    from apps.sync.models import SyncRun
+
+    monkeypatch.setattr(engine, "MAX_PAGES_PER_RUN", 2)
+    delivered = sandbox.generate_leads(250, dealer_code="A100")
+    summary = engine.pull(cat_account)
+    assert (summary.fetched, summary.created) == (200, 200)
+    assert summary.errors == ["stopped after 2 pages; the next run continues"]
+    assert len([path for method, path, status in sandbox.requests if method == "GET"]) == 2
+    assert sandbox.pending_count() == 50
+    assert not SyncRun.objects.filter(account=cat_account, kind="historic").exists()
+    assert engine.pull(cat_account).created == 50
+    assert leads_once(sandbox, cat_account) == {lead["leadId"] for lead in delivered}
+
+
 def test_it_stops_on_204_no_content(cat_account, dealer_a, fast_retries):
     from apps.vendors.cat.sandbox import CatSandbox
 
