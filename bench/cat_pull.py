@@ -86,22 +86,19 @@ def server_cpu_seconds(connection) -> float | None:
 
 
 def prepare_only(engine, account):
-    """The pull's own fetch and prepare stages (engine.Prefetched), pages consumed
+    """The pull's own fetch and prepare stages (engine.PrefetchedPages), pages consumed
     and dropped: what a pull costs before any database write."""
     from apps.vendors.http import VendorHTTP
 
     adapter = account.adapter()
     http = VendorHTTP(vendor=account.vendor, account=account.name, run_id=None)
-    received = engine.Prefetched(adapter.fetch_pages(http, call=engine._retrying_call, cursor={}),
-                                 limit=engine.MAX_PAGES_PER_RUN)
-    pages = engine.Prefetched(engine._parsed(adapter, received), limit=None)
+    pages = engine.PrefetchedPages(adapter, http, call=engine._retrying_call, cursor={})
     summary = engine.Summary(account.name)
     try:
         for _, parsed in pages:
             summary.fetched += len(parsed.items)
     finally:
         pages.close()
-        received.close()
         http.close()
     summary.created = summary.fetched
     return summary

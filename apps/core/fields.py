@@ -27,17 +27,12 @@ class RawJSONField(models.JSONField):
     def get_db_prep_value(self, value, connection, prepared=False):
         if connection.vendor != "postgresql":
             return super().get_db_prep_value(value, connection, prepared)
+        from django.db.backends.postgresql.operations import get_json_dumps
         from psycopg.types.json import Json
 
         if not prepared:
             value = self.get_prep_value(value)
-        return Json(value, dumps=self._dumps())
-
-    def _dumps(self):
-        import json
-
-        encoder = self.encoder
-        return (lambda obj: json.dumps(obj, cls=encoder)) if encoder else json.dumps
+        return Json(value, dumps=get_json_dumps(self.encoder))  # as Django's own jsonb adaptation, as json
 
     def from_db_value(self, value, expression, connection):
         # psycopg decodes `json` columns itself (Django registers a text loader

@@ -1,10 +1,6 @@
 """PostgreSQL column storage settings used by migrations."""
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger("leadhub")
-
 
 def set_lz4(table: str, column: str, *, method: str = "lz4"):
     """A RunPython function setting `table.column`'s TOAST compression to `method`.
@@ -22,7 +18,7 @@ def set_lz4(table: str, column: str, *, method: str = "lz4"):
             cursor.execute(
                 "DO $$ BEGIN "
                 f"ALTER TABLE {qn(table)} ALTER COLUMN {qn(column)} SET COMPRESSION {method}; "  # nosec B608
-                "EXCEPTION WHEN feature_not_supported OR invalid_parameter_value OR syntax_error THEN "
+                "EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN "
                 f"RAISE NOTICE 'compression {method} not available here; default kept'; "
                 "END $$")
     return forwards

@@ -133,10 +133,7 @@ def pull(account, *, holder: str | None = None) -> Summary:
         possible_loss = _abandoned_runs(account, run) > 0
         _finish_stored_pages(account, adapter, run, summary)
         cursor = dict(_state(account).cursor or {})
-        # Two stages ahead of this thread: one thread only talks HTTP (the vendor
-        # works on the next page while we parse), one parses and prepares.
-        received = Prefetched(adapter.fetch_pages(http, call=call, cursor=cursor), limit=MAX_PAGES_PER_RUN)
-        pages = Prefetched(_parsed(adapter, received), limit=None)  # `received` holds the limit
+        pages = PrefetchedPages(adapter, http, call=call, cursor=cursor)
         try:
             for raw, parsed in pages:
                 page = store_page(account, "pull", raw, run)
@@ -148,16 +145,14 @@ def pull(account, *, holder: str | None = None) -> Summary:
                         summary.errors.append(f"stopped at unreadable page {page.pk}; the next run resumes there")
                         break
                 lock.renew(force=False)
-            if received.hit_limit:
+            if pages.hit_limit:
                 summary.errors.append(f"stopped after {MAX_PAGES_PER_RUN} pages; the next run continues")
         except VendorError as exc:
             summary.errors.append(exc.message)
             note_transport_failure(exc)
         finally:
             # A prefetched page that was never stored counts as possibly lost.
-            parsed_pending = pages.close()
-            received_pending = received.close()
-            possible_loss = parsed_pending or received_pending or possible_loss
+            possible_loss = pages.close() or possible_loss
             http.close()
         possible_loss = possible_loss or bool(transport_failures)
         _finish_run(run, summary, "pull")
@@ -173,16 +168,39 @@ def pull(account, *, holder: str | None = None) -> Summary:
     return summary
 
 
+class PrefetchedPages:
+    """A vendor's pages, (raw, parsed), two stages ahead of the thread that writes
+    them: one thread only talks HTTP (the vendor works on the next page while we
+    parse), one parses and prepares. Only the HTTP stage counts pages against
+    MAX_PAGES_PER_RUN, so stopping there is not mistaken for a lost page."""
+
+    def __init__(self, adapter, http, *, call, cursor):
+        self._received = Prefetched(adapter.fetch_pages(http, call=call, cursor=cursor), limit=MAX_PAGES_PER_RUN)
+        self._parsed = Prefetched(_parsed(adapter, self._received), limit=None)
+
+    def __iter__(self):
+        return iter(self._parsed)
+
+    @property
+    def hit_limit(self) -> bool:
+        return self._received.hit_limit
+
+    def close(self) -> bool:
+        """Stop both stages; True if a page may have been received and not stored."""
+        parsed_pending = self._parsed.close()
+        received_pending = self._received.close()
+        return parsed_pending or received_pending
+
+
 class Prefetched:
     """Iterate an iterator in a thread of its own, one item ahead.
 
-    The pull chains two: one thread only talks HTTP (the vendor prepares the
-    next page while we work), one parses and prepares pages (no database), so a
-    pull costs about the slowest of fetching, parsing and writing instead of
-    their sum. The main thread stores each page before processing it. If the
-    loop ends early (an error, a kill), a page a thread was holding was received
-    but never stored: close() reports that, and the pull reconciles (a vendor
-    with a destructive read is asked for its historic leads).
+    PrefetchedPages chains two, so a pull costs about the slowest of fetching,
+    parsing and writing instead of their sum. The main thread stores each page
+    before processing it. If the loop ends early (an error, a kill), a page a
+    thread was holding was received but never stored: close() reports that, and
+    the pull reconciles (a vendor with a destructive read is asked for its
+    historic leads).
     """
 
     _END = object()

@@ -245,10 +245,9 @@ class VendorAdapter:
         """Which of these vendor lead ids LeadHub holds a lead for (retention's test
         that a page is not the only copy). The account's leads by vendor lead id; a
         vendor that links its ids to leads LeadHub created adds those."""
-        from apps.leads.models import Lead
+        from apps.leads.lookup import lead_ids_by_vendor_id
 
-        return set(Lead.objects.filter(vendor_account=self.account, vendor_lead_id__in=ids)
-                   .values_list("vendor_lead_id", flat=True))
+        return set(lead_ids_by_vendor_id(self.account.pk, ids))
 
     def apply_items(self, items: list[dict], *, kind: str) -> ApplyResult:
         """Upsert the page's items into leads (inside the caller's transaction)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from apps.leads.history import record_lead_history
+from apps.leads.lookup import leads_by_vendor_id
 from apps.leads.models import EventKind, FollowUp, Lead, LeadEvent, Origin, Reason, SalesStage, Source, StatusLog
 from apps.leads.services import lead_record_vendor_status, lead_refresh_next_follow_up
 from apps.leads.statuses import REASON_KIND_FOR_STATUS
@@ -75,8 +76,7 @@ class Upsert:
     def _prefetch(self, items: list[dict]) -> None:
         """The page's leads and already-linked ids in a few queries (not per lead)."""
         ids = [str(item["id"]) for item in items]
-        self.known = {lead.vendor_lead_id: (lead, None) for lead in
-                      Lead.objects.filter(vendor_account=self.account, vendor_lead_id__in=ids)}
+        self.known = {vendor_id: (lead, None) for vendor_id, lead in leads_by_vendor_id(self.account.pk, ids).items()}
         for link in CapillaryLink.objects.filter(account=self.account, kind=LinkKind.LEAD,
                                                  capillary_id__in=ids).select_related("lead"):
             self.known.setdefault(link.capillary_id, (link.lead, link))

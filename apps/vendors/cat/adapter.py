@@ -11,7 +11,6 @@ import copy
 import json
 from dataclasses import dataclass, field
 
-from django.db import connection
 from django.utils import timezone
 
 from apps.core.violations import Violation
@@ -20,7 +19,8 @@ from apps.vendors.base import (ApplyResult, EndpointPreset, MappingList, PageUnr
                                VendorError)
 
 from apps.leads.bulk import JSONText, LeadRows, insert_lead_rows
-from apps.leads.models import EventKind, Lead, LeadEvent, Origin, normalize_phone
+from apps.leads.lookup import leads_by_vendor_id
+from apps.leads.models import EventKind, LeadEvent, Origin, normalize_phone
 
 from . import payloads, rules
 from .client import MAX_LIMIT, CatClient, message_of
@@ -199,29 +199,6 @@ class CatAdapter(VendorAdapter):
         return outcomes
 
 
-def _lead_ids_by_vendor_id(account_id: int, vendor_ids: list[str]) -> dict[str, int]:
-    """{vendor lead id: lead id} for those of `vendor_ids` the account has.
-
-    On PostgreSQL one probe of the unique (account, vendor lead id) index per
-    key, whatever the table's statistics say. A plain IN list was planned from
-    statistics, and while they were still those of a new table (autovacuum had
-    not analysed it yet: the first big pull of a new installation) PostgreSQL
-    read every lead of the account for every page, so a pull slowed down as it
-    went (bench/cat_pull.py, third round: 1.5 s more)."""
-    if connection.vendor != "postgresql":
-        return dict(Lead.objects.filter(vendor_account_id=account_id, vendor_lead_id__in=vendor_ids)
-                    .order_by().values_list("vendor_lead_id", "pk"))
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        # Quoted names from the model's metadata; the keys and the account are parameters.
-        cursor.execute(
-            f"SELECT wanted.vendor_lead_id, found.id FROM unnest(%s::text[]) AS wanted(vendor_lead_id) "  # nosec B608
-            f"CROSS JOIN LATERAL (SELECT lead.{qn('id')} FROM {qn(Lead._meta.db_table)} AS lead "
-            f"WHERE lead.{qn('vendor_account_id')} = %s AND lead.{qn('vendor_lead_id')} = wanted.vendor_lead_id "
-            f"LIMIT 1) AS found", [list(vendor_ids), account_id])
-        return dict(cursor.fetchall())
-
-
 def _is_empty_array(body: bytes) -> bool:
     stripped = body.strip()
     if stripped in (b"", b"[]"):
@@ -341,7 +318,7 @@ class _CatUpsert:
 
     def run(self, prepared: _Prepared) -> ApplyResult:
         self.result.notes += prepared.notes
-        existing = self._existing([entry[0] for entry in prepared.entries])
+        existing = leads_by_vendor_id(self.account.pk, [entry[0] for entry in prepared.entries])
         builder = prepared.builder
         at = builder.position
         new, events = {}, []
@@ -367,20 +344,13 @@ class _CatUpsert:
         if new:
             self.result.created += insert_lead_rows(builder, [row for _, row in new.values()])
             if self.kind == "historic":
-                created = Lead.objects.filter(vendor_account=self.account, vendor_lead_id__in=list(new))
+                created = leads_by_vendor_id(self.account.pk, new)
                 events += [LeadEvent(lead=lead, kind=EventKind.RECEIVED, actor_label=self.account.name,
                                      summary="Recovered by reconciliation with Cat's historic endpoint")
-                           for lead in created]
+                           for lead in created.values()]
         if events:
             LeadEvent.objects.bulk_create(events)
         return self.result
-    def _existing(self, lead_ids) -> dict:
-        """The account's leads among `lead_ids`, by vendor lead id: keys first,
-        whole rows only for those found (few: a pull is mostly new leads)."""
-        found = _lead_ids_by_vendor_id(self.account.pk, lead_ids)
-        if not found:
-            return {}
-        return {lead.vendor_lead_id: lead for lead in Lead.objects.filter(pk__in=found.values()).order_by()}
 
     def _dealer(self, item, notes) -> int:
         code = str(item.get("catDealerCode") or "").strip().upper()
