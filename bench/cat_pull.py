@@ -7,6 +7,7 @@ sandbox runs in its own process so its CPU and memory are not counted here.
     python -m bench.cat_pull [--leads 10000]          # database from DATABASE_URL, else a temp SQLite
     make bench                                        # SQLite, then a throwaway PostgreSQL
     python -m bench.cat_pull --prepare-only           # the pull's fetch/parse/prepare threads alone
+    python -m bench.cat_pull --write-only             # the pull's writing alone, pages fetched beforehand
 """
 from __future__ import annotations
 
@@ -70,6 +71,15 @@ def fetch_and_parse(base_url: str, token_url: str) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process on this machine has used so far, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_cpu_seconds(connection) -> float | None:
     """CPU time used so far by this connection's PostgreSQL backend (same machine),
     a figure the other processes on a busy machine do not inflate."""
@@ -78,11 +88,7 @@ def server_cpu_seconds(connection) -> float | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return process_cpu_seconds(pid)
 
 
 def prepare_only(engine, account):
@@ -104,17 +110,54 @@ def prepare_only(engine, account):
     return summary
 
 
+class _Received:
+    """Stands in for engine.PrefetchedPages with pages fetched, parsed and prepared
+    before the clock started (--write-only)."""
+
+    def __init__(self, pages):
+        self._pages = pages
+        self.hit_limit = False
+
+    def __iter__(self):
+        return iter(self._pages)
+
+    def close(self) -> bool:
+        return False
+
+
+def fetch_everything(engine, account) -> list:
+    """Every page of the sandbox through the pull's own fetch/parse/prepare stages."""
+    from apps.vendors.http import VendorHTTP
+
+    http = VendorHTTP(vendor=account.vendor, account=account.name, run_id=None)
+    pages = engine.PrefetchedPages(account.adapter(), http, call=engine._retrying_call, cursor={})
+    try:
+        return list(pages)
+    finally:
+        pages.close()
+        http.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3, help="baseline + pull rounds; medians are reported")
+    parser.add_argument("--each-round", action="store_true", help="also print each round's figures (stderr)")
     parser.add_argument("--profile", action="store_true", help="print where the pull's CPU time goes (cProfile)")
     parser.add_argument("--prepare-only", action="store_true",
                         help="time the pull's fetching, parsing and row preparation (its prefetch threads) "
                              "without writing anything: the part of the pull no database change can speed up")
+    parser.add_argument("--write-only", action="store_true",
+                        help="fetch, parse and prepare every page first, then time only the pull's writing "
+                             "(store each page, apply it, commit): what one writer must do in series")
     args = parser.parse_args()
     if args.profile and args.prepare_only:
         parser.error("--profile profiles the pull's writing thread; --prepare-only writes nothing: choose one")
+    if args.write_only and args.prepare_only:
+        parser.error("--write-only and --prepare-only time opposite halves of the pull: choose one")
+    if args.write_only and args.profile:
+        parser.error("--profile profiles the whole pull; with --write-only there is nothing fetched to profile: "
+                     "choose one")
 
     tmp = tempfile.mkdtemp(prefix="leadhub-bench-")
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
@@ -146,13 +189,24 @@ def main() -> int:
         # (other processes come and go); the medians are reported.
         for number in range(args.rounds):
             load(base_url, args.leads, 2 * number * args.leads)
+            sandbox_started, floor_cpu_started = process_cpu_seconds(sandbox.pid), time.process_time()
             floor_seconds, floor_count = fetch_and_parse(base_url, f"{base_url}/as/token.oauth2")
+            floor_cpu = time.process_time() - floor_cpu_started
+            floor_sandbox_cpu = process_cpu_seconds(sandbox.pid) - sandbox_started
             load(base_url, args.leads, (2 * number + 1) * args.leads)  # fresh leads of the same shape
             before = Lead.objects.filter(vendor_account=account).count()
+            received = _Received(fetch_everything(engine, account)) if args.write_only else None
             server_started = server_cpu_seconds(connection)
+            sandbox_started = process_cpu_seconds(sandbox.pid)
             started, cpu_started = time.perf_counter(), time.process_time()
             if args.prepare_only:
                 summary = prepare_only(engine, account)
+            elif args.write_only:
+                prefetched_pages, engine.PrefetchedPages = engine.PrefetchedPages, lambda *a, **k: received
+                try:
+                    summary = engine.pull(account)
+                finally:
+                    engine.PrefetchedPages = prefetched_pages
             elif args.profile:
                 import cProfile
                 import pstats
@@ -167,15 +221,28 @@ def main() -> int:
             pull_seconds = time.perf_counter() - started
             pull_cpu = time.process_time() - cpu_started
             server_cpu = server_cpu_seconds(connection)
+            sandbox_cpu = process_cpu_seconds(sandbox.pid) - sandbox_started
+            # Every CPU second the pull needed on this machine: ours, the database
+            # server's backend and the sandbox's. Spread perfectly over the cores,
+            # the pull could not take less than this, however it were written.
+            all_cpu = pull_cpu + sandbox_cpu + (server_cpu - server_started if server_cpu is not None else 0)
             stored = Lead.objects.filter(vendor_account=account).count() - before
             rounds.append({"pull_seconds": pull_seconds, "pull_cpu_seconds": pull_cpu,
                            "server_cpu_seconds": None if server_cpu is None else server_cpu - server_started,
                            "fetch_parse_seconds": floor_seconds, "ratio": pull_seconds / floor_seconds,
+                           "fetch_parse_cpu_seconds": floor_cpu, "fetch_parse_sandbox_cpu_seconds": floor_sandbox_cpu,
+                           "sandbox_cpu_seconds": sandbox_cpu, "all_cpu_seconds": all_cpu,
+                           "cpu_bound_ratio": all_cpu / (os.cpu_count() or 1) / floor_seconds,
                            "stored": stored, "floor_count": floor_count, "created": summary.created,
                            "errors": summary.errors[:5], "load": os.getloadavg()[0]})
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
+
+    if args.each_round:
+        for number, figures in enumerate(rounds, 1):
+            print(json.dumps({"round": number, **{k: round(v, 2) if isinstance(v, float) else v
+                                                 for k, v in figures.items()}}), file=sys.stderr)
 
     def median(key):
         values = [r[key] for r in rounds if r[key] is not None]
@@ -191,7 +258,13 @@ def main() -> int:
         "database_server_cpu_seconds": median("server_cpu_seconds"),
         "leads_per_second": round(args.leads / median("pull_seconds")),
         "fetch_parse_seconds": median("fetch_parse_seconds"),
+        "fetch_parse_cpu_seconds": median("fetch_parse_cpu_seconds"),
+        "fetch_parse_sandbox_cpu_seconds": median("fetch_parse_sandbox_cpu_seconds"),
+        "pull_sandbox_cpu_seconds": median("sandbox_cpu_seconds"),
+        "pull_all_cpu_seconds": median("all_cpu_seconds"),
         "ratio_to_fetch_parse": median("ratio"),
+        # all CPU seconds of the pull / cores / floor: the ratio no overlap could beat
+        "cpu_bound_ratio": median("cpu_bound_ratio"),
         "ratios": [round(r["ratio"], 2) for r in rounds],
         "load_average_1min": [round(r["load"], 1) for r in rounds],
         "peak_rss_mb": round(peak_mb),
@@ -202,6 +275,13 @@ def main() -> int:
         result["mode"] = "prepare-only: nothing written; 'pull' is fetch + parse + prepare through the engine"
         print(json.dumps(result))
         return 0
+    if args.write_only:
+        result["mode"] = ("write-only: pages fetched beforehand; 'pull' is storing and applying them; "
+                          "peak RSS counts every page held in memory")
+        print(json.dumps(result))
+        stored_once = all(r["stored"] == args.leads == r["created"] for r in rounds)
+        print(f"  {'PASS' if stored_once else 'FAIL'}  all leads stored once")
+        return 0 if stored_once else 1
     checks = {
         "all leads stored once": all(r["stored"] == args.leads == r["floor_count"] == r["created"] for r in rounds),
         ">= 1000 leads/s": result["leads_per_second"] >= 1000,

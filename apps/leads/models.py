@@ -42,8 +42,11 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
     once the largest single cost of a vendor pull, so the usual shapes take a
     fast path that gives exactly phonenumbers' answer (a test compares the two
     over many numbers): North American numbers, and international numbers
-    written "+<country code> <digits>" whose national part has no trunk prefix
-    and a length phonenumbers calls possible for that country.
+    written "+<country code> <digits>" whose national part has no trunk prefix:
+    with a length phonenumbers calls possible for that country it is the
+    number, with a length it calls neither possible nor possible-locally it is
+    "" (too short or too long is common in leads typed by hand, and went the
+    slow way only to be refused there).
     """
     if not raw or not raw.strip():
         return ""
@@ -59,7 +62,7 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
                 return "+1" + digits
         if compact.startswith("+") and compact.count("+") == 1:
             fast = _international_fast_path(digits)
-            if fast:
+            if fast is not None:
                 return fast
     return _normalize_phone_slow(raw, region)
 
@@ -75,35 +78,43 @@ def _normalize_phone_slow(raw: str, region: str | None) -> str:
 
 
 @functools.cache
-def _country_rules(country_code: int) -> tuple[frozenset[int], re.Pattern | None]:
+def _country_rules(country_code: int) -> tuple[frozenset[int], re.Pattern | None, frozenset[int]]:
     """For the main region of a country calling code: the national number lengths
-    phonenumbers calls possible, and the national prefix it strips while parsing
-    (e.g. China's carrier codes), so numbers that start with it are left to it."""
+    phonenumbers calls possible, the national prefix it strips while parsing
+    (e.g. China's carrier codes), so numbers that start with it are left to it,
+    and the lengths it calls possible only locally (no area code)."""
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
     if not regions:
-        return frozenset(), None
+        return frozenset(), None, frozenset()
     metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, regions[0])
     if metadata is None or metadata.general_desc is None:
-        return frozenset(), None
+        return frozenset(), None, frozenset()
     prefix = metadata.national_prefix_for_parsing
-    return frozenset(metadata.general_desc.possible_length or ()), re.compile(prefix) if prefix else None
+    return (frozenset(metadata.general_desc.possible_length or ()), re.compile(prefix) if prefix else None,
+            frozenset(metadata.general_desc.possible_length_local_only or ()))
 
 
-def _international_fast_path(digits: str) -> str:
+def _international_fast_path(digits: str) -> str | None:
+    """phonenumbers' answer for "+<digits>" where it is certain, None where only
+    phonenumbers can tell."""
     # Country calling codes are prefix-free, so the first known 1-3 digit prefix is it.
     for size in (1, 2, 3):
         code = int(digits[:size])
         if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
             national = digits[size:]
-            lengths, strips = _country_rules(code)
+            lengths, strips, local_only = _country_rules(code)
             # A leading 0 may be a trunk prefix that phonenumbers strips (or not,
             # as in Italy), and some countries have other prefixes it strips:
             # leave every such number to phonenumbers.
-            if (national and national[0] != "0" and len(national) in lengths
-                    and (strips is None or not strips.match(national))):
+            if (not national or national[0] == "0" or (strips is not None and strips.match(national))
+                    or not lengths or min(lengths) < 1):
+                return None
+            if len(national) in lengths:
                 return "+" + digits
-            return ""
-    return ""
+            # Its length test (_test_number_length) refuses every other length
+            # that is not possible-locally: is_possible_number is False.
+            return None if len(national) in local_only else ""
+    return None
 
 
 class Origin(models.TextChoices):

@@ -2,6 +2,8 @@
 
     python -m tests.support.pgcluster [--require] -- CMD ARGS...  # CMD gets DATABASE_URL
     python -m tests.support.pgcluster --check                      # start, connect, stop
+    PGCLUSTER_DURABLE=1 python -m tests.support.pgcluster -- ...   # fsync and synchronous commit on,
+                                                                   # as in production (benchmarks)
 
 Exit status is CMD's. Without server binaries the run is skipped (one line on stderr, exit 0)
 unless --require or LEADHUB_REQUIRE_POSTGRES=1, which make it an error (exit 3, also used when the
@@ -23,6 +25,7 @@ SETTINGS = {
     # Durability is pointless for a cluster that is deleted in a few minutes; these make it fast.
     "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
 }
+DURABLE_SETTINGS = {"listen_addresses": SETTINGS["listen_addresses"], "max_connections": SETTINGS["max_connections"]}
 
 
 def find_pg_bin() -> str | None:
@@ -128,7 +131,9 @@ def throwaway_cluster(*, bin_dir: str | None = None) -> Iterator[str]:
             data, log, port = f"{tmp}/data", f"{tmp}/server.log", _free_port()
             run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale",
                 "--no-sync")
-            conf = {**SETTINGS, "port": str(port), "unix_socket_directories": f"'{tmp}'"}
+            durable = os.environ.get("PGCLUSTER_DURABLE") == "1"  # production's fsync, for benchmarks
+            conf = {**(DURABLE_SETTINGS if durable else SETTINGS), "port": str(port),
+                    "unix_socket_directories": f"'{tmp}'"}
             with open(os.path.join(data, "postgresql.conf"), "a") as f:
                 f.write("\n# pgcluster\n" + "".join(f"{k} = {v}\n" for k, v in conf.items()))
             run("pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", log)

@@ -336,6 +336,9 @@ class _CatUpsert:
                     events += self._update(lead, item, state)
                 continue
             notes = list(notes)
+            if state == "SENT" and self.kind != "historic":
+                # The table: "NEW UPDATED SENT (Only for historic end point)".
+                notes.append("leadState SENT is only for the historic endpoint, yet GET /leads sent it")
             row[at["dealer_id"]] = self._dealer(item, notes)  # may add a note
             if notes:
                 row[at["needs_review"]], row[at["review_note"]] = True, "; ".join(notes)

@@ -33,8 +33,9 @@ class CatClient:
             if response.status_code != 401:
                 return response
             auth.forget_token(self.account)
+        # Not permanent: the document retries every answer but 200 and 204 (see checked()).
         raise VendorError(f"{response.request}: 401 {message_of(response)} even with a new token; "
-                          "check the account's credentials.", permanent=True, status=401)
+                          "check the account's credentials.", permanent=False, status=401)
 
     def get_leads(self, limit: int = MAX_LIMIT) -> RawResponse:
         return checked(self._call("GET", LEADS_PATH, params={"limit": min(limit, MAX_LIMIT)}))
@@ -44,7 +45,9 @@ class CatClient:
             "startdate": startdate, "enddate": enddate, "offset": offset, "limit": min(limit, MAX_LIMIT)}))
 
     def post_updates(self, items: list[dict]) -> RawResponse:
-        """POST a JSON array of updates; the caller reads 200/400 itself."""
+        """POST a JSON array of updates; the caller reads 200/400 itself (the issue:
+        a 400 fails the update with Cat's message, no blind retry); every other
+        answer is retried as checked() says."""
         body = json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode()
         response = self._call("POST", LEADS_PATH, data=body)
         if response.status_code in (200, 201, 204, 400):
@@ -53,15 +56,20 @@ class CatClient:
 
 
 def checked(response: RawResponse) -> RawResponse:
-    """Pass 200/204 through; classify every other answer (document: "Error
-    Architecture": 400 invalid parameters, 401, 403, 404, 500 "Try again if you like")."""
+    """Pass 200/204 through; every other answer is an error to retry.
+
+    The document's "Testing Procedures", Dealer error handling: "Any response
+    code received other than 200 OK or 204 No Content, - Retry mechanism should
+    make API call at least 5 times before failing", then an e-mail alert. So a
+    400, 403 or 404 is retried like a 500 (with backoff; a GET that fails
+    delivers no lead, so repeating it loses nothing). The one exception is the
+    issue's own: a 400 to a POST of updates fails them with Cat's message
+    (post_updates and CatAdapter.send read it before this)."""
     code = response.status_code
     if code in (200, 204):
         return response
     text = f"{response.request}: {code} {message_of(response)}"
-    if code == 429 or code >= 500:
-        raise VendorError(text, permanent=False, status=code, retry_after=response.retry_after())
-    raise VendorError(text, permanent=True, status=code)
+    raise VendorError(text, permanent=False, status=code, retry_after=response.retry_after())
 
 
 def message_of(response: RawResponse) -> str:

@@ -215,8 +215,10 @@ def _sales_rep(user, dealer_id, cache: dict | None = None) -> tuple[str | None, 
         if cache is None:
             cache = {}
         cache[key] = number
-    name = (user.get_full_name() or user.get_username())[:50]
-    return name, cache[key][:100]
+    # Cut to the table's lengths (dealerSalesRep 50, dealerSalesRepNumber 100), then
+    # stripped: a cut that ends on a space must not make the update refusable.
+    name = (user.get_full_name() or user.get_username())[:50].strip()
+    return name, cache[key][:100].strip()
 
 
 def _mapped_reason(reason, problems, cat_field) -> str | None:
@@ -235,7 +237,9 @@ def _add_opportunity(payload, lead, to_status, stage, problems) -> None:
     payload["dealerOpportunityId"] = dealer_lead_id(lead)
     payload["opportunityAmount"] = _json_amount(lead.opportunity_amount)
     if lead.opportunity_amount is not None and payload["opportunityAmount"] is None:
-        problems.append(Violation("opportunityAmount", "decimal_places", "The amount cannot be sent exactly."))
+        problems.append(Violation("opportunityAmount", "decimal_places",
+                                  "The amount cannot be sent exactly: a JSON number carries 15 significant "
+                                  "digits, so amounts of 10,000,000,000,000 or more must be whole units."))
     payload["targetDate"] = lead.target_date.isoformat() if lead.target_date else None
     payload["rating"] = lead.rating or None
     payload["quoteId"] = lead.quote_id or None
@@ -249,8 +253,9 @@ def _add_opportunity(payload, lead, to_status, stage, problems) -> None:
 
 
 def _stage_probability(lead, stage, problems) -> int | None:
-    """The dealer's stage mapped to a Cat stage: the mapping's probability, else the
-    lead's own if it lies in the Cat stage's range (Caterpillar Opportunity Stages)."""
+    """The dealer's stage mapped to a Cat stage: the lead's own probability if it
+    lies in the Cat stage's range (Caterpillar Opportunity Stages), else the
+    mapping's probability, else the range's lowest."""
     if stage is None:
         return lead.probability
     mapping = stage.mappings.filter(vendor="cat").first()

@@ -97,9 +97,12 @@ def test_it_flags_what_is_unexpected_and_keeps_it(sandbox, cat_account):
     sandbox.add_leads([
         {"leadId": "ODD-1", "leadState": "ARCHIVED", "firstName": "Odd", "catDealerCode": "A100"},
         {"leadId": "ODD-2", "leadState": "NEW", "catDealerCode": "Z999", "countryCode": "XX"},
+        {"leadId": "ODD-3", "leadState": "SENT", "catDealerCode": "A100"},  # "Only for historic end point"
     ])
     engine.pull(cat_account)
     odd1, odd2 = Lead.objects.get(vendor_lead_id="ODD-1"), Lead.objects.get(vendor_lead_id="ODD-2")
+    odd3 = Lead.objects.get(vendor_lead_id="ODD-3")
+    assert odd3.needs_review and "only for the historic endpoint" in odd3.review_note
     assert odd1.needs_review and "ARCHIVED" in odd1.review_note
     assert odd2.needs_review and "Z999" in odd2.review_note and "XX" in odd2.review_note
     assert odd2.dealer == cat_account.dealer and odd2.raw_payload["countryCode"] == "XX"
@@ -182,12 +185,30 @@ def test_a_lost_page_is_recovered_from_the_historic_endpoint(sandbox, cat_accoun
         assert bytes(page.body)  # the unreadable answer is kept as received
 
 
-def test_a_limit_error_is_not_retried(sandbox, cat_account):
+@pytest.mark.parametrize("fault, params", [("400", {"message": "limit must be between 1 and 100"}), ("403", {})])
+def test_any_answer_but_200_or_204_is_retried_five_times(sandbox, cat_account, fault, params):
+    """The document's Dealer error handling: "Any response code received other than
+    200 OK or 204 No Content, - Retry mechanism should make API call at least 5
+    times before failing" (a limit error included)."""
+    delivered = sandbox.generate_leads(5, dealer_code="A100")
+    sandbox.inject(fault, times=4, path="leads", **params)
+    summary = engine.pull(cat_account)
+    assert summary.errors == [] and summary.created == 5
+    assert leads_once(sandbox, cat_account) == {lead["leadId"] for lead in delivered}
+    assert len([1 for m, p, s in sandbox.requests if m == "GET"]) == 4 + 2  # 4 refused, the page, the empty end
+
+
+def test_a_limit_error_fails_the_run_after_five_calls_and_alerts(sandbox, cat_account):
     sandbox.generate_leads(5, dealer_code="A100")
-    sandbox.inject("400", path="leads", message="limit must be between 1 and 100")
+    sandbox.inject("400", times=5, path="leads", message="limit must be between 1 and 100")
     summary = engine.pull(cat_account)
     assert "limit must be between 1 and 100" in summary.errors[0]
-    assert len([1 for m, p, s in sandbox.requests if m == "GET"]) == 1
+    assert len([1 for m, p, s in sandbox.requests if m == "GET"]) == 5
+    assert Lead.objects.count() == 0
+    [alert] = mail.outbox
+    assert "limit must be between 1 and 100" in alert.body
+    engine.pull(cat_account)  # the leads were never delivered: the next run takes them
+    assert Lead.objects.count() == 5
 
 
 def test_a_worker_killed_after_a_page_was_received_loses_nothing(sandbox, cat_account, monkeypatch):

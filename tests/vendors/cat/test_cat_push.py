@@ -124,7 +124,9 @@ def test_a_400_fails_only_the_refused_item_with_cats_message(sandbox, cat_accoun
     assert sandbox.accepted_count(cat_leads[1].vendor_lead_id) == 0
 
 
-@pytest.mark.parametrize("fault,params", [("500", {}), ("503", {}), ("429", {"retry_after": 0}),
+# 403: the document retries "any response code received other than 200 OK or
+# 204 No Content"; only a 400 fails an update at once (the issue's rule).
+@pytest.mark.parametrize("fault,params", [("500", {}), ("503", {}), ("429", {"retry_after": 0}), ("403", {}),
                                           ("timeout", {"seconds": 1.5, "deliver": False}),
                                           ("reset", {"deliver": False}), ("expire_token", {})])
 def test_transient_push_faults_are_retried_and_accepted_once(sandbox, cat_account, cat_leads, alice, cat_mapped,
@@ -253,3 +255,16 @@ def test_the_lead_page_shows_a_blocked_push_and_cats_refusal(client, sandbox, ca
     assert "Gone quiet" in blocked and "has no Cat mapping" in blocked
     refused = client.get(f"/admin/leads/lead/{cat_leads[1].pk}/change/").content.decode()
     assert "refused the update" in refused and "rating" in refused
+
+
+def test_a_sales_rep_name_cut_to_50_characters_is_sent_without_a_trailing_space(sandbox, cat_account, cat_leads,
+                                                                                alice, cat_mapped):
+    """dealerSalesRep is String 50 (01/29/2021): a longer name is cut, and a cut
+    that ends on a space is stripped, not refused as surrounding whitespace."""
+    alice.first_name, alice.last_name = "A" * 49, "B" * 10  # "AAA...A BBB...B": the 50th character is the space
+    alice.save()
+    accept(cat_leads[0], alice)
+    item = OutboxItem.objects.get()
+    assert item.state == OutboxState.PENDING, item.last_error
+    assert engine.push(cat_account).pushed == 1
+    assert sandbox.received_updates()[-1]["dealerSalesRep"] == "A" * 49
