@@ -66,7 +66,7 @@ class CapGatewayAdapter(VendorAdapter):
     def describe_outbox_item(self, item) -> str:
         done = ((item.lead.submission_extras or {}).get("cap") or {}).get("submissions", {}).get(self.account.name)
         if done:
-            code = done.get("enquiryReferenceCode") or "no reference (answer unreadable)"
+            code = done.get("enquiryReferenceCode") or "with no enquiry reference in CAP's answer"
             return f"lead submitted, enquiry {code}, request {done.get('requestReferenceId') or '—'}"
         return super().describe_outbox_item(item)
 

@@ -33,8 +33,8 @@ class CapClient:
 class Answer:
     """CAP's answer to one submission, classified.
 
-    kind: "accepted" (2xx: never send it again), "refused" (400 and other 4xx:
-    the lead must change first), "credentials" (401), "retry" (429, 5xx).
+    kind: "accepted" (2xx: never send it again), "refused" (400 and other 4xx, or a
+    2xx whose body says "success": false and names no enquiry: the lead must change first), "credentials" (401), "retry" (429, 5xx).
     """
 
     kind: str
@@ -66,7 +66,12 @@ def read_answer(raw: RawResponse) -> Answer:
     messages, result = rules.parse_answer(data)
     code = raw.status_code
     if 200 <= code < 300:
-        kind = "accepted"
+        # The document's "Failed response example" is {"success": false, "messages":
+        # [...], "result": {..., "enquiryReferenceCode": null}} and does not say with
+        # which status it comes: a 2xx saying so, with no enquiry made, is a refusal
+        # (never recorded as sent). An enquiry reference means CAP made one: accepted.
+        failed = isinstance(data, dict) and data.get("success") is False
+        kind = "refused" if failed and not result.get("enquiryReferenceCode") else "accepted"
     elif code == 401:
         kind = "credentials"
     elif code == 429 or code >= 500:

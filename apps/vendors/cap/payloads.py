@@ -2,6 +2,7 @@
 checked by rules.validate_submission with the account's campaign requirements."""
 from __future__ import annotations
 
+import uuid
 from datetime import timezone as dt_timezone
 
 from apps.core.violations import Violation
@@ -54,6 +55,19 @@ def _text(value) -> str | None:
     return value or None
 
 
+def _campaign(value) -> str | None:
+    """The account's campaign GUID in the document's form (8-4-4-4-12): a GUID typed
+    without hyphens, in braces or as a urn is the same GUID; anything else is sent
+    to the rules as typed, which refuse it naming the account setting."""
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return text
+
+
 def build_submission(lead, options: dict) -> tuple[dict, list[Violation]]:
     """The payload submitting `lead`, and CAP's rules it breaks. `options`: the
     account's non-secret settings (campaign_id, enquiry_type, acquisition_channel,
@@ -62,7 +76,7 @@ def build_submission(lead, options: dict) -> tuple[dict, list[Violation]]:
     extras = (lead.submission_extras or {}).get("cap") or {}
     payload = {
         "metadata": {
-            "campaignId": _text(options.get("campaign_id")),
+            "campaignId": _campaign(options.get("campaign_id")),
             "enquiryDateTime": enquiry_datetime(lead.created_at),
             "externalReferenceId": str(lead.pk),
             "enquiryType": _text(extras.get("enquiryType")) or _text(options.get("enquiry_type")),

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import uuid
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -44,12 +44,15 @@ ALWAYS_REQUIRED = ("metadata.campaignId", "metadata.enquiryDateTime", "metadata.
                    "contactDetail.firstName", "contactDetail.lastName", "contactDetail.emailAddress")
 TOP_LEVEL = ("metadata", "contactDetail", "optInConsents", "vehicle")
 
-_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|\+00:00)?$")
-_OFFSET_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:?\d{2}$")
-_UK_PHONE_RE = re.compile(r"^(\+44|0)\d{9,10}$")
+# ASCII digits only and \Z, not $ (which also matches before a final newline).
+_DATETIME_RE = re.compile(r"(?P<stamp>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,7})?(Z|\+00:00)?\Z")
+_OFFSET_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?[+-][0-9]{2}:?[0-9]{2}\Z")
+_UK_PHONE_RE = re.compile(r"(\+44|0)[0-9]{9,10}\Z")
+# A GUID as text, the form the document's example sends: 8-4-4-4-12 hexadecimal digits.
+_GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _PHONE_NOISE = re.compile(r"[\s\-().]")
 # UK postcode (outward code, inward code), space optional: "L39AG", "SW1A 1AA".
-_POSTCODE_RE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][A-Z]{2}$", re.IGNORECASE)
+_POSTCODE_RE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][A-Z]{2}\Z", re.IGNORECASE | re.ASCII)
 
 
 def parse_required_fields(text: str) -> tuple[list[str], list[str]]:
@@ -67,6 +70,11 @@ def clean_phone(value: str) -> str:
 
 def is_uk_phone(value: str) -> bool:
     return bool(_UK_PHONE_RE.match(clean_phone(value)))
+
+
+def is_guid(value) -> bool:
+    """A GUID written as the document's example writes one (a string, 8-4-4-4-12)."""
+    return isinstance(value, str) and bool(_GUID_RE.match(value))
 
 
 def _get(payload: dict, path: str):
@@ -91,6 +99,10 @@ def validate_submission(payload, *, required: list[str] | tuple[str, ...] = ()) 
     for key in TOP_LEVEL:
         if key in payload and payload[key] is not None and not isinstance(payload[key], dict):
             problems.append(Violation(key, "not_an_object", f"{key} must be an object."))
+    address = _get(payload, "contactDetail.address")
+    if address is not None and not isinstance(address, dict):  # the example: "address": {"postcode": ...}
+        problems.append(Violation("contactDetail.address", "not_an_object",
+                                  'contactDetail.address must be an object: {"postcode": "..."}.'))
     if "metadata" not in payload or "contactDetail" not in payload:
         missing = [k for k in ("metadata", "contactDetail") if k not in payload]
         problems += [Violation(k, "required", f"{k} is required.") for k in missing]
@@ -105,19 +117,17 @@ def validate_submission(payload, *, required: list[str] | tuple[str, ...] = ()) 
 def _check_values(payload: dict) -> list[Violation]:
     problems = []
     campaign = _get(payload, "metadata.campaignId")
-    if not _blank(campaign):
-        try:
-            uuid.UUID(str(campaign))
-        except ValueError:
-            problems.append(Violation("metadata.campaignId", "invalid_guid",
-                                      f"metadata.campaignId {campaign!r} is not a GUID."))
+    if not _blank(campaign) and not is_guid(campaign):
+        problems.append(Violation("metadata.campaignId", "invalid_guid",
+                                  f"metadata.campaignId {campaign!r} is not a GUID (a string such as "
+                                  "966c7488-bfa7-45b5-8510-d26ba3008879)."))
     when = _get(payload, "metadata.enquiryDateTime")
     if not _blank(when):
         text = str(when)
         if _OFFSET_RE.match(text) and not _DATETIME_RE.match(text):
             problems.append(Violation("metadata.enquiryDateTime", "not_utc",
                                       f"metadata.enquiryDateTime {text!r} must be in UTC (no offset)."))
-        elif not _DATETIME_RE.match(text):
+        elif not _is_datetime(text):
             problems.append(Violation("metadata.enquiryDateTime", "invalid_datetime",
                                       f"metadata.enquiryDateTime {text!r} must be ISO 8601 to the second, "
                                       "e.g. 2024-09-12T10:20:59."))
@@ -159,6 +169,18 @@ def _check_values(payload: dict) -> list[Violation]:
                                   f"contactDetail.address.postcode {postcode!r} is not a UK postcode."))
     problems += _check_consents(payload.get("optInConsents", None), present="optInConsents" in payload)
     return problems
+
+
+def _is_datetime(text: str) -> bool:
+    """The shape, and a date and time that exist (not February 30th, not 25:61)."""
+    match = _DATETIME_RE.match(text)
+    if not match:
+        return False
+    try:
+        datetime.strptime(match["stamp"], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return False
+    return True
 
 
 def _check_consents(consents, *, present: bool) -> list[Violation]:

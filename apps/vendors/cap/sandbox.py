@@ -121,6 +121,11 @@ class CapSandbox(SandboxBase):
     def _submit_with_faults(self, headers, body: bytes) -> Reply:
         if headers.get("X-API-Key") != self.api_key:
             return _answer(401, ["Unauthorized: invalid or missing API key."], None, None)
+        # "The following headers are required ... Content-Type | application/json"
+        media_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return _answer(400, [f"Content-Type must be application/json, not {media_type or 'missing'}."],
+                           str(uuid.uuid4()), None)
         fault = self._next_fault(lambda f: True)
         if fault is None:
             return self._submit(body)
@@ -147,7 +152,8 @@ class CapSandbox(SandboxBase):
             payload = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             return _answer(400, [f"The request body is not valid JSON: {exc}"], request_id, None)
-        campaign = str(((payload.get("metadata") or {}) if isinstance(payload, dict) else {}).get("campaignId") or "")
+        metadata = payload.get("metadata") if isinstance(payload, dict) else None
+        campaign = str((metadata if isinstance(metadata, dict) else {}).get("campaignId") or "")
         with self._lock:
             known = self._campaigns.get(campaign.lower())
         required, _ = rules.parse_required_fields(known or "")

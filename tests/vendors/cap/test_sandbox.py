@@ -25,6 +25,18 @@ def _post(sandbox, payload, key="k", timeout=5):
     return requests.post(sandbox.base_url + SUBMIT_PATH, json=payload, headers={"X-API-Key": key}, timeout=timeout)
 
 
+def test_it_refuses_a_missing_or_wrong_content_type_and_non_object_metadata_with_400(sandbox):
+    import json
+
+    for headers in ({"X-API-Key": "k"}, {"X-API-Key": "k", "Content-Type": "text/plain"}):
+        response = requests.post(sandbox.base_url + SUBMIT_PATH, data=json.dumps(VALID), headers=headers, timeout=5)
+        assert response.status_code == 400 and "Content-Type" in response.json()["messages"][0]
+    for metadata in ("abc", 5, ["x"]):
+        response = _post(sandbox, {**VALID, "metadata": metadata})
+        assert response.status_code == 400 and response.json()["success"] is False
+    assert sandbox.state()["enquiries"] == []
+
+
 def test_it_accepts_a_valid_enquiry_with_references(sandbox):
     response = _post(sandbox, VALID)
     assert response.status_code == 202
