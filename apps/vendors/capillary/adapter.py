@@ -98,8 +98,18 @@ class CapillaryAdapter(VendorAdapter):
 
         if what != "stage" or dealer_id is None:
             return []
-        return sorted(set(CapillarySubStatus.objects.filter(account__dealer_id=dealer_id, account__vendor=cls.kind)
-                          .values_list("sub_status", flat=True)))
+        subs = CapillarySubStatus.objects.filter(account__dealer_id=dealer_id, account__vendor=cls.kind)
+        accepted = cls._accepted_status(dealer_id)
+        if accepted:  # a stage names a sub-status of the status an accepted lead has
+            subs = subs.filter(status=accepted)
+        return sorted(set(subs.values_list("sub_status", flat=True)))
+
+    @classmethod
+    def _accepted_status(cls, dealer_id: int) -> str | None:
+        from apps.leads.models import StatusMapping
+
+        return (StatusMapping.objects.filter(dealer_id=dealer_id, vendor=cls.kind, status="accepted")
+                .values_list("vendor_value", flat=True).first())
 
     @classmethod
     def check_mapping(cls, dealer_id: int, what: str, vendor_value: str, vendor_code: str,
@@ -117,6 +127,11 @@ class CapillaryAdapter(VendorAdapter):
         if what == "status":
             return rules.substatus_violations(vendor_value, sub_status, known_subs)
         if what == "stage":  # the sub-status of whatever status Accepted maps to
+            # "Retrieves all the sub-statuses added (for each status)": a sub-status
+            # belongs to one status, and Capillary refuses it with another.
+            accepted = cls._accepted_status(dealer_id)
+            if accepted:
+                return rules.substatus_violations(accepted, vendor_value, known_subs, field="vendor_value")
             names = {name for _, name in known_subs}
             if names and vendor_value not in names:
                 return [Violation("vendor_value", "unknown", f"{vendor_value!r} is not one of the organisation's "

@@ -38,7 +38,10 @@ class CapillaryClient:
 
     # --- reads ----------------------------------------------------------------------------
     def search(self, params: dict) -> RawResponse:
-        return checked(self._call("GET", LEADS, params=params))
+        # type=ALL as the document's Search Lead sample sends it: its table lists only
+        # SKU, CATEGORY, BRAND and CUSTOM and never says what no type returns, and a
+        # search limited to one type would never pull the others.
+        return checked(self._call("GET", LEADS, params={"type": "ALL", **params}))
 
     def reasons(self) -> list[dict]:
         return data_list(checked(self._call("GET", REASONS)))

@@ -118,6 +118,8 @@ class Upsert:
                    if k not in ("followUpDetails", "statusLogDetails", "lastUpdatedOn", "lastUpdatedBy")
                    and previous.get(k) != item.get(k)}
         self._history(lead, item, status_changed=bool({"status", "subStatus"} & set(changed)))
+        if "nextFollowUp" in changed:
+            self._next_followup(lead, item)
         if changed:
             described = ", ".join(f"{k}: {v[0]!r} → {v[1]!r}" for k, v in list(changed.items())[:10])
             LeadEvent.objects.create(lead=lead, kind=EventKind.VENDOR_UPDATE, actor_label=self.account.name,
@@ -139,6 +141,16 @@ class Upsert:
                                          f"{lead_for})"[:500])
         self.result.created += 1
         self._history(lead, item, status_changed=True)
+        self._next_followup(lead, item)
+
+    def _next_followup(self, lead, item: dict) -> None:
+        """nextFollowUp, "Next follow up date of the lead": a follow-up scheduled for
+        then, unless the lead already has one open (the dealer's own plan wins)."""
+        at = payloads.parse_dt(item.get("nextFollowUp"))
+        if at is None or FollowUp.objects.filter(lead=lead, done_at__isnull=True).exists():
+            return
+        FollowUp.objects.create(lead=lead, scheduled_at=at, notes="Next follow-up set in Capillary")
+        lead_refresh_next_follow_up(lead)
 
     # --- follow-ups and status logs ---------------------------------------------------------
     def _link(self, kind: str, capillary_id: str, lead, **rows) -> CapillaryLink:

@@ -31,7 +31,7 @@ ROUTES = {
     KIND_FOLLOWUP: ("POST", "/followup"),
     KIND_UPDATE: ("PUT", ""),
 }
-RECENT = 50  # leads searched (newest first) for a submission whose outcome is unknown
+RECENT = 50  # leads searched (latest updated first) for a submission whose outcome is unknown
 
 
 def capillary_id_of(account, lead) -> str | None:
@@ -111,7 +111,13 @@ class Pusher:
         except (ValueError, UnicodeDecodeError):
             data = None
         if not isinstance(data, dict):
-            # The call may have worked: retried, with a look in Capillary first.
+            if 400 <= code < 500:
+                # A refusal whatever its body says (an HTML error page from a proxy,
+                # say): nothing was done, and the same request would be refused again.
+                return SendOutcome(False, permanent=True, status=code,
+                                   message=f"Capillary refused it ({code}): {api.message_of(raw)}")
+            # A 2xx (or another answer) we cannot read may have worked: retried, with
+            # a look in Capillary first.
             return SendOutcome(False, permanent=False, status=None,
                                message=f"{raw.request}: {code} with an unreadable answer ({raw.body[:60]!r})")
         errors, warnings = api.problems_of(data)
@@ -142,7 +148,10 @@ class Pusher:
         """The lead as Capillary has it when the earlier attempt's effect is there."""
         payload = item.payload or {}
         if item.kind == KIND_CREATE:
-            raw = self.client.search({"sortBy": "createdon", "sortOrder": "DESC", "limit": RECENT})
+            # Newest updates first, not newest createdOn: createdOn is ours (the
+            # LeadHub lead's creation, possibly days ago), so a lead Capillary
+            # stored a minute ago can sort far below the 50 latest creations.
+            raw = self.client.search({"sortBy": "lastUpdatedOn", "sortOrder": "DESC", "limit": RECENT})
             for lead in payloads.parse_search_page(raw.body) if raw.status_code == 200 else []:
                 if (lead.get("leadFor") == payload.get("leadFor")
                         and payloads.parse_dt(lead.get("createdOn")) == payloads.parse_dt(payload.get("createdOn"))

@@ -104,13 +104,14 @@ class CapillarySandbox(SandboxBase):
 
     def add_lead(self, *, lead_for: str = "item001", type: str = "SKU", status: str = "OPEN",  # noqa: A002
                  reason_id: int | None = None, sub_status: str = "", followups: int = 0,
-                 extended: dict | None = None, user_id: int | None = None) -> dict:
+                 extended: dict | None = None, user_id: int | None = None, next_follow_up: str | None = None) -> dict:
         """A lead created in Capillary (by a store, not LeadHub)."""
         with self._lock:
             reason_id = reason_id or (self._reasons[0]["id"] if self._reasons else None)
             lead = self._new_lead({"type": type, "leadFor": lead_for, "status": status,
                                    "extendedFields": extended or {}, "orgSourceId": -1,
-                                   **({"subStatus": sub_status} if sub_status else {})},
+                                   **({"subStatus": sub_status} if sub_status else {}),
+                                   **({"nextFollowUp": next_follow_up} if next_follow_up else {})},
                                   user_id or self._next("user"), created_by=15002926)
             self._log(lead, status, reason_id, sub_status, created_by=15002926)
             for n in range(followups):
@@ -186,7 +187,8 @@ class CapillarySandbox(SandboxBase):
         "500"/"503": that status, nothing happens. "429": Retry-After
         (retry_after, default 1). "timeout": stall `seconds` (default 3); deliver
         (default True for writes) makes the effect happen first. "reset": RST,
-        deliver default False. "malformed": 200 HTML; "truncated": the real
+        deliver default False. "malformed": 200 HTML (status: another status with
+        that HTML; 4xx ones deliver nothing by default); "truncated": the real
         answer cut in half (both deliver by default)."""
         if fault not in FAULTS or path not in FAULT_PATHS:
             raise ValueError(f"fault one of {FAULTS}, path one of {FAULT_PATHS}")
@@ -249,8 +251,9 @@ class CapillarySandbox(SandboxBase):
         if fault is None:
             return normal(True)
         name, params = fault.name, fault.params
-        deliver = params.get("deliver", name in ("timeout", "malformed", "truncated") and kind == "write"
-                             or name in ("malformed", "truncated"))
+        html_status = int(params.get("status", 200)) if name == "malformed" else 200
+        deliver = params.get("deliver", html_status < 400 and (
+            name in ("timeout", "malformed", "truncated") and kind == "write" or name in ("malformed", "truncated")))
         if name in ("500", "503"):
             return _errors(int(name), "Internal server error")
         if name == "429":
@@ -260,8 +263,8 @@ class CapillarySandbox(SandboxBase):
             return stall_or_reset(name, params, lambda commit: normal(True) if commit else _errors(500, "late"),
                                   deliver, seconds=3)
         reply = normal(True) if deliver else _json(200, {"data": []})
-        if name == "malformed":
-            return Reply(200, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})
+        if name == "malformed":  # status: e.g. 403 from a proxy in front, with its HTML page
+            return Reply(html_status, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})
         return truncated(reply, headers={"Content-Type": "application/json"})
 
     def _search(self, query: dict) -> Reply:
@@ -276,12 +279,16 @@ class CapillarySandbox(SandboxBase):
             return _errors(400, "sortBy is createdon or lastUpdatedOn")
         if query.get("status") and query["status"] not in rules.STATUSES:
             return _errors(400, "Invalid status")
+        if query.get("sortOrder", "ASC").upper() not in ("ASC", "DESC"):
+            return _errors(400, "sortOrder is ASC or DESC")
         with self._lock:
             leads = [lead for lead in self._leads.values()
                      if (not query.get("status") or lead["status"] == query["status"])
                      and (not query.get("userId") or str(lead["userId"]) == query["userId"])
                      and (not query.get("orgSourceId") or str(lead["orgSourceId"]) == query["orgSourceId"])
-                     and (not query.get("type") or query["type"] == "ALL" or lead["type"] == query["type"])]
+                     # No type: SKU leads only, the stricter reading of a default the
+                     # document never states (Add Lead's type defaults to SKU).
+                     and (query.get("type", "SKU") == "ALL" or lead["type"] == query.get("type", "SKU"))]
             key = "lastUpdatedOn" if sort_by == "lastUpdatedOn" else "createdOn"
             # Ties keep one order (by id) between calls.
             leads.sort(key=lambda lead: (datetime.fromisoformat(lead[key].replace("Z", "+00:00")), lead["id"]),

@@ -4,10 +4,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from apps.leads.models import Lead, Reason, ReasonMapping, StatusMapping
+from apps.leads.models import Lead, Reason, ReasonMapping, StageMapping, StatusMapping
 from apps.sync.engine import pull
 from apps.vendors.capillary.adapter import refresh_lists
 from apps.vendors.capillary.models import CapillaryReason, CapillarySubStatus
+from apps.vendors.registry import adapter_class
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,6 +57,17 @@ def test_a_mapping_must_name_a_fetched_reason_id_and_substatus(account, dealer_a
     with pytest.raises(ValidationError, match="not a sub-status of LOST"):
         StatusMapping(dealer=dealer_a, status="closed_lost", vendor="capillary", vendor_value="LOST",
                       vendor_sub_status="YetToDecide").full_clean()
+
+
+def test_a_stage_maps_to_a_substatus_of_the_status_accepted_maps_to(account, dealer_a, sandbox, stages_a):
+    """"Retrieves all the sub-statuses added (for each status)": a sub-status belongs
+    to one status, and a stage's sub-status goes out with an accepted lead's status."""
+    refresh_lists(account)
+    StatusMapping.objects.create(dealer=dealer_a, status="accepted", vendor="capillary", vendor_value="OPEN")
+    StageMapping(stage=stages_a[0], vendor="capillary", vendor_value="Quoted").full_clean()  # an OPEN sub-status
+    with pytest.raises(ValidationError, match="not a sub-status of OPEN"):
+        StageMapping(stage=stages_a[0], vendor="capillary", vendor_value="InvalidPhoneNumber").full_clean()
+    assert adapter_class("capillary").mapping_values("stage", dealer_a.pk) == ["Quoted"]
 
 
 def test_the_stage_mapping_offers_the_dealers_capillary_substatuses(client, adam, account, sandbox, stages_a):

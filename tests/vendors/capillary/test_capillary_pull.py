@@ -30,6 +30,23 @@ def test_it_imports_leads_with_their_followups_and_status_logs_once(account, map
     assert CapillaryLink.objects.filter(kind="followup").count() == 6
 
 
+def test_capillarys_next_follow_up_is_scheduled_on_the_lead(account, mapped, sandbox):
+    made = sandbox.add_lead(lead_for="sku_1", next_follow_up="2030-10-05T08:00:00+05:30")
+    pull(account)
+    lead = Lead.objects.get(vendor_lead_id=str(made["id"]))
+    [followup] = FollowUp.objects.filter(lead=lead, done_at__isnull=True)
+    assert followup.scheduled_at.isoformat() == "2030-10-05T02:30:00+00:00"
+    assert lead.next_follow_up_at == followup.scheduled_at
+
+
+def test_it_pulls_leads_of_every_type(account, mapped, sandbox):
+    """The search asks type=ALL, as the document's sample does; the table lists SKU,
+    CATEGORY, BRAND and CUSTOM and does not say what a search without a type returns."""
+    made = [sandbox.add_lead(lead_for=f"item_{kind}", type=kind) for kind in ("SKU", "BRAND", "CATEGORY", "CUSTOM")]
+    assert pull(account).created == 4
+    assert {lead.vendor_lead_id for lead in Lead.objects.all()} == {str(m["id"]) for m in made}
+
+
 def test_it_refreshes_the_organisations_reasons_and_substatuses_on_pull(account, sandbox):
     pull(account)
     assert set(CapillaryReason.objects.filter(account=account).values_list("reason_id", flat=True)) == {1, 2, 3, 4}

@@ -1,6 +1,7 @@
 """Pushing to a sandbox Capillary over HTTP: new leads, status changes,
 follow-ups, owner; ordering behind a creation; faults; no duplicates."""
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.utils import timezone
@@ -102,6 +103,17 @@ def test_an_owner_change_puts_the_owners_username(pulled, account, sandbox, alic
     assert sandbox.lead(made["id"])["owner"] == "alice"
 
 
+def test_a_new_lead_without_status_changes_goes_with_a_reason_id(account, mapped, sandbox, local_lead):
+    """"These reason ids are required to create or update leads": a lead still New is
+    created with one status log entry carrying the account's default reason id."""
+    queue_submission(account.adapter(), local_lead)
+    assert push(account).pushed == 1
+    method, path, body = sandbox.received[-1]
+    assert (method, path) == ("POST", "/v2/leads")
+    assert body["status"] == "OPEN"
+    assert body["statusLogDetails"] == [{"status": "OPEN", "reasonId": 4, "createdBy": 28812689}]
+
+
 def test_messages_for_a_lead_wait_until_capillary_created_it(account, mapped, sandbox, local_lead, alice):
     queue_submission(account.adapter(), local_lead)
     sandbox.inject("503", path="write")
@@ -159,6 +171,35 @@ def test_a_creation_whose_answer_was_lost_is_found_not_made_twice(account, mappe
     item = OutboxItem.objects.get(lead=local_lead)
     assert item.response["note"].startswith("found in Capillary")
     assert CapillaryLink.objects.filter(kind="lead", lead=local_lead).count() == 1
+
+
+def test_a_lost_creation_of_an_old_lead_is_found_behind_newer_leads(account, mapped, sandbox, local_lead, settings):
+    """createdOn is the LeadHub lead's own ("Date and time of lead creation"): a lead
+    created days ago sorts below Capillary's 50 newest creations, so the look after a
+    lost answer goes by lastUpdatedOn."""
+    settings.LEADHUB_HTTP_READ_TIMEOUT = 0.3
+    Lead.objects.filter(pk=local_lead.pk).update(created_at=datetime(2020, 1, 2, tzinfo=dt_timezone.utc))  # before them
+    local_lead.refresh_from_db()
+    for index in range(55):
+        sandbox.add_lead(lead_for=f"sku_{index}")
+    queue_submission(account.adapter(), local_lead)
+    sandbox.inject("timeout", path="write", seconds=1, deliver=True)
+    assert push(account).pushed == 0
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    assert push(account).pushed == 1
+    assert len([lead for lead in sandbox.leads() if lead["leadFor"] == "item001"]) == 1  # not created twice
+
+
+def test_a_4xx_with_an_unreadable_body_is_a_refusal_not_a_maybe(account, mapped, sandbox, local_lead):
+    queue_submission(account.adapter(), local_lead)
+    sandbox.inject("malformed", path="write", status=403)
+    assert push(account).failed == 1
+    item = OutboxItem.objects.get(lead=local_lead)
+    assert (item.state, item.last_status_code) == (OutboxState.FAILED, 403)
+    assert sandbox.leads() == []
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    push(account)  # no blind retry of a refusal
+    assert OutboxItem.objects.get(lead=local_lead).attempts == 1 and sandbox.leads() == []
 
 
 def test_a_followup_whose_answer_was_lost_is_not_posted_twice(pulled, account, sandbox, alice, settings):
