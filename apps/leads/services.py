@@ -367,7 +367,8 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
         current.save(update_fields=["owner", "updated_at"])
         lead.owner = owner
         for adapter in adapters_for_lead(lead):
-            adapter.record_owner_change(lead)
+            # actor: who assigned it, for a vendor that reports it (Aimbase's DealershipUser)
+            adapter.record_owner_change(lead, actor=actor)
     return []
 
 

@@ -195,9 +195,10 @@ class VendorAdapter:
         or "completed". Called inside the follow-up service's transaction (like
         record_status_change). Nothing by default."""
 
-    def record_owner_change(self, lead: Lead) -> None:
+    def record_owner_change(self, lead: Lead, actor=None) -> None:
         """Queue what the vendor must hear of a new owner (inside the assignment
-        service's transaction). Nothing by default."""
+        service's transaction); actor: the user who assigned it (None: LeadHub
+        itself). Nothing by default."""
 
     def record_status_change(self, lead: Lead, log) -> None:
         """Queue whatever the vendor must be told about this change.

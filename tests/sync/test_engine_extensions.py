@@ -93,7 +93,7 @@ class FakeAdapter(VendorAdapter):
     def record_followup(self, lead, followup, *, event):
         HEARD.append((self.account.name, "followup", event))
 
-    def record_owner_change(self, lead):
+    def record_owner_change(self, lead, actor=None):
         HEARD.append((self.account.name, "owner", lead.owner_id))
 
 

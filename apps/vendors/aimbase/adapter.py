@@ -150,18 +150,31 @@ class AimbaseAdapter(VendorAdapter):
         An item still stamped when it is next sent had no definite answer (a
         timeout, a reset, a 5xx, an unreadable or short 201, a killed worker), so
         Aimbase is first asked for its ExternalId (Lead OData API): found, it is
-        accepted with the Id found; not found, it is sent again.
+        accepted with the Id found; not found, it is sent again. When the lookup
+        fails (any status, any transport error) those items stay queued (a
+        transient outcome naming the lookup failure) and the items never sent
+        before still go in this run.
         """
         from apps.sync.engine import SendOutcome
         from apps.sync.models import OutboxItem
 
         outcomes = {}
-        uncertain = {_sent_external_id(item, client.options): item for item in items
-                     if (item.response or {}).get("request")}
-        found = client.find_by_external_ids(list(uncertain)) if uncertain else {}
+        uncertain: dict[str, list] = {}
+        for item in items:
+            if (item.response or {}).get("request"):
+                uncertain.setdefault(_sent_external_id(item, client.options), []).append(item)
+        try:
+            found = client.find_by_external_ids(list(uncertain)) if uncertain else {}
+        except VendorError as exc:  # always transient (client.find_by_external_ids)
+            found = {}
+            for waiting in uncertain.values():
+                for item in waiting:
+                    outcomes[item.pk] = SendOutcome(False, False, f"not sent again: {exc.message}; it stays queued "
+                                                    "until Aimbase can say whether it already has this lead",
+                                                    exc.status, exc.retry_after)
         for ext_id, aimbase_lead_id in found.items():
-            if ext_id in uncertain:
-                outcomes[uncertain[ext_id].pk] = SendOutcome(True, status=200, response={
+            for item in uncertain.get(ext_id, ()):
+                outcomes[item.pk] = SendOutcome(True, status=200, response={
                     "Id": aimbase_lead_id, "Status": "Success", "ExternalId": ext_id,
                     "StatusMessage": "Found in Aimbase by ExternalId after an unanswered request; not sent again"})
         batch = [item for item in items if item.pk not in outcomes]
@@ -192,35 +205,42 @@ class AimbaseAdapter(VendorAdapter):
                                    for item in batch}
             # Transient: the stamps stay, so the next attempt looks these up first.
             return outcomes | {item.pk: SendOutcome.from_error(exc) for item in batch}
-        if answer.top_level_error:
-            return outcomes | {item.pk: SendOutcome(False, True, f"Aimbase refused the batch (TopLevelError): "
-                                                    f"{answer.top_level_error}", 201,
-                                                    response={"TopLevelError": answer.top_level_error})
+        top = answer.top_level_error
+        if top and not answer.records:
+            # Only a TopLevelError: the batch was refused as a whole (docs/vendors/aimbase.md).
+            return outcomes | {item.pk: SendOutcome(False, True, f"Aimbase refused the batch (TopLevelError): {top}",
+                                                    201, response={"TopLevelError": top})
                                for item in batch}
+        # Records (with or without a TopLevelError beside them) decide each lead
+        # alone: a Success record is a lead Aimbase created, never to be sent again.
+        beside = f" (TopLevelError: {top})" if top else ""
         records = _match_records(answer.records, identifiers)
         for item, record in zip(batch, records, strict=True):
             if record is None:
                 # "The response record details for each lead will be returned in the
                 # order that they were submitted": a record missing means the answer
                 # was cut short. The stamp stays; the next attempt looks it up first.
-                outcomes[item.pk] = SendOutcome(False, False, "Aimbase's answer had no record for this lead; "
-                                                "it is looked up by ExternalId before it is sent again", 201)
-            elif str(record.get("Status") or "").lower() == "success":
-                outcomes[item.pk] = SendOutcome(True, status=201, response=record)
+                outcomes[item.pk] = SendOutcome(False, False, "Aimbase's answer had no record for this lead"
+                                                f"{beside}; it is looked up by ExternalId before it is sent again", 201)
+                continue
+            stored = {**record, "TopLevelError": top} if top else record
+            if str(record.get("Status") or "").lower() == "success":
+                outcomes[item.pk] = SendOutcome(True, status=201, response=stored)
             else:
-                outcomes[item.pk] = SendOutcome(False, True, payloads.record_message(record), 201, response=record)
+                outcomes[item.pk] = SendOutcome(False, True, payloads.record_message(record) + beside, 201,
+                                                response=stored)
         return outcomes
 
     # --- dispositions (only for leads Aimbase accepted: adapters_for_lead) -----------
     def _queue_activity(self, lead, *, entry_type: str, detail: str, user: str, at, dedupe_key: str = "",
-                        status_log=None) -> None:
+                        status_log=None, detail_from: str = "") -> None:
         from apps.sync.outbox import queue_message
 
         known = aimbase_id(lead, self.account)
         if known is None:
             return  # Aimbase gave no Id: the Disposition API cannot name the lead
         activity, problems = payloads.build_activity(at=at, entry_type=entry_type, detail=detail, user=user,
-                                                     lead_id=lead.pk, aimbase_id=known)
+                                                     lead_id=lead.pk, aimbase_id=known, detail_from=detail_from)
         queue_message(self, lead, kind=DISPOSITION_KIND, payload=activity, problems=problems,
                       status_log=status_log, dedupe_key=dedupe_key)
 
@@ -238,13 +258,15 @@ class AimbaseAdapter(VendorAdapter):
             old = log.from_stage.name if log.from_stage_id else "None"
             new = log.to_stage.name if log.to_stage_id else "None"
             return payloads.build_activity(at=log.created_at, entry_type="StageChanged", detail=f"{old}: {new}",
-                                           user=user, lead_id=lead.pk, aimbase_id=known)
+                                           user=user, lead_id=lead.pk, aimbase_id=known,
+                                           detail_from='"Old Stage: New Stage" from the names of the sales stages')
         mapping = StatusMapping.objects.filter(dealer_id=lead.dealer_id, status=log.to_status,
                                                vendor=self.kind).first()
         if mapping is None:
             return None, []
         return payloads.build_activity(at=log.created_at, entry_type="StatusChanged", detail=mapping.vendor_value,
-                                       user=user, lead_id=lead.pk, aimbase_id=known)
+                                       user=user, lead_id=lead.pk, aimbase_id=known,
+                                       detail_from="the dealer's status mapping to Aimbase")
 
     def record_status_change(self, lead, log) -> None:
         from apps.sync.outbox import queue_message
@@ -256,20 +278,24 @@ class AimbaseAdapter(VendorAdapter):
 
     def record_followup(self, lead, followup, *, event: str) -> None:
         """A scheduled follow-up is a FollowUp entry, a completed one an Activity;
-        the detail is the activity type (payloads.FOLLOWUP_ACTIVITY)."""
+        the detail is the activity type (payloads.FOLLOWUP_ACTIVITY). DealershipUser
+        is "who did it": whoever completed it, or whoever scheduled it (its
+        creator, not the salesperson it is assigned to)."""
         detail = payloads.FOLLOWUP_ACTIVITY.get(followup.kind, "Note")
         if event == "completed":
             self._queue_activity(lead, entry_type="Activity", detail=detail, user=_user_label(followup.done_by),
                                  at=followup.done_at or timezone.now(), dedupe_key=f"followup:{followup.pk}:done")
         else:
-            self._queue_activity(lead, entry_type="FollowUp", detail=detail,
-                                 user=_user_label(followup.assigned_to or followup.created_by),
+            self._queue_activity(lead, entry_type="FollowUp", detail=detail, user=_user_label(followup.created_by),
                                  at=timezone.now(), dedupe_key=f"followup:{followup.pk}:scheduled")
 
-    def record_owner_change(self, lead) -> None:
+    def record_owner_change(self, lead, actor=None) -> None:
+        """A new owner: StatusChanged "Assigned" (a status change Aimbase lists and
+        maps) with DealershipUser "who did it" (`actor`, the user who assigned;
+        omitted when LeadHub assigned it itself). Unassigning is not reported."""
         if lead.owner_id:
-            self._queue_activity(lead, entry_type="StatusChanged", detail="Assigned", user=_user_label(lead.owner),
-                                 at=timezone.now())
+            self._queue_activity(lead, entry_type="StatusChanged", detail="Assigned",
+                                 user=_user_label(actor), at=timezone.now())
 
     def rebuild_outbox_payload(self, item):
         if item.kind == DISPOSITION_KIND:
@@ -289,10 +315,27 @@ def _sent_external_id(item, options) -> str:
 
 
 def _match_records(records: list[dict], identifiers: list[str]) -> list[dict | None]:
-    """Each sent lead's record: by LeadApiIdentifier when the records carry them
-    ("Unique value ... to relate a request with a response"), else by position
-    ("returned in the order that they were submitted"). None: no record."""
-    by_id = {r.get("LeadApiIdentifier"): r for r in records if r.get("LeadApiIdentifier")}
-    if by_id:
-        return [by_id.get(identifier) for identifier in identifiers]
-    return [records[i] if i < len(records) else None for i in range(len(identifiers))]
+    """Each sent lead's record, None when it has none.
+
+    By LeadApiIdentifier where the record carries one ("Unique value ... to
+    relate a request with a response"; compared without case, it is a GUID);
+    a record without one is taken by its position ("returned in the order that
+    they were submitted") only when the answer has exactly one record per lead
+    sent (a record naming another identifier is that lead's, never taken by
+    position). With fewer or more records a position proves nothing: the lead
+    is left unmatched (looked up by ExternalId before it is sent again)."""
+    def key(value) -> str:
+        return str(value or "").strip().lower()
+
+    by_id: dict[str, dict] = {}
+    for record in records:
+        if key(record.get("LeadApiIdentifier")):
+            by_id.setdefault(key(record.get("LeadApiIdentifier")), record)
+    same_count = len(records) == len(identifiers)
+    matched = []
+    for index, identifier in enumerate(identifiers):
+        record = by_id.get(key(identifier))
+        if record is None and same_count and not key(records[index].get("LeadApiIdentifier")):
+            record = records[index]
+        matched.append(record)
+    return matched

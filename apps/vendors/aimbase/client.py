@@ -59,22 +59,35 @@ class AimbaseClient:
 
     def find_by_external_ids(self, external_ids: list[str]) -> dict[str, str]:
         """ExternalId -> Aimbase Id of the leads Aimbase has (Lead OData API,
-        GET /odata/V2/Leads with $filter). Raises VendorError."""
+        GET /odata/V2/Leads with $filter).
+
+        Raises VendorError, always transient (permanent=False), whatever went
+        wrong: the items that needed the lookup stay queued (retried with backoff,
+        alerted after LEADHUB_RETRY_ATTEMPTS) rather than being failed or sent
+        again blind (docs/vendors/aimbase.md: "If the lookup itself fails the
+        items stay queued"). A 401/403 says the account's user cannot read the
+        Lead OData API (it may still post leads)."""
         if not external_ids:
             return {}
         quoted = " or ".join("ExternalId eq '{}'".format(i.replace("'", "''")) for i in external_ids)
-        response = self.http.request("GET", self.base + ODATA_LEADS_PATH,
-                                     params={"$filter": quoted, "$select": "Id,ExternalId"},
-                                     headers={**self.auth, "Accept": "application/json"})
+        try:
+            response = self.http.request("GET", self.base + ODATA_LEADS_PATH,
+                                         params={"$filter": quoted, "$select": "Id,ExternalId"},
+                                         headers={**self.auth, "Accept": "application/json"})
+        except VendorError as exc:  # timeout, reset, refused connection
+            raise lookup_failed(exc.message, exc.status, exc.retry_after) from None
+        if response.status_code in (401, 403):
+            raise lookup_failed(f"{response.request}: {response.status_code} {message_of(response)}; the account's "
+                                "user cannot read the Lead OData API (give it read access to Leads, or check its "
+                                "username and token)", response.status_code)
         if response.status_code != 200:
-            raise error_for(response)
+            raise lookup_failed(error_for(response).message, response.status_code, response.retry_after())
         try:
             rows = json.loads(response.body).get("value")
             assert isinstance(rows, list)
             return {str(r["ExternalId"]): str(r["Id"]) for r in rows if isinstance(r, dict) and r.get("ExternalId")}
         except (ValueError, AttributeError, AssertionError, KeyError, UnicodeDecodeError):
-            raise VendorError(f"{response.request}: unreadable OData answer {response.body[:120]!r}",
-                              permanent=False, status=200) from None
+            raise lookup_failed(f"{response.request}: unreadable OData answer {response.body[:120]!r}", 200) from None
 
     def post_activity(self, activity: dict) -> dict:
         """POST one ProspectActivity to the Disposition API. Returns the answer
@@ -111,6 +124,15 @@ def error_for(response: RawResponse) -> VendorError:
     if code in (401, 403):
         return VendorError(text + "; check the account's username and token", permanent=True, status=code)
     return VendorError(text, permanent=True, status=code)
+
+
+def lookup_failed(detail: str, status: int | None, retry_after: float | None = None) -> VendorError:
+    """The lookup by ExternalId could not say whether Aimbase has the leads: a
+    transient error naming the lookup (never permanent: see find_by_external_ids).
+    The request's $filter (up to a batch of ExternalIds) is left out of the message."""
+    detail = re.sub(r"^(GET [^?\s]*)\?\S*", r"\1", detail)
+    return VendorError(f"lookup by ExternalId failed ({detail})", permanent=False, status=status,
+                       retry_after=retry_after)
 
 
 def message_of(response: RawResponse) -> str:

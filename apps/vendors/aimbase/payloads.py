@@ -29,7 +29,7 @@ ET.register_namespace("xsd", XSD)
 # the manufacturer issues: "A valid Lead Source's Name in the system"...).
 OPTION_FIELDS = {"lead_source": "LeadSourceName", "lead_type": "LeadTypeName", "lead_category": "LeadCategoryName",
                  "campaign": "LeadCampaignName", "brands": "Brands", "dealer_ids": "DealerIds",
-                 "product_ids": "ProductIds", "list_codes": "ListCodes", "opt_in_source": "CommunicationOptInSource"}
+                 "product_ids": "ProductIds", "list_codes": "ListCodes"}
 BOOL_FIELDS = {name for name, f in rules.LEAD_FIELDS.items() if f.kind == rules.BOOL}
 # A LeadHub follow-up kind -> the Disposition API's activity (aimbase-related-apis.md:
 # "Email, Call, Text, Note, Appointment, Quote"). A visit is an appointment kept
@@ -99,9 +99,10 @@ def build_lead(lead, options: dict) -> tuple[dict, list[Violation]]:
         "Medium": _text(lead.utm_medium), "Term": _text(lead.utm_term), "Content": _text(lead.utm_content),
     }
     if lead.opt_in_email is True:
+        # "This field is required if IsCommunicationOptIn is true": sent only then.
         columns["CommunicationOptInIpAddress"] = _text(lead.ip_address)
         columns["CommunicationOptInDate"] = lead.created_at.date().isoformat()
-        payload.setdefault("CommunicationOptInSource", _text(lead.source))
+        columns["CommunicationOptInSource"] = _text(options.get("opt_in_source")) or _text(lead.source)
     payload.update({k: v for k, v in columns.items() if v is not None})
     customs = [{"FieldName": name, "FieldValue": value} for name, value in (
         # The schema has UTM Medium/Term/Content only; source and campaign travel as
@@ -114,6 +115,11 @@ def build_lead(lead, options: dict) -> tuple[dict, list[Violation]]:
     if customs:
         payload["Customs"] = customs
     payload.update(extras)
+    if payload.get("IsCommunicationOptIn") is not True:
+        # Not opted in (the extras may say so too): the opt-in proofs are not sent
+        # at all, absent as every other empty value.
+        for name in rules.OPT_IN_REQUIRES:
+            payload.pop(name, None)
     return payload, [_with_hint(v, extras) for v in rules.lead_violations(payload)]
 
 
@@ -298,11 +304,22 @@ def record_message(record: dict) -> str:
 # Disposition API
 # --------------------------------------------------------------------------------------
 
-def build_activity(*, at, entry_type: str, detail: str, user: str, lead_id, aimbase_id: str) -> tuple[dict, list]:
+def build_activity(*, at, entry_type: str, detail: str, user: str, lead_id, aimbase_id: str,
+                   detail_from: str = "") -> tuple[dict, list]:
     """A ProspectActivity: PCHProspectId is the CRM's (LeadHub's) lead id,
-    SourceProspectId the lead's Id in Aimbase (docs/vendors/aimbase.md)."""
+    SourceProspectId the lead's Id in Aimbase (docs/vendors/aimbase.md).
+
+    EntryDetail is sent as it is: one over 50 characters is a violation (the
+    activity is blocked and the message shown on the lead), never cut, since a
+    cut "Old Stage: New Stage" or name would tell Aimbase something else.
+    `detail_from` names where LeadHub took it, added to that message.
+    DealershipUser (who did it, a label) is cut to 50."""
     activity = {"EntryDate": at.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "EntryType": entry_type, "EntryDetail": detail[:50], "DealershipUser": (user or "")[:50] or None,
+                "EntryType": entry_type, "EntryDetail": detail, "DealershipUser": (user or "")[:50] or None,
                 "PCHProspectId": str(lead_id), "SourceProspectId": str(aimbase_id)}
     activity = {k: v for k, v in activity.items() if v is not None}
-    return activity, rules.disposition_violations(activity)
+    problems = rules.disposition_violations(activity)
+    if detail_from:
+        problems = [Violation(v.field, v.code, f"{v.message} (LeadHub: {detail_from}.)") if v.field == "EntryDetail"
+                    else v for v in problems]
+    return activity, problems

@@ -29,13 +29,14 @@ from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, j
 
 from . import payloads, rules
 
-FAULTS = ("500", "502", "503", "429", "400", "timeout", "reset", "malformed", "truncated", "top_level_error",
-          "partial", "short", "xml_bomb")
+FAULTS = ("500", "502", "503", "429", "400", "401", "403", "timeout", "reset", "malformed", "truncated",
+          "top_level_error", "partial", "short", "no_identifier", "xml_bomb")
 FAULT_PATHS = ("lead", "odata", "disposition")
 _FAULT_PARAMS = {"timeout": {"seconds", "deliver"}, "reset": {"deliver"}, "malformed": {"deliver"},
                  "truncated": {"deliver", "mid_body_reset"}, "xml_bomb": {"deliver"}, "429": {"retry_after"},
-                 "400": {"message"},
-                 "top_level_error": {"message"}, "partial": {"fail", "field", "message"}, "short": {"keep"}}
+                 "400": {"message"}, "401": {"message"}, "403": {"message"},
+                 "top_level_error": {"message", "with_records", "keep"}, "partial": {"fail", "field", "message"},
+                 "short": {"keep"}, "no_identifier": {"at"}}
 _DEFAULT_DELIVER = {"timeout": True, "malformed": True, "truncated": True, "xml_bomb": True}
 # "Billion laughs": a few hundred bytes that a naive parser expands to gigabytes.
 XML_BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -82,18 +83,25 @@ class AimbaseSandbox(SandboxBase):
         "500" | "502" | "503": that status with {"Message": "An unknown error
             occurred during the import"}; nothing created.
         "429": Retry-After: retry_after (default 1).  "400": {"Message": message}.
+        "401" | "403": that status with {"Message": message} (default "Authorization
+            has been denied for this request."), e.g. a user who may post leads but
+            not read the Lead OData API (path="odata").
         "timeout": stall `seconds` (default 5), then answer; deliver (default True):
             the leads are created before the stall.
         "reset": RST, no answer; deliver (default False).
         "malformed": 201 "<html>Service Unavailable</html>"; deliver (default True).
         "truncated": the real answer cut in half; deliver (default True);
             mid_body_reset=True declares the full length and resets mid-body.
-        "top_level_error": 201 with TopLevelError = message and no records; nothing created.
+        "top_level_error": 201 with TopLevelError = message and no records; nothing
+            created. with_records=True: the leads are handled as usual and their
+            records come beside the TopLevelError (keep: only the first `keep`).
         "partial": the leads at indexes `fail` (default [0]) fail on `field`
             (default LeadSourceName) with `message` (a server-side refusal such as
             an unknown Lead Source); the rest succeed.
         "short": every lead is created, the answer holds only the first `keep`
             (default 0) records (a partial response).
+        "no_identifier": the records at indexes `at` (default: all) come without
+            their LeadApiIdentifier (null), in submission order.
         "xml_bomb": 201 with an entity-expansion ("billion laughs") XML body;
             deliver (default True).
         """
@@ -161,6 +169,8 @@ class AimbaseSandbox(SandboxBase):
             return _message(429, "Too many requests", {"Retry-After": str(params.get("retry_after", 1))})
         if name == "400":
             return _message(400, str(params.get("message", "The request is invalid.")))
+        if name in ("401", "403"):
+            return _message(int(name), str(params.get("message", MSG_DENIED)))
         if name in ("timeout", "reset"):
             return stall_or_reset(name, params, lambda commit: handler(commit, None), deliver)
         if name == "malformed":
@@ -173,7 +183,7 @@ class AimbaseSandbox(SandboxBase):
             return Reply(201, XML_BOMB, {"Content-Type": "application/xml"})
         if name == "truncated":
             return truncated(handler(deliver, None), mid_body_reset=bool(params.get("mid_body_reset")))
-        return handler(True, fault)  # top_level_error, partial, short: shaped by the lead handler
+        return handler(True, fault)  # top_level_error, partial, short, no_identifier: shaped by the lead handler
 
     # ---------------------------------------------------------------- Lead API
     def _post_leads(self, query: dict, headers, body: bytes, commit: bool, fault: Fault | None) -> Reply:
@@ -190,13 +200,18 @@ class AimbaseSandbox(SandboxBase):
         answer = payloads.LeadResponse(None)
         if name == "top_level_error":
             answer.top_level_error = str(fault.params.get("message", "The import could not be started."))
-        else:
+        if name != "top_level_error" or fault.params.get("with_records"):
             failing = set(fault.params.get("fail", [0])) if name == "partial" else set()
             with self._lock:
                 for index, lead in enumerate(leads):
                     answer.records.append(self._create(lead, index in failing, fault, commit))
-            if name == "short":
+            if name == "short" or (name == "top_level_error" and "keep" in fault.params):
                 answer.records = answer.records[: int(fault.params.get("keep", 0))]
+            if name == "no_identifier":
+                at = fault.params.get("at")
+                for index, record in enumerate(answer.records):
+                    if at is None or index in at:
+                        record["LeadApiIdentifier"] = None
         encoded = payloads.response_to_xml(answer) if xml else payloads.response_to_json(answer)
         return Reply(201, encoded, {"Content-Type": "application/xml" if xml else "application/json"})
 

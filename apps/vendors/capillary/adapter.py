@@ -193,7 +193,7 @@ class CapillaryAdapter(VendorAdapter):
                                        notes=followup.outcome_notes or followup.notes,
                                        next_at=followup.next_follow_up_at or lead.next_follow_up_at)
 
-    def record_owner_change(self, lead) -> None:
+    def record_owner_change(self, lead, actor=None) -> None:
         """PUT /leads/{id} with the owner's username (and the extended fields).
         An unassigned lead has no owner to send: nothing is queued."""
         from apps.sync.outbox import queue_message

@@ -73,11 +73,27 @@ def test_follow_ups_are_reported_as_follow_up_and_activity_entries(sandbox, aimb
         ("FollowUp", "Appointment"), ("Activity", "Appointment"), ("FollowUp", "Quote")]
 
 
-def test_a_new_owner_is_reported_as_assigned(sandbox, aimbase_account, accepted_lead, adam):
-    assert services.lead_assign_owner(lead=accepted_lead, owner=adam) == []
-    assert engine.push(aimbase_account).pushed == 1
-    activity, = sandbox.activities()
-    assert (activity["EntryDetail"], activity["DealershipUser"]) == ("Assigned", "adam")
+def test_a_new_owner_is_reported_as_assigned_by_the_user_who_assigned_it(
+        sandbox, aimbase_account, accepted_lead, adam, alice):
+    # status changes "(Viewed, Assigned, Working, Sold, Lost, Abandoned)"; "DealershipUser (≤50, who did it)"
+    assert services.lead_assign_owner(lead=accepted_lead, owner=adam, actor=alice) == []
+    assert services.lead_assign_owner(lead=accepted_lead, owner=alice) == []  # no actor: LeadHub itself
+    assert engine.push(aimbase_account).pushed == 2
+    by_alice, by_leadhub = sandbox.activities()
+    assert (by_alice["EntryType"], by_alice["EntryDetail"], by_alice["DealershipUser"]) == (
+        "StatusChanged", "Assigned", "alice")  # alice did it, not adam who got the lead
+    assert by_leadhub["EntryDetail"] == "Assigned" and "DealershipUser" not in by_leadhub
+
+
+def test_a_follow_up_is_reported_as_done_by_whoever_scheduled_or_completed_it(sandbox, aimbase_account,
+                                                                              accepted_lead, alice, adam):
+    followup = services.followup_schedule(lead=accepted_lead, scheduled_at=timezone.now() + timedelta(days=1),
+                                          kind="call", assigned_to=adam, actor=alice)
+    services.followup_complete(followup=followup, actor=adam, outcome_notes="Called back")
+    assert engine.push(aimbase_account).pushed == 2
+    assert [(a["EntryType"], a["DealershipUser"]) for a in sandbox.activities()] == [
+        ("FollowUp", "alice"),  # scheduled by alice for adam: alice did it
+        ("Activity", "adam")]
 
 
 def test_a_no_mapping_answer_is_shown_on_the_lead_and_counted(sandbox, aimbase_account, accepted_lead, alice,
@@ -131,3 +147,26 @@ def test_a_stage_change_is_reported_as_stage_changed(sandbox, aimbase_account, a
     assert engine.push(aimbase_account).pushed == 2
     assert [(a["EntryType"], a["EntryDetail"]) for a in sandbox.activities()] == [
         ("StatusChanged", "Working"), ("StageChanged", "Discovery: Quote")]
+
+
+def test_an_entry_detail_over_50_characters_is_blocked_and_shown_not_cut(sandbox, aimbase_account, accepted_lead,
+                                                                         alice, mapped, dealer_a):
+    from tests.conftest import make_stages
+
+    discovery, quote = make_stages(dealer_a)
+    quote.name = "Quote sent, waiting for the signed order form"
+    quote.save()
+    assert services.lead_change_status(lead=accepted_lead, to_status="accepted", stage=discovery, actor=alice).ok
+    accepted_lead.refresh_from_db()
+    assert services.lead_change_status(lead=accepted_lead, to_status="accepted", stage=quote, actor=alice).ok
+    assert engine.push(aimbase_account).pushed == 1  # the status change; the stage change is blocked
+    blocked = dispositions().get(state=OutboxState.BLOCKED)
+    expected = ('EntryDetail is 56 characters long; Aimbase takes at most 50. (LeadHub: "Old Stage: New Stage" '
+                "from the names of the sales stages.)")
+    assert expected in blocked.last_error
+    assert expected in LeadEvent.objects.get(lead=accepted_lead, kind=EventKind.PUSH_BLOCKED).summary
+    assert [a["EntryDetail"] for a in sandbox.activities()] == ["Working"]  # nothing cut was sent
+    quote.name = "Quote sent"  # the dealer shortens the stage's name: rebuilt and sent
+    quote.save()
+    assert engine.push(aimbase_account).pushed == 1
+    assert sandbox.activities()[-1]["EntryDetail"] == "Discovery: Quote sent"

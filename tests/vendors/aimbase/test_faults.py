@@ -163,3 +163,52 @@ def test_leads_found_by_the_lookup_are_kept_even_when_the_rest_of_the_batch_fail
         OutboxState.SENT, OutboxState.SENT, OutboxState.SENT, OutboxState.PENDING]
     push_until_done(aimbase_account)
     assert created_once(sandbox, aimbase_account, [*three, late])
+
+
+@pytest.mark.parametrize("fault, shown", [
+    ("403", "the account's user cannot read the Lead OData API"),
+    ("401", "the account's user cannot read the Lead OData API"),
+    ("400", "400 The request is invalid."),
+    ("503", "503 An unknown error occurred during the import"),
+    ("reset", "connection failed or was reset"),
+])
+def test_a_failing_lookup_keeps_the_unanswered_lead_queued_and_still_sends_the_new_one(sandbox, aimbase_account,
+                                                                                      dealer_a, fault, shown):
+    unanswered = boat_lead(dealer_a, last_name="Unanswered")
+    submit(aimbase_account, unanswered)
+    sandbox.inject("reset", deliver=True)  # Aimbase created it; LeadHub never heard
+    engine.push(aimbase_account)
+    new = boat_lead(dealer_a, last_name="New")
+    submit(aimbase_account, new)
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    sandbox.inject(fault, path="odata")
+    summary = engine.push(aimbase_account)
+    assert (summary.pushed, summary.failed) == (1, 0)  # the new lead went; nothing failed
+    assert OutboxItem.objects.get(lead=new).state == OutboxState.SENT and aimbase_id(new, aimbase_account)
+    item = OutboxItem.objects.get(lead=unanswered)
+    assert item.state == OutboxState.PENDING and item.next_attempt_at > timezone.now()  # transient: backoff
+    assert "lookup by ExternalId failed (GET /aimbase/odata/V2/Leads: " in item.last_error
+    assert shown in item.last_error and "filter" not in item.last_error  # not the batch's $filter
+    assert item.response["request"]["ExternalId"] == str(unanswered.pk)  # the stamp stays for the next lookup
+    assert sandbox.created_count(unanswered.pk) == 1  # not posted again blind
+    push_until_done(aimbase_account)
+    assert "Found in Aimbase by ExternalId" in OutboxItem.objects.get(lead=unanswered).response["StatusMessage"]
+    assert created_once(sandbox, aimbase_account, [unanswered, new])
+
+
+def test_a_lookup_the_user_may_not_read_alerts_after_the_retry_limit_and_never_fails_the_lead(
+        sandbox, aimbase_account, dealer_a, settings, mailoutbox):
+    settings.LEADHUB_RETRY_ATTEMPTS = 3
+    lead = boat_lead(dealer_a)
+    submit(aimbase_account, lead)
+    sandbox.inject("reset", deliver=True)
+    engine.push(aimbase_account)  # attempt 1: no answer
+    sandbox.inject("403", path="odata", times=2)
+    for _ in range(2):  # attempts 2 and 3: the lookup is refused
+        OutboxItem.objects.update(next_attempt_at=timezone.now())
+        assert engine.push(aimbase_account).failed == 0
+    assert OutboxItem.objects.get(lead=lead).state == OutboxState.PENDING
+    assert len(mailoutbox) == 1 and "could not be delivered" in mailoutbox[0].subject
+    assert "cannot read the Lead OData API" in mailoutbox[0].body and "lh-token" not in mailoutbox[0].body
+    push_until_done(aimbase_account)
+    assert created_once(sandbox, aimbase_account, [lead])

@@ -115,3 +115,19 @@ def test_a_lead_without_country_uses_the_accounts_default_or_is_blocked(dealer_a
     lead = boat_lead(dealer_a, country="")
     assert [(v.field, v.code) for v in build_lead(lead, OPTIONS)[1]] == [("CountryCode", "required")]
     assert build_lead(lead, {**OPTIONS, "default_country": "CA"})[0]["CountryCode"] == "CA"
+
+
+def test_the_opt_in_proofs_are_built_only_for_a_lead_that_opted_in(dealer_a):
+    # "This field is required if IsCommunicationOptIn is true": never sent otherwise.
+    options = {**OPTIONS, "opt_in_source": "Website form"}
+    for opt_in in (False, None):
+        payload, problems = build_lead(boat_lead(dealer_a, opt_in_email=opt_in, ip_address="203.0.113.9"), options)
+        assert problems == [] and payload["IsCommunicationOptIn"] is False
+        assert not set(rules.OPT_IN_REQUIRES) & set(payload)
+    opted = boat_lead(dealer_a, opt_in_email=True, ip_address="203.0.113.9")
+    payload, problems = build_lead(opted, options)
+    assert problems == [] and payload["CommunicationOptInSource"] == "Website form"  # the account's, else the lead's
+    assert build_lead(opted, OPTIONS)[0]["CommunicationOptInSource"] == "Boat show"
+    # Submission extras that say "not opted in" take the proofs away too.
+    opted.submission_extras = {"aimbase": {"IsCommunicationOptIn": False}}
+    assert not set(rules.OPT_IN_REQUIRES) & set(build_lead(opted, options)[0])

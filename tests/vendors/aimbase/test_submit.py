@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.utils import timezone
 
 from apps.leads.models import EventKind, LeadEvent
 from apps.sync import engine
@@ -175,3 +176,62 @@ def test_the_lead_page_shows_aimbases_id_or_its_field_messages(client, sandbox, 
     assert f"Aimbase Id {aimbase_id(accepted, aimbase_account)}" in page
     page = client.get(f"/admin/leads/lead/{refused.pk}/change/").content.decode()
     assert "LeadTypeName: The LeadTypeName is not a valid Lead Type." in page
+
+
+def test_records_beside_a_top_level_error_decide_each_lead(sandbox, aimbase_account, dealer_a):
+    accepted, refused, unanswered = leads = [boat_lead(dealer_a, last_name=n) for n in ("Ok", "", "Late")]
+    submit(aimbase_account, *leads)
+    OutboxItem.objects.filter(lead=refused).update(state=OutboxState.PENDING, last_error="")  # force it out
+    sandbox.inject("top_level_error", message="Some leads were not imported.", with_records=True, keep=2)
+    summary = engine.push(aimbase_account)
+    assert (summary.pushed, summary.failed) == (1, 1)
+    # A Success record is a lead Aimbase created: kept, never sent again.
+    assert state_of(accepted) == OutboxState.SENT and aimbase_id(accepted, aimbase_account)
+    assert queue_submission(aimbase_account.adapter(), accepted)[1][0].code == "already_submitted"
+    failed = OutboxItem.objects.get(lead=refused)
+    assert failed.state == OutboxState.FAILED and "LastName: LastName is required by Aimbase." in failed.last_error
+    assert "(TopLevelError: Some leads were not imported.)" in failed.last_error
+    # No record: looked up by ExternalId (Aimbase did create it) rather than failed or resent.
+    waiting = OutboxItem.objects.get(lead=unanswered)
+    assert waiting.state == OutboxState.PENDING and "no record for this lead (TopLevelError" in waiting.last_error
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    assert engine.push(aimbase_account).pushed == 1
+    assert len(lead_posts(sandbox)) == 1
+    assert [sandbox.created_count(lead.pk) for lead in leads] == [1, 0, 1]
+
+
+@pytest.mark.parametrize("at", [[1], None])
+def test_records_without_an_identifier_are_matched_by_position_when_every_lead_has_one(sandbox, aimbase_account,
+                                                                                       dealer_a, at):
+    leads = [boat_lead(dealer_a, last_name=f"Pos{i}") for i in range(3)]
+    submit(aimbase_account, *leads)
+    sandbox.inject("no_identifier", **({} if at is None else {"at": at}))
+    assert engine.push(aimbase_account).pushed == 3
+    ids = {row["lead"]["ExternalId"]: str(row["Id"]) for row in sandbox.leads()}
+    assert [aimbase_id(lead, aimbase_account) for lead in leads] == [ids[str(lead.pk)] for lead in leads]
+    assert not [r for r in sandbox.requests if "/odata/" in r[1]]  # no lookup needed
+
+
+def test_a_record_without_an_identifier_is_not_guessed_when_the_counts_differ():
+    from apps.vendors.aimbase.adapter import _match_records
+
+    named = {"LeadApiIdentifier": "B", "Status": "Success"}
+    anonymous = {"LeadApiIdentifier": None, "Status": "Success"}
+    assert _match_records([anonymous, named], ["a", "b"]) == [anonymous, named]  # "B": GUIDs ignore case
+    assert _match_records([anonymous], ["a", "b"]) == [None, None]
+    assert _match_records([named, anonymous], ["a", "b", "c"]) == [None, named, None]
+    assert _match_records([named, anonymous], ["a", "c"]) == [None, anonymous]  # "B" names another lead
+
+
+def test_the_opt_in_proofs_go_only_with_a_lead_that_opted_in(sandbox, dealer_a, fast_retries):
+    account = make_account(dealer_a, sandbox, opt_in_source="Website form")
+    silent, unasked, opted = (boat_lead(dealer_a, last_name=n, opt_in_email=o, ip_address="203.0.113.9")
+                              for n, o in (("Silent", False), ("Unasked", None), ("Opted", True)))
+    submit(account, silent, unasked, opted)
+    assert engine.push(account).pushed == 3
+    sent = {row["lead"]["LastName"]: row["lead"] for row in sandbox.leads()}
+    for name in ("Silent", "Unasked"):
+        assert sent[name]["IsCommunicationOptIn"] is False
+        assert not {"CommunicationOptInIpAddress", "CommunicationOptInDate", "CommunicationOptInSource"} & set(
+            sent[name])
+    assert (sent["Opted"]["IsCommunicationOptIn"], sent["Opted"]["CommunicationOptInSource"]) == (True, "Website form")
