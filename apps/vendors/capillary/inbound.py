@@ -145,10 +145,13 @@ class Upsert:
 
     def _next_followup(self, lead, item: dict) -> None:
         """nextFollowUp, "Next follow up date of the lead": a follow-up scheduled for
-        then, unless the lead already has one open (the dealer's own plan wins)."""
+        then, unless the lead already has one open (the dealer's own plan wins) or
+        has had one for that very time."""
         at = payloads.parse_dt(item.get("nextFollowUp"))
         if at is None or FollowUp.objects.filter(lead=lead, done_at__isnull=True).exists():
             return
+        if FollowUp.objects.filter(lead=lead, scheduled_at=at).exists():
+            return  # LeadHub's own (it reported that date), perhaps done since: not brought back
         FollowUp.objects.create(lead=lead, scheduled_at=at, notes="Next follow-up set in Capillary")
         lead_refresh_next_follow_up(lead)
 

@@ -54,14 +54,17 @@ def parse_dt(value) -> datetime | None:
 
 def capillary_status(m: Mappings, status: str, stage_id: int | None = None) -> tuple[str | None, str, list]:
     """The Capillary (status, subStatus) a dealer status maps to; an accepted lead's
-    sales stage may name the sub-status (StageMapping). Unmapped: a violation with
+    sales stage may name the sub-status (StageMapping), for "accepted" only. Unmapped: a violation with
     code "unmapped" (it blocks the message until a dealer admin maps it)."""
     mapped = m.statuses.get(status)
     if mapped is None:
         return None, "", [Violation("status", "unmapped", f"The dealer status {status!r} is not mapped to a "
                                                           "Capillary status (Mappings → Status mappings).")]
     cap_status, sub = mapped
-    if stage_id is not None and m.stages.get(stage_id):
+    # A stage names a sub-status of the status Accepted maps to (the mapping form
+    # checks that), so it goes with an accepted lead only: a lead that moves on keeps
+    # its stage, and ON_HOLD + an OPEN sub-status would be refused.
+    if status == "accepted" and stage_id is not None and m.stages.get(stage_id):
         sub = m.stages[stage_id]
     return cap_status, sub or "", []
 

@@ -111,7 +111,7 @@ class Pusher:
         except (ValueError, UnicodeDecodeError):
             data = None
         if not isinstance(data, dict):
-            if 400 <= code < 500:
+            if 400 <= code < 500 and code != 408:  # 408: a proxy's timeout, nothing refused
                 # A refusal whatever its body says (an HTML error page from a proxy,
                 # say): nothing was done, and the same request would be refused again.
                 return SendOutcome(False, permanent=True, status=code,
@@ -195,7 +195,15 @@ def record_answer(adapter, item, outcome) -> None:
                                             defaults={"lead": lead, "payload": answered})
         # Capillary answers with the status log and follow-ups LeadHub sent, in order.
         logs = list(lead.status_logs.order_by("created_at", "id"))
-        _link_many(account, lead, LinkKind.STATUS_LOG, response.get("statusLogIds"), logs, "status_log")
+        log_ids = list(response.get("statusLogIds") or [])
+        _link_many(account, lead, LinkKind.STATUS_LOG, log_ids, logs, "status_log")
+        # A lead with no status change yet went with one entry for its first status
+        # (payloads.build_create): no LeadHub row, but LeadHub's own, so linked too
+        # and never imported back as Capillary's change.
+        for cap_id in log_ids[len(logs):]:
+            if cap_id is not None:
+                CapillaryLink.objects.get_or_create(account=account, kind=LinkKind.STATUS_LOG,
+                                                    capillary_id=str(cap_id), defaults={"lead": lead})
         done = list(FollowUp.objects.filter(lead=lead, done_at__isnull=False).order_by("done_at", "id"))
         _link_many(account, lead, LinkKind.FOLLOWUP, response.get("followUpIds"), done, "followup")
     elif item.kind == KIND_STATUS:

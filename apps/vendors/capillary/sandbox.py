@@ -126,7 +126,8 @@ class CapillarySandbox(SandboxBase):
             self.add_lead(lead_for=f"sku_{900000 + index}", followups=index % 3)
 
     def update_lead(self, lead_id: int, *, status: str | None = None, reason_id: int | None = None,
-                    sub_status: str = "", followup_notes: str | None = None, extended: dict | None = None) -> dict:
+                    sub_status: str = "", followup_notes: str | None = None, extended: dict | None = None,
+                    next_follow_up: str | None = None) -> dict:
         """A change made in Capillary: it moves the lead to the end of a lastUpdatedOn search."""
         with self._lock:
             lead = self._leads[int(lead_id)]
@@ -141,6 +142,8 @@ class CapillarySandbox(SandboxBase):
                 self._followup(lead, {"followedUpOn": self._tick(), "notes": followup_notes}, created_by=15002926)
             if extended is not None:
                 lead["extendedFields"] = dict(extended)
+            if next_follow_up is not None:
+                lead["nextFollowUp"] = next_follow_up
             self._touch(lead, 15002926)
             return json.loads(json.dumps(lead))
 

@@ -39,6 +39,26 @@ def test_capillarys_next_follow_up_is_scheduled_on_the_lead(account, mapped, san
     assert lead.next_follow_up_at == followup.scheduled_at
 
 
+def test_a_next_follow_up_leadhub_reported_and_completed_is_not_brought_back(account, mapped, sandbox, alice):
+    from datetime import datetime
+    from datetime import timezone as dt_timezone
+
+    from apps.leads.services import followup_complete, followup_schedule
+    from apps.sync.engine import push
+
+    made = sandbox.add_lead(lead_for="sku_1")
+    pull(account)
+    lead = Lead.objects.get(vendor_lead_id=str(made["id"]))
+    at = datetime(2030, 10, 5, 2, 30, tzinfo=dt_timezone.utc)
+    first = followup_schedule(lead=lead, scheduled_at=datetime(2030, 10, 1, tzinfo=dt_timezone.utc), actor=alice)
+    nxt = followup_complete(followup=first, actor=alice, outcome_notes="Called", next_at=at)
+    followup_complete(followup=nxt, actor=alice, outcome_notes="Called again")
+    push(account)
+    sandbox.update_lead(made["id"], next_follow_up="2030-10-05T08:00:00+05:30")  # Capillary kept our date
+    pull(account)
+    assert not FollowUp.objects.filter(lead=lead, done_at__isnull=True).exists()
+
+
 def test_it_pulls_leads_of_every_type(account, mapped, sandbox):
     """The search asks type=ALL, as the document's sample does; the table lists SKU,
     CATEGORY, BRAND and CUSTOM and does not say what a search without a type returns."""

@@ -114,6 +114,27 @@ def test_a_new_lead_without_status_changes_goes_with_a_reason_id(account, mapped
     assert body["statusLogDetails"] == [{"status": "OPEN", "reasonId": 4, "createdBy": 28812689}]
 
 
+def test_the_first_status_entry_of_a_new_lead_is_not_imported_back(account, mapped, sandbox, local_lead, alice):
+    queue_submission(account.adapter(), local_lead)
+    assert push(account).pushed == 1
+    assert lead_change_status(lead=local_lead, to_status="on_hold", actor=alice).ok
+    assert push(account).pushed == 1
+    summary = pull(account)  # the lead changed in Capillary: the pull reads it
+    assert summary.errors == []
+    assert not LeadEvent.objects.filter(lead=local_lead, summary__startswith="Capillary status log").exists()
+
+
+def test_a_stage_substatus_goes_with_accepted_only(pulled, account, sandbox, alice, mapped):
+    lead, made = pulled
+    stage = mapped["stages"][1]  # mapped to Quoted, a sub-status of OPEN
+    assert lead_change_status(lead=lead, to_status="accepted", actor=alice, stage=stage).ok
+    assert lead_change_status(lead=lead, to_status="on_hold", actor=alice).ok
+    assert push(account).pushed == 2
+    accepted, on_hold = [body for method, path, body in sandbox.received if path.endswith("/status")]
+    assert (accepted["status"], accepted["subStatus"]) == ("OPEN", "Quoted")
+    assert (on_hold["status"], on_hold["subStatus"]) == ("ON_HOLD", "YetToDecide")
+
+
 def test_messages_for_a_lead_wait_until_capillary_created_it(account, mapped, sandbox, local_lead, alice):
     queue_submission(account.adapter(), local_lead)
     sandbox.inject("503", path="write")
@@ -188,6 +209,15 @@ def test_a_lost_creation_of_an_old_lead_is_found_behind_newer_leads(account, map
     OutboxItem.objects.update(next_attempt_at=timezone.now())
     assert push(account).pushed == 1
     assert len([lead for lead in sandbox.leads() if lead["leadFor"] == "item001"]) == 1  # not created twice
+
+
+def test_a_408_page_from_a_proxy_is_retried(account, mapped, sandbox, local_lead):
+    queue_submission(account.adapter(), local_lead)
+    sandbox.inject("malformed", path="write", status=408)
+    assert push(account).pushed == 0
+    assert OutboxItem.objects.get(lead=local_lead).state == OutboxState.PENDING
+    OutboxItem.objects.update(next_attempt_at=timezone.now())
+    assert push(account).pushed == 1 and len(sandbox.leads()) == 1
 
 
 def test_a_4xx_with_an_unreadable_body_is_a_refusal_not_a_maybe(account, mapped, sandbox, local_lead):
