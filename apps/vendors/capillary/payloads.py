@@ -194,10 +194,9 @@ def build_create(m: Mappings, facts: LeadFacts):
         # the reason id the account gives statuses that need no reason of their own
         # (Capillary logs a store's new lead the same way). Without such a default
         # the lead goes without, as the Add Lead table lists no reason field.
-        reason_id, _ = reason_id_for(m, facts.status, None)
-        if reason_id is not None:
-            logs.append({k: v for k, v in (("status", cap_status), ("reasonId", reason_id),
-                                           ("createdBy", m.created_by), ("subStatus", sub)) if v not in (None, "")})
+        entry, _ = build_status(m, to_status=facts.status, stage_id=facts.stage_id, reason=None)
+        if entry:
+            logs.append({k: entry[k] for k in ("status", "reasonId", "createdBy", "subStatus") if k in entry})
     if logs:
         payload["statusLogDetails"] = logs
     followups = []

@@ -195,15 +195,12 @@ def record_answer(adapter, item, outcome) -> None:
                                             defaults={"lead": lead, "payload": answered})
         # Capillary answers with the status log and follow-ups LeadHub sent, in order.
         logs = list(lead.status_logs.order_by("created_at", "id"))
-        log_ids = list(response.get("statusLogIds") or [])
-        _link_many(account, lead, LinkKind.STATUS_LOG, log_ids, logs, "status_log")
+        log_ids = response.get("statusLogIds") or []
         # A lead with no status change yet went with one entry for its first status
-        # (payloads.build_create): no LeadHub row, but LeadHub's own, so linked too
-        # and never imported back as Capillary's change.
-        for cap_id in log_ids[len(logs):]:
-            if cap_id is not None:
-                CapillaryLink.objects.get_or_create(account=account, kind=LinkKind.STATUS_LOG,
-                                                    capillary_id=str(cap_id), defaults={"lead": lead})
+        # (payloads.build_create): no LeadHub row (None), but LeadHub's own, so it is
+        # linked too and never imported back as Capillary's change.
+        logs += [None] * (len(log_ids) - len(logs))
+        _link_many(account, lead, LinkKind.STATUS_LOG, log_ids, logs, "status_log")
         done = list(FollowUp.objects.filter(lead=lead, done_at__isnull=False).order_by("done_at", "id"))
         _link_many(account, lead, LinkKind.FOLLOWUP, response.get("followUpIds"), done, "followup")
     elif item.kind == KIND_STATUS:
