@@ -24,8 +24,9 @@ from apps.vendors.registry import VENDOR_CHOICES
 from . import selectors, services, workbench
 from .forms import (AssignForm, ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm,
                     add_violations)
-from .models import (FollowUp, Lead, LeadEvent, Reason, ReasonMapping, SalesStage, StageMapping, StatusLog,
-                     StatusMapping)
+from .models import (FollowUp, Lead, LeadEvent, PendingVendorValue, Reason, ReasonMapping, SalesStage, StageMapping,
+                     StatusLog, StatusMapping)
+from .pending import leads_waiting_q
 from .pagination import CappedPaginator
 from .search import search_leads
 from .csv_export import streamed_csv
@@ -46,6 +47,32 @@ class VendorFilter(admin.SimpleListFilter):
             return queryset.filter(vendor_account__isnull=True)
         if self.value():
             return queryset.filter(vendor_account__vendor=self.value())
+        return queryset
+
+
+class WaitingForMappingFilter(admin.SimpleListFilter):
+    """Leads with values a vendor sent that wait for a mapping (apps/leads/pending.py),
+    of any account or of one; sync health links here per account."""
+
+    title = "waiting for a mapping"
+    parameter_name = "waiting_for"
+
+    def lookups(self, request, model_admin):
+        from apps.accounts.scoping import scope_queryset
+        from apps.vendors.models import VendorAccount
+
+        accounts = scope_queryset(VendorAccount.objects.all(), request.user, "dealer").filter(
+            pk__in=PendingVendorValue.objects.values("account_id")).order_by("name")
+        return [("any", "Any vendor account")] + [(str(a.pk), a.name) for a in accounts]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "any":
+            return queryset.filter(leads_waiting_q())
+        if value:
+            if not value.isdigit():
+                return queryset.none()  # a tampered link: nothing, never an error page
+            return queryset.filter(leads_waiting_q(int(value)))
         return queryset
 
 
@@ -130,7 +157,8 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
     list_display = ["id", "display_name", "company", "status", "sales_stage", "owner", "dealer", "vendor_display",
                     "vendor_lead_id", "follow_up_display", "created_at"]
     list_display_links = ["id"]
-    list_filter = ["status", VendorFilter, FollowUpDueFilter, "dealer", "owner", "origin", "needs_review"]
+    list_filter = ["status", VendorFilter, FollowUpDueFilter, "dealer", "owner", "origin", "needs_review",
+                   WaitingForMappingFilter]
     list_select_related = ["dealer", "owner", "sales_stage", "vendor_account"]
     search_fields = ["first_name"]  # shows the search box; get_search_results does the searching
     search_help_text = ("The start of a name, company, e-mail or vendor lead id, or a whole phone number "
@@ -144,7 +172,7 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
     actions = ["assign_to_me", "assign_to", "unassign", "submit_to_vendor"]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
                        "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized",
-                       "timeline"]
+                       "timeline", "waiting_for_mapping"]
     fieldsets = [
         (None, {"fields": ["dealer", "owner", ("status", "sales_stage", "probability")]}),
         ("Contact", {"fields": [("first_name", "last_name"), "company", "email", ("phone", "mobile_phone"),
@@ -166,6 +194,24 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
                     "classes": ["collapse"]}),
         ("Times", {"fields": [("first_contacted_at", "next_follow_up_at"), ("created_at", "updated_at")]}),
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.pk and obj.pending_values.exists():
+            # Shown at the top only when a vendor's value waits for a mapping.
+            first = dict(fieldsets[0][1], fields=[*fieldsets[0][1]["fields"], "waiting_for_mapping"])
+            fieldsets = [(fieldsets[0][0], first), *fieldsets[1:]]
+        return fieldsets
+
+    @admin.display(description="waiting for a mapping")
+    def waiting_for_mapping(self, obj):
+        rows = list(obj.pending_values.select_related("account")) if obj.pk else []
+        if not rows:
+            return "—"
+        return format_html("<ul class='pending-values'>{}</ul><div class='help'>{}</div>", format_html_join(
+            "", "<li><strong>{}</strong>: {} sent <code>{}</code> ({})</li>",
+            ((p.get_field_display(), p.account.get_vendor_display(), p.vendor_value, p.account.name) for p in rows)),
+            "LeadHub applies each as soon as a dealer admin maps it.")
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

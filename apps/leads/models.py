@@ -598,3 +598,48 @@ class StatusLog(models.Model):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise ValueError("The status log is append-only; record a new change instead.")
         super().save(*args, **kwargs)
+
+
+class PendingField(models.TextChoices):
+    """What part of a vendor's lead LeadHub could not apply yet."""
+
+    STATUS = "status", "Status"
+    SUB_STATUS = "sub_status", "Sub-status (sales stage)"
+    REASON = "reason", "Reason"
+    DEALER_CODE = "dealer_code", "Dealer code"
+    OWNER = "owner", "Owner"
+
+
+class PendingVendorValue(models.Model):
+    """A value a vendor sent with a lead that LeadHub could not apply yet: the
+    dealer has no mapping for it (a Capillary status), or does not know it (a
+    Cat dealer code the account does not serve, an owner who is not one of the
+    dealer's people). The lead itself is always stored; this row says what is
+    still owed to it, the lead carries needs_review with `note` in its review
+    note, and apps.leads.pending applies it once the mapping exists (the row is
+    then deleted and the note removed). One row per lead, account and field:
+    a later value from the vendor replaces the earlier one."""
+
+    # No single-column indexes: the unique constraint starts with the lead, the
+    # account index with the account.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="pending_values", db_index=False)
+    account = models.ForeignKey("vendors.VendorAccount", on_delete=models.CASCADE, related_name="pending_values",
+                                db_index=False)
+    field = models.CharField(max_length=16, choices=PendingField.choices)
+    vendor_value = models.CharField(max_length=255, help_text="What the vendor sent, e.g. WON, B999, jdoe.")
+    details = models.JSONField(default=dict, blank=True,
+                               help_text="What applying it needs (the vendor's reason, sub-status, time...).")
+    note = models.CharField(max_length=1000, help_text="The text added to the lead's review note.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["lead", "field"]
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "account", "field"], name="one_pending_value_per_field"),
+            models.CheckConstraint(condition=Q(field__in=PendingField.values), name="pending_value_field_known"),
+        ]
+        indexes = [models.Index(fields=["account", "field"], name="pending_value_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_field_display()} {self.vendor_value!r} of lead {self.lead_id}"

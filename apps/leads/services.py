@@ -372,6 +372,26 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
     return []
 
 
+def lead_record_vendor_owner(*, lead: Lead, owner, source_account) -> None:
+    """Record an owner a vendor assigned in its own system (Capillary's owner):
+    the lead takes it, audited as the vendor's, in one transaction. Like
+    lead_record_vendor_status, the source account is not told about its own
+    change; any other account that knows the lead is (record_owner_change).
+    The caller has checked that `owner` works for the lead's dealer."""
+    problems = owner_violations(owner, lead.dealer)
+    if problems:
+        raise ValueError(problems[0].message)
+    with transaction.atomic():
+        current = Lead.objects.select_for_update().get(pk=lead.pk)
+        current.owner = owner
+        _audit(current, None, f"Assigned in {source_account.name}")
+        current.save(update_fields=["owner", "updated_at"])
+        lead.owner = owner
+        for adapter in adapters_for_lead(current):
+            if adapter.account.pk != source_account.pk:
+                adapter.record_owner_change(current, actor=None)
+
+
 def _audit(obj, actor, reason: str) -> None:
     """Who and why, for the audit history row the next save() writes."""
     if getattr(actor, "pk", None) is not None:

@@ -228,6 +228,8 @@ def workbench_view(model_admin, request, object_id):
         "now": timezone.now(),
         "timeline": selectors.lead_timeline(lead),
         "raw_fields": raw_fields(lead.raw_payload) if lead.raw_payload else [],
+        # What the vendor sent that waits for a mapping (apps/leads/pending.py).
+        "pending_values": list(lead.pending_values.select_related("account")),
     }
     return TemplateResponse(request, "admin/leads/lead/workbench.html", context)
 

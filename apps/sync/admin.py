@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from apps.accounts.admin_scoping import DealerScopedAdmin, ReadOnlyAdminMixin
+from apps.leads.models import PendingVendorValue
 from apps.leads.selectors import unmapped_values
 
 from . import engine
@@ -26,11 +29,11 @@ def _ago(moment) -> str:
 @admin.register(SyncHealth)
 class SyncHealthAdmin(ReadOnlyAdminMixin, DealerScopedAdmin):
     list_display = ["name", "vendor", "dealer", "enabled", "last_pull", "last_push", "queued", "blocked",
-                    "failed_pushes", "last_error", "unmapped"]
+                    "failed_pushes", "last_error", "waiting_for_mapping", "unmapped"]
     list_filter = ["vendor", "enabled", "dealer"]
     search_fields = ["name", "dealer__code"]
     readonly_fields = ["name", "vendor", "dealer", "enabled", "last_pull", "last_push", "queued", "blocked",
-                       "failed_pushes", "last_error", "unmapped"]
+                       "failed_pushes", "last_error", "waiting_for_mapping", "unmapped"]
     fields = readonly_fields
 
     def get_queryset(self, request):
@@ -38,6 +41,10 @@ class SyncHealthAdmin(ReadOnlyAdminMixin, DealerScopedAdmin):
             n_queued=Count("outbox", filter=Q(outbox__state__in=[OutboxState.PENDING, OutboxState.SENDING])),
             n_blocked=Count("outbox", filter=Q(outbox__state=OutboxState.BLOCKED)),
             n_failed=Count("outbox", filter=Q(outbox__state=OutboxState.FAILED)),
+            # A subquery, not a join: a second joined Count would multiply the outbox counts.
+            n_waiting=Coalesce(Subquery(
+                PendingVendorValue.objects.filter(account_id=OuterRef("pk")).order_by().values("account_id")
+                .annotate(n=Count("lead_id", distinct=True)).values("n")[:1], output_field=IntegerField()), 0),
         )
 
     def _state(self, obj):
@@ -72,6 +79,15 @@ class SyncHealthAdmin(ReadOnlyAdminMixin, DealerScopedAdmin):
             return "—"
         return format_html("<span class='errornote'>{} ({})</span>", state.last_error[:300],
                            _ago(state.last_error_at))
+
+    @admin.display(description="leads waiting for a mapping", ordering="n_waiting")
+    def waiting_for_mapping(self, obj):
+        """Leads of this account holding a value it sent that the dealer has not
+        mapped yet (apps/leads/pending.py), linked to the list of them."""
+        if not obj.n_waiting:
+            return "0"
+        url = reverse("admin:leads_lead_changelist") + f"?waiting_for={obj.pk}"
+        return format_html("<a href='{}' class='waiting-for-mapping'>{} lead(s)</a>", url, obj.n_waiting)
 
     @admin.display(description="unmapped")
     def unmapped(self, obj):

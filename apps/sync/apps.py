@@ -9,6 +9,8 @@ class SyncConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from . import signals
         from .tasks import ensure_schedule
 
         post_migrate.connect(ensure_schedule, sender=self)
+        signals.connect()

@@ -42,6 +42,7 @@ MAX_PAGES_PER_RUN = 2000  # 200,000 leads: a guard against a vendor that never s
 
 
 PAGE_NOTE = "page "
+PENDING_NOTE = "waiting for a mapping: "
 
 
 @dataclass
@@ -60,8 +61,9 @@ class Summary:
 
     def failed_run(self) -> bool:
         """Refused updates or vendor errors fail a sync; notes on a page's items
-        (a flagged field, prefixed "page N:") are reported but do not."""
-        return self.failed > 0 or any(not error.startswith(PAGE_NOTE) for error in self.errors)
+        (a flagged field, prefixed "page N:") and on values still waiting for a
+        mapping are reported but do not."""
+        return self.failed > 0 or any(not error.startswith((PAGE_NOTE, PENDING_NOTE)) for error in self.errors)
 
     def add(self, other: "Summary") -> "Summary":
         for name in ("fetched", "created", "updated", "pushed", "failed"):
@@ -155,6 +157,10 @@ def pull(account, *, holder: str | None = None) -> Summary:
             possible_loss = pages.close() or possible_loss
             http.close()
         possible_loss = possible_loss or bool(transport_failures)
+        # What waited for a mapping, with the mappings as they are now: a dealer
+        # admin's save queues apply_pending, which skips while this pull holds
+        # the lock; here, at the end, it is done instead (and after a lost task).
+        _apply_pending(account, adapter, summary)
         _finish_run(run, summary, "pull")
     if possible_loss and adapter.supports_historic:
         days = settings.LEADHUB_HISTORIC_DAYS
@@ -338,6 +344,62 @@ def _process_page(page: InboxPage, adapter, run, summary, parsed=None) -> bool:
     summary.updated += result.updated
     summary.errors += [f"{PAGE_NOTE}{page.pk}: {note}" for note in result.notes]
     return True
+
+
+@runcontext.scoped
+def apply_pending(account, *, holder: str | None = None) -> Summary:
+    """Apply what the account's leads still wait for (apps.leads.pending: values
+    the vendor sent that the dealer had not mapped), with the dealer's mappings
+    as they are now: the job a dealer admin's mapping save queues. Under the
+    account's pull lock, so it never races a pull over the same leads; when a
+    pull holds it, that pull does this as it ends. Safe to run twice: a value
+    applied is no longer pending. Nothing is sent back to the account."""
+    from apps.leads.models import PendingVendorValue
+
+    summary = Summary(account.name)
+    if not PendingVendorValue.objects.filter(account=account).exists():
+        return summary
+    with account_lock(account.pk, "pull", holder=holder) as lock:
+        if not lock.held:
+            summary.errors.append(f"{PENDING_NOTE}a pull of this account is running; it applies them as it ends")
+            return summary
+        run = SyncRun.objects.create(account=account, kind="mapping", worker=lock.holder)
+        runcontext.bind(account, run)
+        _apply_pending(account, account.adapter(), summary)
+        run.state = RunState.FAILED if summary.failed_run() else RunState.OK
+        run.finished_at = timezone.now()
+        run.updated, run.errors = summary.updated, summary.errors[:200]
+        run.save()
+    return summary
+
+
+def _apply_pending(account, adapter, summary) -> None:
+    """adapter.apply_pending for each lead with pending values of the account, a
+    transaction per lead (one lead's failure keeps the others' work)."""
+    from apps.leads.pending import pending_for_account
+
+    rows_by_lead: dict[int, list] = {}
+    for row in pending_for_account(account):
+        rows_by_lead.setdefault(row.lead_id, []).append(row)
+    for lead_id, rows in rows_by_lead.items():
+        try:
+            with transaction.atomic():
+                settled = adapter.apply_pending(rows[0].lead, rows)
+        except Exception as exc:  # noqa: BLE001 - reported on the run; the other leads go on
+            log.exception("account=%s could not apply the pending values of lead %s", account.name, lead_id)
+            summary.errors.append(f"lead {lead_id}: pending values not applied: {exc}")
+            continue
+        if settled:
+            summary.updated += 1
+    left = sum(len(rows) for rows in rows_by_lead.values()) and _count_pending(account)
+    if left:
+        summary.errors.append(f"{PENDING_NOTE}{left} value(s) of this account's leads (Sync health lists them)")
+
+
+def _count_pending(account) -> int:
+    from apps.leads.models import PendingVendorValue
+
+    return PendingVendorValue.objects.filter(account=account).count()
 
 
 @runcontext.scoped

@@ -45,6 +45,38 @@ def reconcile_account(account_id: int) -> dict | None:
     return engine.reconcile(account, today - timedelta(days=settings.LEADHUB_HISTORIC_DAYS), today).as_dict()
 
 
+def apply_pending_values(account_id: int) -> dict | None:
+    """Apply what the account's leads wait for (a dealer admin saved a mapping):
+    engine.apply_pending, safe to run twice."""
+    account = _account(account_id)
+    return engine.apply_pending(account).as_dict() if account else None
+
+
+def queue_apply_pending(account_ids) -> None:
+    """Queue apply_pending_values for those accounts that have leads waiting for
+    a mapping, once the current transaction commits (never inside the request
+    that saved the mapping, and never for a save that was rolled back)."""
+    from django.db import transaction
+
+    ids = sorted(set(account_ids))
+    if ids:
+        transaction.on_commit(lambda: _enqueue_apply_pending(ids))
+
+
+def _enqueue_apply_pending(account_ids) -> None:
+    from django_q.tasks import async_task
+
+    from apps.leads.models import PendingVendorValue
+
+    waiting = set(PendingVendorValue.objects.filter(account_id__in=account_ids).values_list("account_id", flat=True))
+    for account_id in sorted(waiting):
+        try:
+            async_task("apps.sync.tasks.apply_pending_values", account_id, task_name=f"mapping-{account_id}",
+                       group="mapping")
+        except Exception:  # noqa: BLE001 - the account's next pull applies them too; never fail the save
+            log.exception("could not queue apply_pending_values of account %s", account_id)
+
+
 def tick() -> list[str]:
     """Every minute: queue what is due per enabled account — a pull when its
     interval has passed, a push when updates are due, the daily reconciliation."""

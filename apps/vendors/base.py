@@ -262,6 +262,18 @@ class VendorAdapter:
     def apply_page(self, page: ParsedPage, *, kind: str) -> ApplyResult:
         return self.apply_items(page.items, kind=kind)
 
+    def apply_pending(self, lead: Lead, rows: list) -> int:
+        """Apply what this account sent for `lead` that LeadHub could not apply
+        when it came (`rows`: the lead's PendingVendorValues of this account),
+        with the dealer's mappings as they are now, through the same services
+        a pull uses; settle (pending_resolve) what is applied and leave the
+        rest. Runs inside a transaction of its own per lead, under the
+        account's pull lock (apps.sync.engine.apply_pending); must be safe to
+        run twice and must not report the applied change back to this account.
+        Returns how many rows it settled. A vendor with no inbound leads has
+        none to apply."""
+        return 0
+
     def build_outbox_payload(self, lead: Lead, log) -> tuple[dict | None, list[Violation]]:
         """The message reporting `log` (a StatusLog) to the vendor, or None when the
         vendor is not told about that status; violations block it."""

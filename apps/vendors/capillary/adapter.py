@@ -288,6 +288,14 @@ class CapillaryAdapter(VendorAdapter):
     def apply_items(self, items, *, kind):
         return self.apply_page(ParsedPage(items), kind=kind)
 
+    def apply_pending(self, lead, rows) -> int:
+        from .inbound import Upsert
+
+        # One Upsert (the mappings read once) for every lead of a run.
+        if getattr(self, "_pending_upsert", None) is None:
+            self._pending_upsert = Upsert(self, self.mappings())
+        return self._pending_upsert.apply_pending(lead, rows)
+
 
 # --- the organisation's lists from the admin and commands -------------------------------------
 

@@ -9,12 +9,15 @@ Capillary), and Capillary's is recorded on the timeline and flagged for review.
 """
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from apps.leads.history import record_lead_history
 from apps.leads.lookup import leads_by_vendor_id
-from apps.leads.models import EventKind, FollowUp, Lead, LeadEvent, Origin, Reason, SalesStage, Source, StatusLog
-from apps.leads.services import lead_record_vendor_status, lead_refresh_next_follow_up
+from apps.leads.models import (EventKind, FollowUp, Lead, LeadEvent, Origin, PendingField, Reason, SalesStage,
+                               Source, StatusLog)
+from apps.leads.pending import add_review_note, pending_record, pending_resolve_field
+from apps.leads.services import lead_record_vendor_owner, lead_record_vendor_status, lead_refresh_next_follow_up
 from apps.leads.statuses import REASON_KIND_FOR_STATUS
 from apps.sync.models import OutboxItem, OutboxState
 from apps.vendors.base import ApplyResult
@@ -120,6 +123,8 @@ class Upsert:
         self._history(lead, item, status_changed=bool({"status", "subStatus"} & set(changed)))
         if "nextFollowUp" in changed:
             self._next_followup(lead, item)
+        if "owner" in changed:
+            self._owner(lead, item)
         if changed:
             described = ", ".join(f"{k}: {v[0]!r} → {v[1]!r}" for k, v in list(changed.items())[:10])
             LeadEvent.objects.create(lead=lead, kind=EventKind.VENDOR_UPDATE, actor_label=self.account.name,
@@ -142,6 +147,8 @@ class Upsert:
         self.result.created += 1
         self._history(lead, item, status_changed=True)
         self._next_followup(lead, item)
+        if item.get("owner"):
+            self._owner(lead, item)
 
     def _next_followup(self, lead, item: dict) -> None:
         """nextFollowUp, "Next follow up date of the lead": a follow-up scheduled for
@@ -199,32 +206,132 @@ class Upsert:
 
     def _take_status(self, lead, item: dict, latest: dict) -> StatusLog | None:
         cap_status, sub = item.get("status"), str(item.get("subStatus") or "")
-        reason_id = latest.get("reasonId") if latest.get("status") == cap_status else None
+        same = latest.get("status") == cap_status
+        facts = {"status": cap_status, "subStatus": sub,
+                 "reasonId": latest.get("reasonId") if same else None,
+                 "reason": str(latest.get("reason") or "") if same else "",
+                 "at": latest.get("createdOn") or item.get("lastUpdatedOn"),
+                 "logId": str(latest["id"]) if same and latest.get("id") is not None else None}
+        return self.apply_status(lead, facts)
+
+    def apply_status(self, lead, facts: dict) -> StatusLog | None:
+        """Take Capillary's status (`facts`: status, subStatus, reasonId, reason,
+        at, logId) on the lead, by the dealer's mappings as they are now: the
+        pull calls it with what Capillary just sent, apply_pending with what a
+        PendingVendorValue kept. What the mappings cannot say stays pending
+        (the status; a sub-status that could be a sales stage); what they can
+        is written through lead_record_vendor_status (never sent back to this
+        account) and its pending row resolved."""
+        cap_status, sub, reason_id = facts.get("status"), str(facts.get("subStatus") or ""), facts.get("reasonId")
+        shown = f"{cap_status}{' / ' + sub if sub else ''}"
         lead.refresh_from_db()
         status, stage_id, note = payloads.dealer_status_for(self.m, cap_status, sub, reason_id, self._kinds(reason_id),
                                                             current=lead.status)
         if note:
-            if cap_status == "OPEN" and lead.status == "new" and not any(v == "OPEN" for v, _ in self.m.statuses.values()):
-                return None  # a new lead is open: nothing to say until the dealer maps OPEN at all
-            return self._review(lead, note)
+            if (cap_status == "OPEN" and lead.status == "new" and not sub
+                    and not any(v == "OPEN" for v, _ in self.m.statuses.values())):
+                # A new lead is open: nothing to say until the dealer maps OPEN at all.
+                pending_resolve_field(lead=lead, account=self.account, field=PendingField.STATUS,
+                                      outcome=f"Capillary says {shown} again: the lead stays New")
+                return None
+            return self._pending(lead, PendingField.STATUS, shown, note, facts)
+        self._sub_status_pending(lead, cap_status, sub, facts)
         stage = self.stages.get(stage_id) if stage_id else None
         if status == lead.status and (stage is None or stage.pk == lead.sales_stage_id):
+            pending_resolve_field(lead=lead, account=self.account, field=PendingField.STATUS,
+                                  outcome=f"Capillary's {shown} is the lead's status already")
             return None
-        at = payloads.parse_dt(latest.get("createdOn")) or payloads.parse_dt(item.get("lastUpdatedOn"))
+        at = payloads.parse_dt(facts.get("at"))
         waiting = OutboxItem.objects.filter(account=self.account, lead=lead, kind="status_update", state__in=[
             OutboxState.PENDING, OutboxState.SENDING, OutboxState.BLOCKED]).exists()
         newer = (StatusLog.objects.filter(lead=lead).exclude(source=Source.SYNC)
                  .filter(created_at__gt=at).exists() if at else False)
         if waiting or newer:
-            return self._review(lead, f"Capillary says {cap_status}{' / ' + sub if sub else ''}, but the dealer's "
+            pending_resolve_field(lead=lead, account=self.account, field=PendingField.STATUS,
+                                  outcome=f"Capillary's {shown} is superseded by the dealer's newer change")
+            return self._review(lead, f"Capillary says {shown}, but the dealer's "
                                       f"newer change ({lead.get_status_display()}) stands and is sent to Capillary")
         reason = self.reasons_by_id.get(reason_id) if isinstance(reason_id, int) else None
         if reason is not None and REASON_KIND_FOR_STATUS.get(status, (None,))[0] != reason.kind:
             reason = None  # a reason of another kind cannot be this status's reason
-        return lead_record_vendor_status(lead=lead, to_status=status, source_account=self.account, at=at,
-                                         stage=stage, reason=reason, reason_label=str(latest.get("reason") or ""),
-                                         sub_status=sub, comment=f"Changed in Capillary to {cap_status}"
-                                                                 + (f" / {sub}" if sub else ""))
+        log = lead_record_vendor_status(lead=lead, to_status=status, source_account=self.account, at=at,
+                                        stage=stage, reason=reason, reason_label=str(facts.get("reason") or ""),
+                                        sub_status=sub, comment=f"Changed in Capillary to {shown}")
+        pending_resolve_field(lead=lead, account=self.account, field=PendingField.STATUS,
+                              outcome=f"Capillary's {shown} applied as {lead.get_status_display()}")
+        return log
+
+    def _sub_status_pending(self, lead, cap_status, sub: str, facts: dict) -> None:
+        """A sub-status of the Capillary status Accepted maps to names a sales
+        stage (StageMapping); one no mapping names waits for one. Other
+        sub-statuses are kept on the status log only (docs/vendors/capillary.md)."""
+        accepted = self.m.statuses.get("accepted", (None, ""))[0]
+        named = set(self.m.stages.values()) | {s for value, s in self.m.statuses.values() if value == cap_status}
+        if sub and cap_status == accepted and sub not in named:
+            self._pending(lead, PendingField.SUB_STATUS, sub,
+                          f"Capillary sub-status {sub!r} is not mapped to a sales stage", facts)
+        else:
+            pending_resolve_field(lead=lead, account=self.account, field=PendingField.SUB_STATUS,
+                                  outcome=f"Capillary sub-status {sub!r} applied" if sub else "")
+
+    def _pending(self, lead, field: str, vendor_value: str, note: str, facts: dict) -> None:
+        pending_record(lead=lead, account=self.account, field=field, vendor_value=vendor_value,
+                       note=f"{self.account.name}: {note}", details=facts)
+        self.result.notes.append(f"lead {lead.vendor_lead_id or lead.pk}: {note}")
+        return None
+
+    # --- the owner ------------------------------------------------------------------------
+    def _owner(self, lead, item: dict) -> None:
+        username = str(item.get("owner") or "").strip()
+        if not username:
+            pending_resolve_field(lead=lead, account=self.account, field=PendingField.OWNER,
+                                  outcome="Capillary no longer names an owner")
+            return
+        self.apply_owner(lead, username)
+
+    def apply_owner(self, lead, username: str) -> bool:
+        """owner, "Username of the staff user who is assigned to the lead": the
+        person of the lead's dealer with that username (ignoring case) becomes
+        its owner, unless the dealer's own owner change still waits to go to
+        Capillary. Nobody of that name at the dealer: kept pending. True when
+        settled."""
+        user = (get_user_model().objects.filter(username__iexact=username, is_active=True,
+                                                memberships__dealer_id=lead.dealer_id).first())
+        if user is None:
+            self._pending(lead, PendingField.OWNER, username,
+                          f"Capillary owner {username!r} is not one of {self.account.dealer.code}'s people", {})
+            return False
+        lead.refresh_from_db(fields=["owner"])
+        waiting = OutboxItem.objects.filter(account=self.account, lead=lead, kind="update", state__in=[
+            OutboxState.PENDING, OutboxState.SENDING, OutboxState.BLOCKED]).exists()
+        if lead.owner_id == user.pk or waiting:
+            outcome = ("the dealer's own owner change stands" if waiting and lead.owner_id != user.pk
+                       else f"Capillary's owner {username} owns the lead already")
+        else:
+            lead_record_vendor_owner(lead=lead, owner=user, source_account=self.account)
+            outcome = f"Capillary's owner {username} applied"
+        pending_resolve_field(lead=lead, account=self.account, field=PendingField.OWNER, outcome=outcome)
+        return True
+
+    # --- what waited for a mapping (apps.sync.engine.apply_pending) ---------------------------
+    def apply_pending(self, lead, rows) -> int:
+        """Apply the lead's pending values with the mappings as they are now;
+        the number of values settled."""
+        before = len(rows)
+        by_field = {row.field: row for row in rows}
+        status_row = by_field.get(PendingField.STATUS) or by_field.get(PendingField.SUB_STATUS)
+        if status_row is not None:
+            log = self.apply_status(lead, dict(status_row.details))
+            if log is not None and status_row.details.get("logId"):
+                # As the pull does: Capillary's status log entry points at the row it became.
+                CapillaryLink.objects.filter(account=self.account, kind=LinkKind.STATUS_LOG, lead=lead,
+                                             capillary_id=status_row.details["logId"], status_log__isnull=True
+                                             ).update(status_log=log)
+        if PendingField.OWNER in by_field:
+            self.apply_owner(lead, by_field[PendingField.OWNER].vendor_value)
+        from apps.leads.models import PendingVendorValue
+
+        return before - PendingVendorValue.objects.filter(lead=lead, account=self.account).count()
 
     def _kinds(self, reason_id) -> set[str]:
         reason = self.reasons_by_id.get(reason_id) if isinstance(reason_id, int) else None
@@ -232,8 +339,9 @@ class Upsert:
 
     def _review(self, lead, note: str) -> None:
         text = f"{self.account.name}: {note}"
-        Lead.objects.filter(pk=lead.pk).update(
-            needs_review=True, review_note=((lead.review_note + "; ") if lead.review_note else "") + text[:1000])
+        lead.refresh_from_db(fields=["review_note"])
+        Lead.objects.filter(pk=lead.pk).update(needs_review=True, review_note=add_review_note(lead.review_note,
+                                                                                            text[:1000]))
         record_lead_history([lead.pk])  # audit: the UPDATE bypasses save(); named after the sync run
         LeadEvent.objects.create(lead=lead, kind=EventKind.REVIEW, actor_label=self.account.name, summary=text[:500])
         self.result.notes.append(f"lead {lead.vendor_lead_id or lead.pk}: {note}")

@@ -104,14 +104,17 @@ class CapillarySandbox(SandboxBase):
 
     def add_lead(self, *, lead_for: str = "item001", type: str = "SKU", status: str = "OPEN",  # noqa: A002
                  reason_id: int | None = None, sub_status: str = "", followups: int = 0,
-                 extended: dict | None = None, user_id: int | None = None, next_follow_up: str | None = None) -> dict:
-        """A lead created in Capillary (by a store, not LeadHub)."""
+                 extended: dict | None = None, user_id: int | None = None, next_follow_up: str | None = None,
+                 owner: str | None = None) -> dict:
+        """A lead created in Capillary (by a store, not LeadHub); `owner`: the
+        username of the staff user it is assigned to."""
         with self._lock:
             reason_id = reason_id or (self._reasons[0]["id"] if self._reasons else None)
             lead = self._new_lead({"type": type, "leadFor": lead_for, "status": status,
                                    "extendedFields": extended or {}, "orgSourceId": -1,
                                    **({"subStatus": sub_status} if sub_status else {}),
-                                   **({"nextFollowUp": next_follow_up} if next_follow_up else {})},
+                                   **({"nextFollowUp": next_follow_up} if next_follow_up else {}),
+                                   **({"owner": owner} if owner else {})},
                                   user_id or self._next("user"), created_by=15002926)
             self._log(lead, status, reason_id, sub_status, created_by=15002926)
             for n in range(followups):
@@ -127,7 +130,7 @@ class CapillarySandbox(SandboxBase):
 
     def update_lead(self, lead_id: int, *, status: str | None = None, reason_id: int | None = None,
                     sub_status: str = "", followup_notes: str | None = None, extended: dict | None = None,
-                    next_follow_up: str | None = None) -> dict:
+                    next_follow_up: str | None = None, owner: str | None = None) -> dict:
         """A change made in Capillary: it moves the lead to the end of a lastUpdatedOn search."""
         with self._lock:
             lead = self._leads[int(lead_id)]
@@ -144,6 +147,8 @@ class CapillarySandbox(SandboxBase):
                 lead["extendedFields"] = dict(extended)
             if next_follow_up is not None:
                 lead["nextFollowUp"] = next_follow_up
+            if owner is not None:
+                lead["owner"] = owner
             self._touch(lead, 15002926)
             return json.loads(json.dumps(lead))
 

@@ -176,6 +176,37 @@ class CatAdapter(VendorAdapter):
     def apply_page(self, page: ParsedPage, *, kind):
         return _CatUpsert(self.account, kind).run(page.prepared)
 
+    def apply_pending(self, lead, rows) -> int:
+        """A catDealerCode the account did not serve when the lead came (the lead
+        went to the account's own dealer): once the account serves it (its
+        dealer_codes option names a LeadHub dealer with that code), a lead
+        nobody has worked yet moves to that dealer; a lead already worked stays
+        where it is worked (docs/vendors/cat.md). Either way it is settled."""
+        from apps.leads.history import record_lead_history
+        from apps.leads.models import Lead, PendingField
+        from apps.leads.pending import pending_resolve
+
+        dealers = _served_dealers(self.account)
+        settled = 0
+        for row in rows:
+            if row.field != PendingField.DEALER_CODE or row.vendor_value.upper() not in dealers:
+                continue
+            dealer_id, code = dealers[row.vendor_value.upper()]
+            lead = Lead.objects.select_for_update().get(pk=lead.pk)
+            if lead.dealer_id == dealer_id:
+                outcome = f"catDealerCode {code}: the lead is with {code} already"
+            elif _untouched(lead):
+                Lead.objects.filter(pk=lead.pk).update(dealer_id=dealer_id, updated_at=timezone.now())
+                record_lead_history([lead.pk], reason=f"Moved to {code}: {self.account.name} now serves it")
+                lead.dealer_id = dealer_id
+                outcome = f"Moved to dealer {code}: account {self.account.name} now serves catDealerCode {code}"
+            else:
+                outcome = (f"catDealerCode {code} is now served by {self.account.name}, but the lead is already "
+                           f"being worked at {self.account.dealer.code}: it stays there")
+            pending_resolve(row, lead=lead, outcome=outcome)
+            settled += 1
+        return settled
+
     # --- push ---------------------------------------------------------------------------
     def send(self, http, items):
         """POST the items' updates as one JSON array. 200 accepts them all. A 400
@@ -197,6 +228,25 @@ class CatAdapter(VendorAdapter):
             except VendorError as exc:
                 outcomes.append(SendOutcome.from_error(exc))
         return outcomes
+
+
+def _served_dealers(account) -> dict[str, tuple[int, str]]:
+    """catDealerCode (upper case) -> (dealer id, code) of the dealers the account
+    serves: its own, and the LeadHub dealers its dealer_codes option names."""
+    from apps.accounts.models import Dealer
+
+    served = [c.strip().upper() for c in str((account.options or {}).get("dealer_codes", "")).split(",") if c.strip()]
+    dealers = {account.dealer.code.upper(): (account.dealer_id, account.dealer.code)}
+    for dealer in Dealer.objects.filter(code__in=served):
+        dealers[dealer.code.upper()] = (dealer.pk, dealer.code)
+    return dealers
+
+
+def _untouched(lead) -> bool:
+    """Nobody at the dealer has worked the lead: still New, no owner, no status
+    change, no follow-up, nothing queued for a vendor."""
+    return (lead.status == "new" and lead.owner_id is None and not lead.status_logs.exists()
+            and not lead.followups.exists() and not lead.outbox.exists())
 
 
 def _is_empty_array(body: bytes) -> bool:
@@ -309,12 +359,8 @@ class _CatUpsert:
         self.account = account
         self.kind = kind
         self.result = ApplyResult()
-        served = [c.strip().upper() for c in str(account.options.get("dealer_codes", "")).split(",") if c.strip()]
-        from apps.accounts.models import Dealer
-
-        self.dealer_by_code = {account.dealer.code.upper(): account.dealer_id}
-        for dealer in Dealer.objects.filter(code__in=served):
-            self.dealer_by_code[dealer.code.upper()] = dealer.pk
+        self.dealer_by_code = {code: dealer_id for code, (dealer_id, _) in _served_dealers(account).items()}
+        self.unknown_codes: dict[str, tuple[str, str]] = {}  # lead id -> (catDealerCode, note): pending
 
     def run(self, prepared: _Prepared) -> ApplyResult:
         self.result.notes += prepared.notes
@@ -346,6 +392,8 @@ class _CatUpsert:
             self.result.notes += [f"lead {lead_id}: {note}" for note in notes]
         if new:
             self.result.created += insert_lead_rows(builder, [row for _, row in new.values()])
+            if self.unknown_codes:  # rare: not on the pull's hot path
+                self._record_unknown_codes(set(new))
             if self.kind == "historic":
                 created = leads_by_vendor_id(self.account.pk, new)
                 events += [LeadEvent(lead=lead, kind=EventKind.RECEIVED, actor_label=self.account.name,
@@ -359,9 +407,28 @@ class _CatUpsert:
         code = str(item.get("catDealerCode") or "").strip().upper()
         if not code or code in self.dealer_by_code:
             return self.dealer_by_code.get(code, self.account.dealer_id)
-        notes.append(f"catDealerCode {code} is not a dealer of account {self.account.name}; "
-                     f"assigned to {self.account.dealer.code}")
+        # Kept, never dropped: with the account's own dealer (it received it), and
+        # pending until the account serves the code (apply_pending).
+        note = (f"catDealerCode {code} is not a dealer of account {self.account.name}, "
+                f"so the lead went to {self.account.dealer.code}")
+        notes.append(note)
+        lead_id = str(item.get("leadId") or "").strip()
+        self.unknown_codes.setdefault(lead_id, (code, note))
         return self.account.dealer_id
+
+    def _record_unknown_codes(self, created_ids: set[str]) -> None:
+        """PendingVendorValue rows for the new leads whose catDealerCode the
+        account does not serve (their flag and note are in the inserted row)."""
+        from apps.leads.models import PendingField, PendingVendorValue
+
+        ids = [lead_id for lead_id in self.unknown_codes if lead_id in created_ids]
+        leads = leads_by_vendor_id(self.account.pk, ids)
+        PendingVendorValue.objects.bulk_create([
+            PendingVendorValue(lead=leads[lead_id], account=self.account, field=PendingField.DEALER_CODE,
+                               vendor_value=self.unknown_codes[lead_id][0][:255],
+                               note=self.unknown_codes[lead_id][1][:1000],
+                               details={"catDealerCode": self.unknown_codes[lead_id][0]})
+            for lead_id in ids if lead_id in leads], ignore_conflicts=True)
 
     def _update(self, lead, item, state) -> list:
         """UPDATED: keep the new payload, never clobber the dealer's own columns."""
