@@ -110,7 +110,7 @@ def pending_lead_counts(account_ids) -> dict[int, int]:
 def pending_for_account(account):
     """The account's pending values, oldest lead first, with their leads."""
     return (PendingVendorValue.objects.filter(account=account).select_related("lead", "account")
-            .order_by("lead_id", "field"))
+            .defer("lead__raw_payload").order_by("lead_id", "field"))
 
 
 def leads_waiting_q(account_id: int | None = None):

@@ -320,6 +320,8 @@ class Upsert:
         before = len(rows)
         by_field = {row.field: row for row in rows}
         status_row = by_field.get(PendingField.STATUS) or by_field.get(PendingField.SUB_STATUS)
+        if PendingField.OWNER not in by_field and status_row is not None and not self._may_apply(lead, status_row):
+            return 0  # every pull tries the waiting leads again: a still-unmapped one costs no query
         if status_row is not None:
             log = self.apply_status(lead, dict(status_row.details))
             if log is not None and status_row.details.get("logId"):
@@ -332,6 +334,18 @@ class Upsert:
         from apps.leads.models import PendingVendorValue
 
         return before - PendingVendorValue.objects.filter(lead=lead, account=self.account).count()
+
+    def _may_apply(self, lead, row) -> bool:
+        """Whether the mappings now say more about a pending status or sub-status
+        than when it was recorded (pure: the mappings and the row only)."""
+        facts = row.details
+        sub = str(facts.get("subStatus") or "")
+        status, _, note = payloads.dealer_status_for(self.m, facts.get("status"), sub, facts.get("reasonId"),
+                                                     self._kinds(facts.get("reasonId")), current=lead.status)
+        if row.field == PendingField.STATUS:
+            return not note
+        named = set(self.m.stages.values()) | {s for value, s in self.m.statuses.values() if value == facts.get("status")}
+        return bool(note) or sub in named or facts.get("status") != self.m.statuses.get("accepted", (None, ""))[0]
 
     def _kinds(self, reason_id) -> set[str]:
         reason = self.reasons_by_id.get(reason_id) if isinstance(reason_id, int) else None
