@@ -89,6 +89,10 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # Login lockout: must come last (django-axes).
     "axes.middleware.AxesMiddleware",
+    # A busy database is a 503 "try again" page; a tampered admin action a 400
+    # (apps/core/middleware.py). Innermost, so they see the view's exceptions first.
+    "apps.core.middleware.DatabaseBusyMiddleware",
+    "apps.core.middleware.AdminActionGuardMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -131,7 +135,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                             "PRAGMA wal_autocheckpoint=10000;",
             "transaction_mode": "IMMEDIATE",
-            "timeout": 30,
+            # How long a writer waits for another's lock. Every LeadHub write
+            # transaction is short (a pull commits per page, imports per batch),
+            # so 15 s is only reached when something is wrong; a person then gets
+            # the "busy, try again" page (apps/core/middleware.py) instead of a
+            # spinner, and a command one line (apps/core/commands.py).
+            "timeout": env.float("LEADHUB_SQLITE_BUSY_TIMEOUT", default=15.0),
         }
     )
 else:

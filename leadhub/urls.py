@@ -8,6 +8,9 @@ admin.site.site_header = "LeadHub"
 admin.site.site_title = "LeadHub"
 admin.site.index_title = "Leads, follow-ups and vendor sync"
 
+# A busy database raised outside a view is the 503 "try again" page too.
+handler500 = "apps.core.middleware.server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),

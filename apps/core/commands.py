@@ -12,6 +12,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from .busy import is_busy_error
+
 USAGE_ERROR = 2
 
 
@@ -29,6 +31,21 @@ class LeadHubCommand(BaseCommand):
         # Django builds a CommandParser itself; give it our one-line error.
         parser.__class__ = OneLineErrorParser
         return parser
+
+    def execute(self, *args, **options):
+        # A busy database (another process holds SQLite's write lock longer than
+        # the busy timeout; PostgreSQL's lock timeout, deadlock, no connection
+        # left) is one line and exit status 1, never a traceback: the command can
+        # simply be run again.
+        try:
+            return super().execute(*args, **options)
+        except CommandError:
+            raise
+        except Exception as exc:
+            if is_busy_error(exc):
+                raise CommandError(f"the database is busy ({exc}); nothing was changed by the step that failed. "
+                                   "Run the command again in a moment.", returncode=1) from exc
+            raise
 
     @staticmethod
     def usage_error(message: str) -> CommandError:

@@ -312,7 +312,7 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
         if not obj.raw_payload:
             return "—"
         # Escaped by format_html: vendor HTML (Cat's partShoppingCart) is shown, never run.
-        return format_html("<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>",
+        return format_html("<pre class='leadhub-raw leadhub-raw-short'>{}</pre>",
                            json.dumps(obj.raw_payload, indent=2, ensure_ascii=False, sort_keys=True))
 
     def get_search_results(self, request, queryset, search_term):

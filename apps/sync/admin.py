@@ -150,7 +150,7 @@ class InboxPageAdmin(ReadOnlyAdminMixin, DealerScopedAdmin):
     @admin.display(description="body as received")
     def body_display(self, obj):
         text = obj.body_text
-        return format_html("<pre style='white-space:pre-wrap;max-height:40em;overflow:auto'>{}</pre>",
+        return format_html("<pre class='leadhub-raw'>{}</pre>",
                            text[:200_000] + ("\n… (cut for display)" if len(text) > 200_000 else ""))
 
 

@@ -28,16 +28,24 @@ class VendorAccountForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["vendor"].disabled = True
+        # A user who may only view the account (dealer staff) gets a form whose
+        # fields the admin removed (all read-only): touch only the fields there.
+        fields = self.fields
+        if self.instance.pk and "vendor" in fields:
+            fields["vendor"].disabled = True
         if not self.vendor_kind:
-            self.fields["vendor"].help_text = "Choose the vendor and save; its credential fields then appear."
-            self.fields["environment"].widget = forms.HiddenInput()
+            if "vendor" in fields:
+                fields["vendor"].help_text = "Choose the vendor and save; its credential fields then appear."
+            if "environment" in fields:
+                fields["environment"].widget = forms.HiddenInput()
             return
-        self.fields["vendor"].initial = self.vendor_kind
+        if "vendor" in fields:
+            fields["vendor"].initial = self.vendor_kind
         stored = self.instance.secrets if self.instance.pk else None
         for setting in adapter_class(self.vendor_kind).settings_fields:
-            field = self.fields[SETTING_PREFIX + setting.key]
+            field = fields.get(SETTING_PREFIX + setting.key)
+            if field is None:
+                continue
             if setting.secret:
                 is_set = bool(stored) and setting.key in stored
                 field.required = setting.required and not is_set

@@ -1,0 +1,154 @@
+"""Every admin page answers, for every role: no 5xx, and nothing the CSP refuses.
+
+As dealer staff, dealer admin and superuser, GET every page the admin index leads
+to: the index and app lists, every changelist (and every filter link on it), add,
+change, history, a past version, delete confirmation, and every custom view a
+ModelAdmin registers in get_urls (found from its URL patterns, so a new view is
+walked without editing this file). A 403/404/302 is an answer; a 5xx or an
+exception fails, listing every page that broke. Every HTML page is also checked
+for inline scripts, event handlers and style attributes, which the CSP refuses.
+"""
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import URLPattern, URLResolver, reverse
+
+from apps.vendors.models import VendorAccount
+from tests.accounts.test_admin_scoping import OBJECT_OF
+from tests.security.test_csp import EVENT_HANDLER, INLINE_SCRIPT, STYLE_ATTRIBUTE
+
+FILTER_BLOCK = re.compile(r'<(?:div|nav) id="changelist-filter".*?</(?:div|nav)>\s*</div>', re.S)
+QUERY_LINK = re.compile(r'href="(\?[^"]*)"')
+# URL keyword arguments a custom view may take, and where the walk gets a value.
+OBJECT_ARGUMENTS = {"object_id", "pk", "id", "lead_id"}
+
+
+def _patterns(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _patterns(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield prefix + str(pattern.pattern), pattern.name, set(pattern.pattern.converters)
+
+
+def _object_for(model, world):
+    if model in OBJECT_OF:
+        return OBJECT_OF[model](world, "A100")
+    return model.objects.order_by("pk").first()
+
+
+def _pages(world):
+    """(description, url) of every admin GET page worth a look."""
+    pages = [("index", reverse("admin:index"))]
+    apps = sorted({model._meta.app_label for model in admin.site._registry})
+    pages += [(f"app {label}", reverse("admin:app_list", args=[label])) for label in apps]
+    unknown = []
+    for model, model_admin in admin.site._registry.items():
+        info = f"{model._meta.app_label}_{model._meta.model_name}"
+        obj = _object_for(model, world)
+        for route, name, arguments in _patterns(model_admin.get_urls()):
+            if name in (f"{info}_simple_history",):
+                if obj is not None and hasattr(model, "history"):
+                    version = model.history.filter(**{model._meta.pk.attname: obj.pk}).order_by("-history_date")
+                    if version.exists():
+                        pages.append((name, reverse(f"admin:{name}", args=[obj.pk, version.first().history_id])))
+                continue
+            if not arguments:
+                pages.append((name, reverse(f"admin:{name}")))
+            elif arguments <= OBJECT_ARGUMENTS:
+                if obj is not None:
+                    pages.append((name, reverse(f"admin:{name}", kwargs={a: obj.pk for a in arguments})))
+            else:
+                unknown.append(f"{name}: {sorted(arguments)}")
+    assert not unknown, f"teach the walk these views' arguments: {unknown}"
+    return pages
+
+
+@pytest.fixture
+def every_vendor(world):
+    """An account of every vendor kind at dealer A, so each vendor's form renders."""
+    from apps.vendors.registry import ADAPTERS
+
+    for kind in ADAPTERS:
+        if not VendorAccount.objects.filter(dealer=world["A100"]["dealer"], vendor=kind).exists():
+            VendorAccount.objects.create(name=f"a100-{kind}", vendor=kind, dealer=world["A100"]["dealer"],
+                                         base_url="http://127.0.0.1:9/x")
+    return world
+
+
+def _check(client, description, url, broken, inline):
+    try:
+        response = client.get(url)
+    except Exception as exc:  # noqa: BLE001 - collect every broken page, then fail once
+        broken.append(f"{description} {url}: {exc.__class__.__name__}: {exc}")
+        return None
+    if response.status_code >= 500:
+        broken.append(f"{description} {url}: {response.status_code}")
+        return None
+    if response.status_code == 200 and "html" in response.get("Content-Type", "") and not response.streaming:
+        body = response.content.decode()
+        for name, rule in (("inline script", INLINE_SCRIPT), ("event handler", EVENT_HANDLER),
+                           ("style attribute", STYLE_ATTRIBUTE)):
+            found = rule.search(body)
+            if found:
+                inline.append(f"{description} {url}: {name} {found.group(0)[:120]}")
+        return body
+    return None
+
+
+@pytest.mark.parametrize("username", ["alice", "adam", "root"])
+def test_it_answers_every_admin_page_for_every_role(every_vendor, username):
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    broken, inline = [], []
+    pages = _pages(every_vendor)
+    for account in VendorAccount.objects.filter(dealer=every_vendor["A100"]["dealer"]):
+        pages.append((f"vendor account {account.vendor}", reverse("admin:vendors_vendoraccount_change",
+                                                                  args=[account.pk])))
+    for description, url in pages:
+        body = _check(client, description, url, broken, inline)
+        if body and description.endswith("_changelist"):
+            block = FILTER_BLOCK.search(body)
+            for link in sorted(set(QUERY_LINK.findall(block.group(0) if block else ""))):
+                _check(client, f"{description} filter", url + unescape(link), broken, inline)
+    assert len(pages) > 60  # the walk found the admin's pages
+    assert not broken, "pages that broke:\n" + "\n".join(broken)
+    assert not inline, "pages with what the CSP refuses:\n" + "\n".join(inline)
+
+
+@pytest.mark.parametrize("username", ["alice", "adam", "root"])
+def test_it_answers_a_tampered_action_post_without_a_500(every_vendor, username):
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    broken = []
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for data in ({"action": "delete_selected", "_selected_action": ["1x", "'; drop"]},
+                     {"action": "no_such_action", "_selected_action": ["1"]},
+                     {"action": "delete_selected"},
+                     {"action": "delete_selected", "_selected_action": ["9" * 30]},
+                     {"action": "delete_selected", "select_across": "x", "index": "y"}):
+            try:
+                response = client.post(url, data)
+            except Exception as exc:  # noqa: BLE001 - collect them all
+                broken.append(f"{url} {data}: {exc.__class__.__name__}: {exc}")
+                continue
+            if response.status_code >= 500:
+                broken.append(f"{url} {data}: {response.status_code}")
+    assert not broken, "\n".join(broken)
+
+
+def test_it_shows_dealer_staff_a_vendor_account_read_only(every_vendor):
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="alice"))
+    account = every_vendor["A100"]["account"]
+    response = client.get(reverse("admin:vendors_vendoraccount_change", args=[account.pk]))
+    assert response.status_code == 200
+    assert response.context["has_change_permission"] is False
+    assert account.name in response.content.decode()
