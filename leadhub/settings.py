@@ -228,11 +228,18 @@ CONTENT_SECURITY_POLICY = {
 # client for one user name lock that pair out for LEADHUB_LOGIN_COOLOFF_MINUTES.
 # The client address comes from apps/core/client_ip.py: REMOTE_ADDR, or behind
 # LEADHUB_TRUSTED_PROXIES proxies the address the outermost trusted proxy saw.
+# Imports (lead and outcome CSV, admin and commands): the most rows one file
+# may hold, and the largest cell (apps/core/csvread.py refuses more, naming the line).
+LEADHUB_IMPORT_MAX_ROWS = env.int("LEADHUB_IMPORT_MAX_ROWS", default=100_000)
+LEADHUB_IMPORT_MAX_CELL_CHARS = env.int("LEADHUB_IMPORT_MAX_CELL_CHARS", default=10_000)
+
 AXES_FAILURE_LIMIT = env.int("LEADHUB_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("LEADHUB_LOGIN_COOLOFF_MINUTES", default=15.0))
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "apps.core.client_ip.client_ip"
+# Failures counted per user name ignoring case ("Alice" and "alice" share one count).
+AXES_USERNAME_CALLABLE = "apps.accounts.lockout.lockout_username"
 AXES_SENSITIVE_PARAMETERS = ["password"]
 LEADHUB_TRUSTED_PROXIES = env.int("LEADHUB_TRUSTED_PROXIES", default=0)
 LEADHUB_FORWARDED_FOR_HEADER = env.str("LEADHUB_FORWARDED_FOR_HEADER", default="X-Forwarded-For")

@@ -20,14 +20,14 @@ Columns (header names; the order is free):
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import transaction
 
+from apps.core.csvread import CsvFileError, read_csv
 from apps.core.csvsafe import yes_no
 from apps.sync.outbox import adapters_for_leads
 
@@ -35,11 +35,11 @@ from . import services
 from .models import Lead, Reason, SalesStage, Source
 from .statuses import Status
 
-KNOWN_COLUMNS = {"lead_id", "account", "vendor_lead_id", "status", "reason", "stage", "probability", "sub_status",
-                 "comment", "customer_contacted", "customer_previously_known", "opportunity_amount", "currency",
-                 "target_date", "rating", "customer_number", "quote_id", "quote_sent_date"}
+OUTCOME_COLUMNS = ["lead_id", "account", "vendor_lead_id", "status", "reason", "stage", "probability", "sub_status",
+                   "comment", "customer_contacted", "customer_previously_known", "opportunity_amount", "currency",
+                   "target_date", "rating", "customer_number", "quote_id", "quote_sent_date"]
+KNOWN_COLUMNS = set(OUTCOME_COLUMNS)
 STATUS_BY_NAME = {**{v: v for v in Status.values}, **{label.lower(): v for v, label in Status.choices}}
-MAX_ROWS = 100_000
 # Rows applied together by services.lead_change_status_many (a few statements per
 # batch instead of about ten per row).
 BATCH_ROWS = 500
@@ -68,37 +68,36 @@ class ImportFileError(Exception):
     """The file as a whole cannot be read (encoding, header, size)."""
 
 
-def read_rows(data: bytes | str) -> tuple[list[str], list[dict]]:
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ImportFileError("the file is not UTF-8 text (save it as CSV UTF-8)") from None
-    reader = csv.DictReader(io.StringIO(data))
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    if not header:
-        raise ImportFileError("the file is empty: a header line is expected")
-    unknown = [name for name in header if name not in KNOWN_COLUMNS]
-    if unknown:
-        raise ImportFileError(f"unknown columns: {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_COLUMNS))}")
-    if "status" not in header or not ({"lead_id"} <= set(header) or {"account", "vendor_lead_id"} <= set(header)):
-        raise ImportFileError("columns status and lead_id (or account and vendor_lead_id) are required")
-    reader.fieldnames = header
-    rows = []
-    for row in reader:
-        if len(rows) >= MAX_ROWS:
-            raise ImportFileError(f"more than {MAX_ROWS} rows; split the file")
-        if None in row:
-            raise ImportFileError(f"line {reader.line_num}: more cells than header columns")
-        rows.append({k: (v or "").strip() for k, v in row.items()})
-    return header, rows
+def read_rows(data: bytes | str) -> tuple[list[str], list[dict], list[int]]:
+    """The file's header, its rows (cells stripped) and each row's line in the
+    file, read by the one strict reader (apps.core.csvread: encoding, delimiter,
+    unknown or repeated columns, quotes, NUL, oversized cells, row limit).
+
+    A lead may have several rows (accepted, then closed won: each row is checked
+    against the one before), so lead_id is not a column that must be unique here,
+    unlike the lead import's id and external_ref."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    try:
+        table = read_csv(data, columns=OUTCOME_COLUMNS, max_rows=settings.LEADHUB_IMPORT_MAX_ROWS,
+                         max_cell_chars=settings.LEADHUB_IMPORT_MAX_CELL_CHARS)
+        header = table.columns
+        if "status" not in header or not ({"lead_id"} <= set(header) or {"account", "vendor_lead_id"} <= set(header)):
+            raise ImportFileError("columns status and lead_id (or account and vendor_lead_id) are required")
+        rows, lines = [], []
+        for row in table.rows():
+            rows.append({k: v.strip() for k, v in row.values.items()})
+            lines.append(row.line)
+    except CsvFileError as exc:
+        raise ImportFileError(str(exc)) from None
+    return header, rows, lines
 
 
 def import_outcomes(data: bytes | str, *, actor=None, actor_label: str = "", dealer_ids: set[int] | None = None,
                     dry_run: bool = False) -> ImportResult:
     """Check every row and apply them all, or none. `dealer_ids`: the dealers the
     importing user reaches (None: all); a lead of another dealer is "not found"."""
-    _, rows = read_rows(data)
+    _, rows, lines = read_rows(data)
     result = ImportResult(rows=len(rows))
     lookup = _Lookup(dealer_ids)
     lookup.preload(rows)
@@ -121,7 +120,7 @@ def import_outcomes(data: bytes | str, *, actor=None, actor_label: str = "", dea
             batch.clear()
             in_batch.clear()
 
-        for line, row in enumerate(rows, start=2):
+        for line, row in zip(lines, rows):
             errors_before = len(result.errors)
             change = _parse(row, line, lookup, result.errors)
             if len(result.errors) > errors_before or change is None:

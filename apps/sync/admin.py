@@ -107,10 +107,21 @@ class OutboxItemAdmin(DealerScopedAdmin):
     list_select_related = ["lead", "account"]
     search_fields = ["lead__vendor_lead_id", "lead__last_name", "last_error"]
     actions = ["retry_now"]
-    readonly_fields = ["lead", "account", "status_log", "kind", "state", "attempts", "next_attempt_at", "claimed_by",
-                       "claimed_until", "last_status_code", "last_error", "alerted_at", "sent_at", "created_at",
-                       "payload_display"]
-    exclude = ["payload"]
+    # What was sent, how, and what the vendor answered is a record, not a form:
+    # no field of an item is editable by anyone (a dealer admin who could edit
+    # dedupe_key could have a lead submitted twice). The only change people make
+    # is "Retry now", an action through the engine. Every concrete field is read-
+    # only, so a field added to the model later is read-only too.
+    exclude = ["payload", "response"]
+
+    def get_readonly_fields(self, request, obj=None):
+        names = [f.name for f in OutboxItem._meta.concrete_fields if f.name not in ("id", "payload", "response")]
+        return [*names, "payload_display", "response_display"]
+
+    def has_change_permission(self, request, obj=None):
+        # The change page of an item is a view: a POST to it saves nothing. The
+        # permission without an object is what "Retry now" needs on the list.
+        return False if obj is not None else super().has_change_permission(request, obj)
 
     def has_add_permission(self, request):
         return False
@@ -124,7 +135,11 @@ class OutboxItemAdmin(DealerScopedAdmin):
 
     @admin.display(description="payload")
     def payload_display(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
+        return format_html("<pre class='leadhub-raw'>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
+
+    @admin.display(description="vendor's answer")
+    def response_display(self, obj):
+        return format_html("<pre class='leadhub-raw'>{}</pre>", json.dumps(obj.response, indent=2, ensure_ascii=False))
 
     @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request, queryset):

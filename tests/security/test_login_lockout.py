@@ -84,3 +84,19 @@ def test_the_forwarded_header_name_is_configurable(settings):
     request = RequestFactory().get("/", HTTP_X_REAL_IP="198.51.100.7", HTTP_X_FORWARDED_FOR="6.6.6.6",
                                    REMOTE_ADDR="10.0.0.2")
     assert client_ip(request) == "198.51.100.7"
+
+
+def test_it_counts_failures_of_a_user_name_ignoring_case(client, alice, limit):
+    # Each spelling used to get its own count: "alice", "Alice", "ALICE " = 3 x the limit.
+    for username in ("alice", "Alice", "ALICE ")[:limit]:
+        attempt(client, username, "wrong")
+    response = attempt(client, "alice", PASSWORD)
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_success_still_needs_the_exact_user_name(client, alice):
+    # Login itself is Django's: user names match exactly (docs/deployment.md).
+    assert attempt(client, "Alice", PASSWORD).status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert attempt(client, "alice", PASSWORD).status_code == 302

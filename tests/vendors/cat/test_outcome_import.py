@@ -82,7 +82,7 @@ def test_leads_of_other_dealers_are_not_found(leads, alice, dealer_b):
 
 
 @pytest.mark.parametrize("data,message", [
-    ("", "empty"), ("lead_id,colour\n1,red\n", "unknown columns: colour"), ("lead_id\n1\n", "status and lead_id"),
+    ("", "empty"), ("lead_id,colour\n1,red\n", "column colour: LeadHub does not know this column"), ("lead_id\n1\n", "status and lead_id"),
     (b"lead_id,status\n\xff,accepted\n", "not UTF-8"),
 ])
 def test_unreadable_files_are_refused_whole(data, message):
@@ -111,3 +111,42 @@ def test_the_command_exits_1_with_row_errors_and_2_for_bad_files(tmp_path, leads
     assert "would change 1" in out.getvalue() and Lead.objects.get(pk=leads[0].pk).status == "new"
     call_command("import_outcomes", str(good), stdout=out)
     assert Lead.objects.get(pk=leads[0].pk).status == "accepted"
+
+
+def test_the_command_as_a_user_refuses_leads_of_dealers_they_do_not_work_for(tmp_path, leads, bob):
+    import io
+
+    from django.core.management import call_command
+
+    path = tmp_path / "outcomes.csv"
+    path.write_text(csv_of(f"{leads[0].pk},accepted,,,"))  # dealer A's lead
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("import_outcomes", str(path), "--as", "bob", stdout=io.StringIO(), stderr=err)
+    assert exited.value.code == 1
+    assert "line 2, column lead_id" in err.getvalue()
+    assert Lead.objects.get(pk=leads[0].pk).status == "new"
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"lead_id,status,status\n1,accepted,accepted\n", "column status: this column appears twice"),
+    (b"lead_id,status,comment\n1,accepted,\"open\n", "line 2: a quote opened on this line is never closed"),
+    (b"lead_id,status\n1,accep\x00ted\n", "line 2: a NUL byte"),
+    (b"lead_id,status,comment\n1,accepted," + b"x" * 10_001 + b"\n", "line 2, column comment: the cell has 10,001"),
+    (b"lead_id,status\n1,accepted,closed_won\n", "line 2: 3 cells but the header has 2 columns"),
+    (b"lead_id,status\n1,accepted\n2,r\xe9jet\n", "line 3: byte 4 of the line (0xE9) is not UTF-8"),
+])
+def test_it_refuses_a_badly_made_file_naming_the_line(data, message, leads):
+    import re
+
+    with pytest.raises(ImportFileError, match=re.escape(message)):
+        import_outcomes(data)
+    assert Lead.objects.get(pk=leads[0].pk).status == "new"
+
+
+def test_it_reads_a_semicolon_file_with_a_bom_and_names_physical_lines(leads, alice, cat_mapped):
+    data = ("\ufefflead_id;status;comment\n"
+            f'{leads[0].pk};accepted;"two\nlines"\n'
+            f"{leads[1].pk};promoted;\n").encode()
+    result = import_outcomes(data, actor=alice)
+    assert [(e.row, e.column) for e in result.errors] == [(4, "status")]

@@ -6,6 +6,7 @@ import sys
 
 from django.contrib.auth import get_user_model
 
+from apps.accounts.admin_scoping import dealers_with_perm
 from apps.core.commands import LeadHubCommand
 from apps.leads.outcomes_import import ImportFileError, import_outcomes
 
@@ -27,8 +28,11 @@ class Command(LeadHubCommand):
         try:
             with open(file, "rb") as handle:
                 data = handle.read()
+            # --as USERNAME acts as that person in every way, scope included: a
+            # row for a lead of a dealer they do not work for is "no such lead".
+            dealer_ids = dealers_with_perm(actor, "leads.change_lead") if actor else None
             result = import_outcomes(data, actor=actor, actor_label="" if actor else f"import {file}",
-                                     dry_run=dry_run)
+                                     dealer_ids=dealer_ids, dry_run=dry_run)
         except OSError as exc:
             raise self.usage_error(f"cannot read {file}: {exc.strerror}") from None
         except ImportFileError as exc:
