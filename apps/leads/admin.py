@@ -372,7 +372,8 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         queryset = self.get_export_queryset(request)  # the changelist's queryset
-        response = StreamingHttpResponse(streamed_csv(queryset), content_type="text/csv")
+        # charset and BOM: Excel shows accented and non-Latin names correctly.
+        response = StreamingHttpResponse(streamed_csv(queryset, excel_bom=True), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="leads-{timezone.localdate():%Y%m%d}.csv"'
         return response
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from datetime import timezone as dt_timezone
@@ -22,7 +23,7 @@ from datetime import timezone as dt_timezone
 from django.db import connection
 from django.db.models import F
 
-from apps.core.csvsafe import FORMULA_TRIGGERS, neutralize_cell
+from apps.core.csvsafe import FORMULA_TRIGGERS, LEADING_SPACES, neutralize_cell
 
 # (CSV header, values_list path), in column order.
 COLUMNS = [
@@ -72,7 +73,9 @@ def copy_sql(queryset) -> str:
     with connection.cursor() as cursor:
         inner_sql = cursor.cursor.mogrify(sql, params)
     # chr() for the control characters: no escaping rules to get wrong.
-    triggers = ", ".join(f"chr({ord(t)})" if t in "\t\r\n" else _sql_text(t) for t in FORMULA_TRIGGERS)
+    triggers = ", ".join(f"chr({ord(t)})" if t in "\t\r\n" or not t.isascii() else _sql_text(t)
+                         for t in FORMULA_TRIGGERS)
+    spaces = " || ".join(f"chr({ord(c)})" for c in LEADING_SPACES)
     cells = []
     for i, (name, _) in enumerate(COLUMNS):
         column = f"t.c{i}"
@@ -81,8 +84,10 @@ def copy_sql(queryset) -> str:
         elif name in DATETIME_COLUMNS:
             cells.append(f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00' AS {name}""")
         else:
-            # NULL and '' both empty (COPY would quote an empty string); formula triggers get a leading '.
-            cells.append(f"CASE WHEN left({column}::text, 1) IN ({triggers}) THEN '''' || {column}::text "
+            # NULL and '' both empty (COPY would quote an empty string); formula triggers
+            # (after leading spaces, as csvsafe.is_formula_like) get a leading '.
+            cells.append(f"CASE WHEN left(ltrim({column}::text, {spaces}), 1) IN ({triggers}) "
+                         f"THEN '''' || {column}::text "
                          f"ELSE NULLIF({column}::text, '') END AS {name}")
     # Built from the export's own column names and the ORM's compiled query;
     # the user's filter values are quoted into it by psycopg (mogrify), never pasted raw.
@@ -143,8 +148,15 @@ def streamed_csv_lines(rows: Iterable[list]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-def streamed_csv(queryset) -> Iterator[str | bytes]:
-    """The export for a StreamingHttpResponse: COPY blocks on PostgreSQL, else lines."""
-    if use_copy():
-        return copy_blocks(queryset)
-    return streamed_csv_lines(lead_rows(queryset))
+# Excel opens a CSV as UTF-8 only when it starts with a byte-order mark; without
+# one it guesses the locale's code page and "Łukasz" becomes "Å\x81ukasz".
+UTF8_BOM = "\ufeff"
+
+
+def streamed_csv(queryset, *, excel_bom: bool = False) -> Iterator[str | bytes]:
+    """The export for a StreamingHttpResponse: COPY blocks on PostgreSQL, else
+    lines; `excel_bom` puts the UTF-8 byte-order mark first (browser downloads)."""
+    body = copy_blocks(queryset) if use_copy() else streamed_csv_lines(lead_rows(queryset))
+    if not excel_bom:
+        return body
+    return itertools.chain([UTF8_BOM.encode() if use_copy() else UTF8_BOM], body)

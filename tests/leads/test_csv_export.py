@@ -78,3 +78,54 @@ def test_postgresqls_copy_writes_the_same_cells_as_the_python_path(dealer_a, ali
     assert list(csv.reader(io.StringIO(copied))) == python_rows
     out = io.StringIO()
     assert write_leads_csv(Lead.objects.filter(email="plain@a.test"), out) == 1
+
+
+GUARD_CASES = [
+    ("=1+1", "'=1+1"), ("+44 20 7946 0000", "'+44 20 7946 0000"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\tTab", "'\tTab"), ("\rCR", "'\rCR"), ("\nLF", "'\nLF"),
+    ("  =HYPERLINK(\"x\")", "'  =HYPERLINK(\"x\")"), ("\u00a0+1", "'\u00a0+1"), ("\u3000@x", "'\u3000@x"),
+    ("\uff1d1+1", "'\uff1d1+1"), ("\uff0b1", "'\uff0b1"), ("\uff0d1", "'\uff0d1"), ("\uff20SUM", "'\uff20SUM"),
+    ("  \t x", "'  \t x"),
+    ("Doe Paving", "Doe Paving"), ("  plain", "  plain"), ("a=b", "a=b"), ("'quoted", "'quoted"), ("", ""),
+    ("Łukasz", "Łukasz"),
+]
+
+
+def test_the_formula_guard_covers_leading_spaces_and_full_width_forms():
+    from apps.core.csvsafe import neutralize_cell
+
+    assert [neutralize_cell(cell) for cell, _ in GUARD_CASES] == [guarded for _, guarded in GUARD_CASES]
+
+
+def test_postgresqls_copy_guards_the_same_cells(dealer_a):
+    import pytest
+    from django.db import connection
+
+    from apps.leads.csv_export import copy_blocks
+    from apps.leads.models import Lead
+
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's (make test runs this again on PostgreSQL)")
+    for cell, _ in GUARD_CASES:
+        make_lead(dealer_a, company=cell, email="")
+    copied = list(csv.DictReader(io.StringIO(b"".join(copy_blocks(Lead.objects.all())).decode())))
+    assert [row["company"] for row in copied] == [guarded for _, guarded in GUARD_CASES]
+
+
+def test_the_browser_download_is_utf8_with_a_bom_for_excel(client, alice, dealer_a):
+    make_lead(dealer_a, first_name="Łukasz", email="l@a.test")
+    client.force_login(alice)
+    response = client.get("/admin/leads/lead/download-csv/")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    body = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode() for chunk in response.streaming_content)
+    assert body.startswith(b"\xef\xbb\xbfid,")
+    assert read(body.decode("utf-8-sig"))[0]["first_name"] == "Łukasz"
+
+
+def test_the_command_writes_plain_utf8_unless_asked_for_excel(tmp_path, dealer_a):
+    make_lead(dealer_a, first_name="Łukasz")
+    plain, excel = tmp_path / "plain.csv", tmp_path / "excel.csv"
+    call_command("export_leads", "-o", str(plain), stdout=io.StringIO())
+    call_command("export_leads", "-o", str(excel), "--excel", stdout=io.StringIO())
+    assert plain.read_bytes().startswith(b"id,")
+    assert excel.read_bytes() == b"\xef\xbb\xbf" + plain.read_bytes()

@@ -5,7 +5,7 @@ import sys
 
 from apps.accounts.models import Dealer
 from apps.core.commands import LeadHubCommand
-from apps.leads.csv_export import write_leads_csv
+from apps.leads.csv_export import UTF8_BOM, write_leads_csv
 from apps.leads.models import Lead
 from apps.vendors.registry import ADAPTERS
 
@@ -17,8 +17,10 @@ class Command(LeadHubCommand):
         parser.add_argument("-o", "--output", required=True, help="The CSV file to write ('-' for stdout).")
         parser.add_argument("--dealer", help="Only this dealer's leads (dealer code).")
         parser.add_argument("--vendor", choices=[*ADAPTERS, "none"], help="Only leads of this vendor ('none': manual/CSV).")
+        parser.add_argument("--excel", action="store_true",
+                            help="Start the file with a UTF-8 byte-order mark, so Excel reads it as UTF-8.")
 
-    def handle(self, *args, output, dealer, vendor, **options):
+    def handle(self, *args, output, dealer, vendor, excel=False, **options):
         queryset = Lead.objects.all()
         if dealer:
             found = Dealer.objects.filter(code__iexact=dealer).first()
@@ -33,6 +35,8 @@ class Command(LeadHubCommand):
             out = sys.stdout if output == "-" else open(output, "w", newline="", encoding="utf-8")
         except OSError as exc:
             raise self.usage_error(f"cannot write {output}: {exc.strerror}") from None
+        if excel:
+            out.write(UTF8_BOM)
         show = sys.stderr.isatty() and output != "-"
         total = queryset.count() if show else 0
 
