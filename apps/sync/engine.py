@@ -507,9 +507,21 @@ def rebuild_blocked(account) -> None:
 
 
 def claim_due(account, holder: str, limit: int) -> list[OutboxItem]:
+    """Claim up to `limit` due items of the account, oldest first, at most one per
+    lead: a lead's second update waits for the next batch, after the first was
+    answered. One request then never names a lead twice (Cat's POST /leads is
+    keyed on leadId and says nothing of the order of two updates of one lead in
+    one array; a strict receiver refuses the whole array), and a lead's updates
+    still reach the vendor in the order they were made (docs/vendors/cat.md)."""
     now = timezone.now()
-    due = list(OutboxItem.objects.filter(account=account, state=OutboxState.PENDING, next_attempt_at__lte=now)
-               .order_by("id").values_list("id", flat=True)[:limit])
+    rows = (OutboxItem.objects.filter(account=account, state=OutboxState.PENDING, next_attempt_at__lte=now)
+            .order_by("id").values_list("id", "lead_id")[:limit])
+    due, leads = [], set()
+    for item_id, lead_id in rows:
+        if lead_id in leads:
+            continue
+        leads.add(lead_id)
+        due.append(item_id)
     if not due:
         return []
     OutboxItem.objects.filter(id__in=due, state=OutboxState.PENDING).update(

@@ -55,8 +55,10 @@ Decisions where the document is silent (see also each function's docstring):
 - POST /leads: Content-Type must be application/json (400 "Invalid request
   header." otherwise); JSON with NaN/Infinity is not JSON; an empty array is
   400 (there is nothing to update: a caller bug worth seeing); the same leadId
-  twice in one array is accepted twice; a leadId that GET /leads never
-  delivered is 400; success is 200 {"message": "Success"}.
+  twice in one array is 400 for the whole array, as a strict receiver keyed on
+  leadId ("The primary key for a Leads is: LeadId") would answer, since the order
+  of two updates of one record in one request is not defined; a leadId that GET
+  /leads never delivered is 400; success is 200 {"message": "Success"}.
 - Any other method/path -> 404 {"message": "Endpoint Not Found"} (the
   document's list of codes has no 405).
 - Faults are consumed only by a request that passed authentication (Bearer
@@ -906,9 +908,15 @@ class CatSandbox(SandboxBase):
             [f"{v.field}: {v.message}" if v.field else v.message for v in violations]
             for violations in rules.validate_batch(items)
         ]
+        first_at: dict[str, int] = {}
         with self._lock:
             for index, item in enumerate(items):
                 lead_id = item.get("leadId") if isinstance(item, dict) else None
+                if isinstance(lead_id, str) and lead_id.strip():
+                    if lead_id in first_at:
+                        problems[index].append(f"leadId: {lead_id!r} is also item {first_at[lead_id]} of this "
+                                               "request; send one update per lead per request.")
+                    first_at.setdefault(lead_id, index)
                 if isinstance(lead_id, str) and lead_id.strip() and lead_id not in self._first_delivery:
                     problems[index].append(
                         f"leadId: {lead_id!r} is not a lead this dealer received from GET /leads "

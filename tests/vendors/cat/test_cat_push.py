@@ -76,6 +76,28 @@ def test_the_whole_funnel_reaches_cat_in_order(sandbox, cat_account, cat_leads, 
             lost["dealerCustomerNumber"]) == (0, 0, "Cat Price too High", "DCN-42")
 
 
+def test_a_leads_updates_go_in_order_one_per_request_without_a_refusal(sandbox, cat_account, cat_leads, alice,
+                                                                       cat_mapped):
+    # Two queued updates of one lead used to share a request; a strict receiver
+    # (the sandbox, like Cat's leadId-keyed POST) refuses such an array whole and
+    # LeadHub fell back to one request per update. Now no request names a lead
+    # twice, and the lead's updates arrive in the order they were made.
+    first, other = cat_leads[0], cat_leads[1]
+    accept(first, alice)
+    accept(other, alice)
+    stage = cat_mapped["stages"][0]
+    assert services.lead_change_status(lead=first, to_status="accepted", stage=stage, actor=alice, updates={
+        "opportunity_amount": Decimal("1000.00"), "target_date": date.today() + timedelta(days=30)}).ok
+    summary = engine.push(cat_account)
+    assert (summary.pushed, summary.failed) == (3, 0)
+    posts = [r for r in sandbox.requests if r[0] == "POST" and "leads" in r[1] and "token" not in r[1]]
+    assert len(posts) == 2  # [first accepted, other accepted], then [first's stage]: no fallback
+    received = sandbox.received_updates()
+    assert [u["leadId"] for u in received] == [first.vendor_lead_id, other.vendor_lead_id, first.vendor_lead_id]
+    assert "probabilityOfClosurePercentage" not in received[0] and received[2]["probabilityOfClosurePercentage"] == 10
+    assert set(OutboxItem.objects.values_list("state", flat=True)) == {OutboxState.SENT}
+
+
 def test_cat_rules_refuse_the_change_and_name_the_rule(cat_leads, alice, cat_mapped):
     lead = cat_leads[0]
     accept(lead, alice)

@@ -412,12 +412,23 @@ def test_it_accepts_a_valid_batch_and_counts_each_update(sb):
     a, b = sb.generate_leads(2)
     tok = token(sb)
     deliver_all(sb, tok)
-    items = [rejected(a["leadId"]), accepted(b["leadId"]), accepted(a["leadId"])]
+    items = [rejected(a["leadId"]), accepted(b["leadId"])]
     r = post_updates(sb, tok, items)
     assert (r.status_code, r.json()) == (200, {"message": "Success"})
-    assert sb.received_updates() == items
+    assert post_updates(sb, tok, [accepted(a["leadId"])]).status_code == 200
+    assert sb.received_updates() == [*items, accepted(a["leadId"])]
     assert (sb.accepted_count(a["leadId"]), sb.accepted_count(b["leadId"])) == (2, 1)
     assert sb.accepted_count("00Qother") == 0
+
+
+def test_it_refuses_a_batch_naming_one_lead_twice_and_records_nothing(sb):
+    a, b = sb.generate_leads(2)
+    tok = token(sb)
+    deliver_all(sb, tok)
+    r = post_updates(sb, tok, [accepted(a["leadId"]), accepted(b["leadId"]), rejected(a["leadId"])])
+    assert r.status_code == 400
+    assert f"2: leadId: {a['leadId']!r} is also item 0 of this request" in r.json()["message"]
+    assert sb.received_updates() == []
 
 
 def test_it_rejects_a_batch_with_one_invalid_item_and_records_nothing(sb):
