@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_scoping import DealerScopedAdmin
 from .models import Dealer, Membership
@@ -37,7 +38,10 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class LeadHubUserAdmin(UserAdmin):
-    """Users are managed by the dealer group's IT (superusers); roles are memberships."""
+class LeadHubUserAdmin(SimpleHistoryAdmin, UserAdmin):
+    """Users are managed by the dealer group's IT (superusers); roles are memberships.
+    Their History page lists every change (never the password: a marker)."""
+
+    history_list_display = ["password_marker"]
 
     inlines = [MembershipInline]

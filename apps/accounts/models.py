@@ -5,14 +5,20 @@ Superusers see every dealer. See apps/accounts/roles.py for what each role may d
 """
 from __future__ import annotations
 
+import hashlib
 import zoneinfo
 
 import pycountry
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
+from django.dispatch import receiver
+from simple_history import register as register_history
+from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
 
 
 def validate_time_zone(value: str) -> None:
@@ -45,6 +51,8 @@ class Dealer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    history = HistoricalRecords()  # audit: who changed what and when
+
     class Meta:
         ordering = ["code"]
         constraints = [
@@ -73,6 +81,8 @@ class Membership(models.Model):
         help_text="The person's sales rep number at this dealer (Cat dealerSalesRepNumber); the username if blank.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    history = HistoricalRecords()  # audit: who changed what and when
+
     class Meta:
         ordering = ["dealer__code", "user__username"]
         constraints = [
@@ -82,3 +92,30 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} at {self.dealer.code}"
+
+
+class PasswordMarker(models.Model):
+    """Stands in a user's history row for the password, which history never
+    holds (not even its hash): a fingerprint of the stored hash that changes
+    exactly when the password is set again."""
+
+    password_marker = models.CharField(max_length=16, blank=True, default="",
+                                       help_text="Passwords are never kept in history; this changes when it does.")
+
+    class Meta:
+        abstract = True
+
+
+def _password_fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16] if password_hash else ""
+
+
+# Audit history of users (IT manages them): who changed a user, what, when; not
+# the password (a marker instead) nor last_login (every login would be a change).
+register_history(User, app="apps.accounts", excluded_fields=["password", "last_login"], bases=[PasswordMarker])
+
+
+@receiver(pre_create_historical_record)
+def _mark_password(sender, instance, history_instance, **kwargs):
+    if isinstance(instance, User):
+        history_instance.password_marker = _password_fingerprint(instance.password)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from simple_history.models import HistoricalRecords
 from django.db.models import Q
 
 from apps.vendors.registry import adapter_class
@@ -41,6 +42,8 @@ class RoutingRule(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()  # audit: who changed what and when
 
     class Meta:
         ordering = ["dealer", "position", "id"]

@@ -143,7 +143,7 @@ class OutboxItemAdmin(DealerScopedAdmin):
 
     @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request, queryset):
-        count = engine.retry_now(queryset)
+        count = engine.retry_now(queryset, user=request.user)
         accounts = set(queryset.values_list("account_id", flat=True))
         from .outbox import kick_push
 

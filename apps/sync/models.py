@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 from django.db.models import Q
 from django.utils import timezone
 
@@ -86,6 +87,12 @@ class OutboxItem(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Audit: who changed an item and how its state moved (created, Retry now,
+    # sent, refused, rebuilt). The payload and the vendor's answer are the
+    # item's own record, not changes, and the worker's claims (sending, lease)
+    # are bookkeeping, so history leaves them out (docs/architecture.md).
+    history = HistoricalRecords(excluded_fields=["payload", "response", "claimed_by", "claimed_until"])
 
     class Meta:
         ordering = ["id"]

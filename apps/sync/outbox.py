@@ -65,7 +65,9 @@ def collect_messages():
     finally:
         _collected.reset(token)
     if collected:
-        OutboxItem.objects.bulk_create([item for item, _, _ in collected], batch_size=500)
+        items = OutboxItem.objects.bulk_create([item for item, _, _ in collected], batch_size=500)
+        # bulk_create skips the audit receiver; one INSERT writes the rows it would have.
+        OutboxItem.history.bulk_history_create(items, batch_size=500, default_change_reason="Queued")
         _after_queued(collected)
 
 
