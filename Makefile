@@ -46,6 +46,8 @@ test-scaleout: $(STAMP)
 bench: $(STAMP) bench-leads
 	-$(BIN)/python -m bench.cat_pull
 	-$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m bench.cat_pull
+	-$(BIN)/python -m bench.lead_import
+	-$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m bench.lead_import
 
 # 1,000,000 leads: queue, list, search (p95 and EXPLAIN), CSV export against COPY,
 # 10,000 outcome rows. About 5 minutes per database on 2 cores.

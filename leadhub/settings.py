@@ -232,6 +232,14 @@ CONTENT_SECURITY_POLICY = {
 # may hold, and the largest cell (apps/core/csvread.py refuses more, naming the line).
 LEADHUB_IMPORT_MAX_ROWS = env.int("LEADHUB_IMPORT_MAX_ROWS", default=100_000)
 LEADHUB_IMPORT_MAX_CELL_CHARS = env.int("LEADHUB_IMPORT_MAX_CELL_CHARS", default=10_000)
+# Rows written per transaction by the lead import: short enough that no write
+# holds the database for more than a fraction of a second (bench/lead_import.py).
+LEADHUB_IMPORT_BATCH_ROWS = env.int("LEADHUB_IMPORT_BATCH_ROWS", default=1000)
+# The largest CSV file the admin's imports accept (bytes).
+LEADHUB_IMPORT_MAX_UPLOAD_BYTES = env.int("LEADHUB_IMPORT_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# Files up to this size are checked and imported in the request itself (about
+# 1,000 rows, well under a second); larger ones by a background job.
+LEADHUB_IMPORT_INLINE_BYTES = env.int("LEADHUB_IMPORT_INLINE_BYTES", default=256 * 1024)
 
 AXES_FAILURE_LIMIT = env.int("LEADHUB_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("LEADHUB_LOGIN_COOLOFF_MINUTES", default=15.0))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect, StreamingHttpResponse
@@ -16,22 +17,25 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from import_export.admin import ImportExportMixin
+from import_export.admin import ExportMixin
 
 from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline, ReadOnlyAdminMixin, dealers_with_perm
 from apps.vendors.registry import VENDOR_CHOICES
 
 from . import selectors, services, workbench
-from .forms import (AssignForm, ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm,
+from .forms import (AssignForm, ImportUploadForm, ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm,
                     add_violations)
-from .models import (FollowUp, Lead, LeadEvent, PendingVendorValue, Reason, ReasonMapping, SalesStage, StageMapping,
-                     StatusLog, StatusMapping)
+from .models import (FollowUp, ImportKind, ImportState, Lead, LeadEvent, PendingVendorValue, Reason, ReasonMapping,
+                     SalesStage, StageMapping, StatusLog, StatusMapping)
 from .pending import leads_waiting_q
 from .pagination import CappedPaginator
 from .search import search_leads
+from . import imports
 from .csv_export import streamed_csv
+from .lead_import import IMPORT_COLUMNS
+from .outcomes_import import OUTCOME_COLUMNS
 from .queue import humane_age, my_queue
-from .resources import LeadImportResource, LeadResource
+from .resources import LeadResource
 from apps.sync.models import OutboxItem
 
 
@@ -151,7 +155,7 @@ class OutboxInline(_ReadOnlyInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
+class LeadAdmin(ExportMixin, DealerScopedAdmin):
     resource_classes = [LeadResource]
     change_list_template = "admin/leads/lead/change_list.html"  # import-export wraps it, adding Export
     list_display = ["id", "display_name", "company", "status", "sales_stage", "owner", "dealer", "vendor_display",
@@ -260,14 +264,8 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:200])
         return HttpResponseRedirect(reverse("admin:routing_submit") + "?ids=" + ids)
 
-    def get_import_resource_classes(self, request):
-        return [LeadImportResource]
-
     def get_export_resource_classes(self, request):
         return [LeadResource]
-
-    def get_import_resource_kwargs(self, request, **kwargs):
-        return {**super().get_import_resource_kwargs(request, **kwargs), "user": request.user}
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -339,6 +337,9 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
         return [
             path("download-csv/", self.admin_site.admin_view(self.download_csv_view), name="%s_%s_download_csv" % info),
             path("queue/", self.admin_site.admin_view(self.queue_view), name="%s_%s_queue" % info),
+            path("import/", self.admin_site.admin_view(self.import_view), name="%s_%s_import" % info),
+            path("import/<int:job_id>/", self.admin_site.admin_view(self.import_job_view),
+                 name="%s_%s_import_job" % info),
             path("<path:object_id>/status/", self.admin_site.admin_view(self.change_status_view),
                  name="%s_%s_status" % info),
             path("<path:object_id>/work/", self.admin_site.admin_view(self.workbench_view),
@@ -365,6 +366,55 @@ class LeadAdmin(ImportExportMixin, DealerScopedAdmin):
         context = {**self.admin_site.each_context(request), "title": "My leads", "opts": self.opts,
                    "buckets": buckets}
         return TemplateResponse(request, "admin/leads/lead/queue.html", context)
+
+    # --- CSV imports (apps/leads/imports.py): upload, check, import, in the background ---
+    def _may_import(self, request, kind: str) -> bool:
+        perm = "leads.add_lead" if kind == ImportKind.LEADS else "leads.change_lead"
+        allowed = dealers_with_perm(request.user, perm)
+        return allowed is None or bool(allowed)
+
+    def import_view(self, request):
+        """Upload a lead or outcome CSV; it is checked first (nothing written) and
+        the job's page shows every problem, or offers the import."""
+        if not (self._may_import(request, ImportKind.LEADS) or self._may_import(request, ImportKind.OUTCOMES)):
+            raise PermissionDenied
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            kind = form.cleaned_data["kind"]
+            if not self._may_import(request, kind):
+                raise PermissionDenied
+            upload = form.cleaned_data["file"]
+            try:
+                if upload.size > settings.LEADHUB_IMPORT_MAX_UPLOAD_BYTES:
+                    raise imports.UploadRefused(
+                        f"The file is {upload.size / 1e6:.1f} MB; the largest LeadHub takes is "
+                        f"{settings.LEADHUB_IMPORT_MAX_UPLOAD_BYTES / 1e6:.0f} MB. Split it into smaller files.")
+                job = imports.job_create(kind=kind, user=request.user, file_name=upload.name, content=upload.read())
+            except imports.UploadRefused as exc:
+                form.add_error("file", str(exc))
+            else:
+                imports.job_start(job, write=False)
+                return HttpResponseRedirect(reverse("admin:leads_lead_import_job", args=[job.pk]))
+        context = {**self.admin_site.each_context(request), "title": "Import leads or outcomes", "opts": self.opts,
+                   "form": form, "jobs": imports.jobs_for(request.user)[:20],
+                   "lead_columns": IMPORT_COLUMNS, "outcome_columns": OUTCOME_COLUMNS,
+                   "max_rows": settings.LEADHUB_IMPORT_MAX_ROWS,
+                   "max_mb": settings.LEADHUB_IMPORT_MAX_UPLOAD_BYTES // 1_000_000}
+        return TemplateResponse(request, "admin/leads/lead/import.html", context)
+
+    def import_job_view(self, request, job_id):
+        """One import: its progress while it runs (the page refreshes itself), every
+        problem when the file is refused, and "Import now" once checked."""
+        job = get_object_or_404(imports.jobs_for(request.user), pk=job_id)
+        if request.method == "POST":
+            if job.state != ImportState.CHECKED or not self._may_import(request, job.kind):
+                messages.error(request, "Only a checked file can be imported; upload it again.")
+            else:
+                imports.job_start(job, write=True)
+            return HttpResponseRedirect(reverse("admin:leads_lead_import_job", args=[job.pk]))
+        context = {**self.admin_site.each_context(request), "title": f"Import of {job.file_name}",
+                   "opts": self.opts, "job": job, "refresh": not job.finished}
+        return TemplateResponse(request, "admin/leads/lead/import_job.html", context)
 
     def download_csv_view(self, request):
         """Every lead of the changelist as it stands (scope, filters, search), streamed:

@@ -123,6 +123,12 @@ def insert_lead_rows(builder: LeadRows, rows: list[list]) -> int:
     INSERT ... SELECT (apps/leads/history.py) and named after the sync run
     doing it; the new ids come from the INSERT's RETURNING.
     """
+    return len(insert_lead_rows_ids(builder, rows))
+
+
+def insert_lead_rows_ids(builder: LeadRows, rows: list[list], *, reason: str = "", user=None) -> list[int]:
+    """insert_lead_rows, returning the new leads' ids (in row order, conflicts
+    left out); their history rows carry `reason` and `user` when given."""
     table = connection.ops.quote_name(Lead._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in builder.fields)
     # In the caller's transaction when there is one (a pull's page): no savepoint,
@@ -132,8 +138,9 @@ def insert_lead_rows(builder: LeadRows, rows: list[list]) -> int:
             new_ids = _insert_postgresql(table, columns, rows)
         else:
             new_ids = _insert_values(table, columns, len(builder.fields), rows)
-        record_lead_history(new_ids, history_type=CREATED, reason=runcontext.describe() or "bulk insert")
-    return len(new_ids)
+        record_lead_history(new_ids, history_type=CREATED, user=user,
+                            reason=reason or runcontext.describe() or "bulk insert")
+    return new_ids
 
 
 def _insert_values(table: str, columns: str, width: int, rows: list[list]) -> list[int]:

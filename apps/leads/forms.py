@@ -5,7 +5,7 @@ from django import forms
 
 from apps.vendors.registry import ADAPTERS, adapter_class
 
-from .models import FollowUpKind, Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
+from .models import FollowUpKind, ImportKind, Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
 from .statuses import Status, allowed_targets
 
 
@@ -155,3 +155,12 @@ class StatusMappingForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["vendor_value"] = forms.ChoiceField(choices=_vendor_value_choices("status"))
+
+
+class ImportUploadForm(forms.Form):
+    """The admin's CSV upload: what the file holds, and the file."""
+
+    kind = forms.ChoiceField(choices=ImportKind.choices, initial=ImportKind.LEADS, widget=forms.RadioSelect,
+                             label="The file holds")
+    file = forms.FileField(label="CSV file", help_text="UTF-8 (Excel: \"CSV UTF-8\"), comma- or semicolon-"
+                                                       "separated, the first line naming the columns.")

@@ -643,3 +643,56 @@ class PendingVendorValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_field_display()} {self.vendor_value!r} of lead {self.lead_id}"
+
+
+class ImportKind(models.TextChoices):
+    LEADS = "leads", "Leads"
+    OUTCOMES = "outcomes", "Outcomes"
+
+
+class ImportState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    CHECKED = "checked", "Checked: ready to import"
+    DONE = "done", "Imported"
+    REFUSED = "refused", "Refused: fix the file"
+    FAILED = "failed", "Failed"
+
+
+class ImportJob(models.Model):
+    """One CSV file uploaded in the admin, checked and imported in the background
+    (apps/leads/imports.py). The file is kept in the database, so the web process
+    and a worker on another machine read the same bytes; it is dropped once the
+    import is done. Progress (rows checked, problems so far) is written as the
+    job runs, so its page can show it while the uploader is elsewhere."""
+
+    kind = models.CharField(max_length=16, choices=ImportKind.choices)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_jobs")
+    file_name = models.CharField(max_length=255)
+    content = models.BinaryField(help_text="The uploaded file, until it is imported.")
+    size = models.PositiveIntegerField(default=0)
+    write = models.BooleanField(default=False, help_text="False: check only (the preview); True: import.")
+    state = models.CharField(max_length=16, choices=ImportState.choices, default=ImportState.QUEUED)
+    phase = models.CharField(max_length=16, blank=True, help_text="checking / writing, while it runs.")
+    rows_done = models.PositiveIntegerField(default=0)
+    problem_count = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True, help_text="The first problems, as lines of text.")
+    summary = models.JSONField(default=dict, blank=True, help_text="rows, created, updated, unchanged...")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="importjob_user_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ImportKind.values), name="importjob_kind_known"),
+            models.CheckConstraint(condition=Q(state__in=ImportState.values), name="importjob_state_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import {self.file_name} ({self.get_state_display().lower()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (ImportState.CHECKED, ImportState.DONE, ImportState.REFUSED, ImportState.FAILED)

@@ -18,6 +18,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from apps.leads.models import EventKind, Lead, LeadEvent
+from apps.leads.signals import leads_created
 
 from .services import routable, route_lead
 
@@ -36,3 +37,17 @@ def route_new_lead(sender, instance: Lead, created: bool, raw: bool = False, **k
         LeadEvent.objects.create(lead=instance, kind=EventKind.NOTE, actor_label="routing",
                                  summary=f"Routing failed ({exc.__class__.__name__}); submit it by hand "
                                          "from the lead's page.")
+
+
+@receiver(leads_created, dispatch_uid="routing.route_new_leads")
+def route_new_leads(sender, lead_ids, **kwargs) -> None:
+    """Bulk-created leads (a CSV import) are routed like saved ones: only the
+    dealers with an active rule cost any work, one query for the rest."""
+    from .models import RoutingRule
+
+    dealers = set(RoutingRule.objects.filter(active=True, dealer__leads__pk__in=list(lead_ids))
+                  .values_list("dealer_id", flat=True).distinct()) if lead_ids else set()
+    if not dealers:
+        return
+    for lead in Lead.objects.filter(pk__in=list(lead_ids), dealer_id__in=dealers).order_by("pk"):
+        route_new_lead(Lead, lead, created=True)

@@ -43,7 +43,16 @@ def _object_for(model, world):
     return model.objects.order_by("pk").first()
 
 
-def _pages(world):
+def _job_for(user):
+    """An import job of `user` (the import page's job argument)."""
+    from apps.leads.models import ImportJob, ImportState
+
+    return ImportJob.objects.create(kind="leads", created_by=user, file_name="walk.csv", content=b"dealer\n",
+                                    size=7, state=ImportState.REFUSED, problems=["line 2: example"],
+                                    problem_count=1).pk
+
+
+def _pages(world, user=None):
     """(description, url) of every admin GET page worth a look."""
     pages = [("index", reverse("admin:index"))]
     apps = sorted({model._meta.app_label for model in admin.site._registry})
@@ -61,6 +70,9 @@ def _pages(world):
                 continue
             if not arguments:
                 pages.append((name, reverse(f"admin:{name}")))
+            elif arguments == {"job_id"}:
+                if user is not None:
+                    pages.append((name, reverse(f"admin:{name}", args=[_job_for(user)])))
             elif arguments <= OBJECT_ARGUMENTS:
                 if obj is not None:
                     pages.append((name, reverse(f"admin:{name}", kwargs={a: obj.pk for a in arguments})))
@@ -105,9 +117,10 @@ def _check(client, description, url, broken, inline):
 @pytest.mark.parametrize("username", ["alice", "adam", "root"])
 def test_it_answers_every_admin_page_for_every_role(every_vendor, username):
     client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
+    user = get_user_model().objects.get(username=username)
+    client.force_login(user)
     broken, inline = [], []
-    pages = _pages(every_vendor)
+    pages = _pages(every_vendor, user)
     for account in VendorAccount.objects.filter(dealer=every_vendor["A100"]["dealer"]):
         pages.append((f"vendor account {account.vendor}", reverse("admin:vendors_vendoraccount_change",
                                                                   args=[account.pk])))

@@ -80,10 +80,8 @@ def test_a_csv_lead_import_records_creation_by_the_importing_user(client, alice,
     client.force_login(alice)
     csv_file = SimpleUploadedFile("leads.csv", b"dealer,external_ref,first_name,email\nA100,EV-1,Walk,w@in.test\n",
                                   content_type="text/csv")
-    preview = client.post("/admin/leads/lead/import/", {"import_file": csv_file, "format": "0"}).content.decode()
-    data = {name: value for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', preview)
-            if name in ("import_file_name", "original_file_name", "format", "resource")}
-    assert client.post("/admin/leads/lead/process_import/", data).status_code == 302
+    job_page = client.post("/admin/leads/lead/import/", {"kind": "leads", "file": csv_file}).url
+    assert client.post(job_page).status_code == 302  # "Import now" after the check
     assert changes(Lead.objects.get(external_ref="EV-1"))[0][:2] == ("+", "alice")
 
 

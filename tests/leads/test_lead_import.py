@@ -1,31 +1,33 @@
-"""Importing leads from CSV in the admin: preview first, errors per row and column,
-nothing kept from a file with an error, re-import updates instead of duplicating."""
-import re
-
+"""Importing leads from CSV in the admin: checked first (the job's page is the
+preview), every row's errors with line and column, nothing kept from a file with
+an error, re-import updates instead of duplicating."""
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from apps.leads.models import Lead
+from apps.leads.models import ImportJob, Lead
 
 HEADER = "dealer,external_ref,first_name,last_name,email,phone,country,owner"
 
 
-def upload(client, text):
-    csv_file = SimpleUploadedFile("leads.csv", text.encode(), content_type="text/csv")
-    return client.post("/admin/leads/lead/import/", {"import_file": csv_file, "format": "0"})
+def upload(client, text, kind="leads"):
+    """Upload `text`; returns the job page (the check's result: the preview)."""
+    csv_file = SimpleUploadedFile("leads.csv", text.encode() if isinstance(text, str) else text,
+                                  content_type="text/csv")
+    response = client.post("/admin/leads/lead/import/", {"kind": kind, "file": csv_file})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return client.get(response.url)
 
 
 def confirm(client, preview):
-    body = preview.content.decode()
-    data = {name: value for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', body)
-            if name in ("import_file_name", "original_file_name", "format", "resource", "csrfmiddlewaretoken")}
-    return client.post("/admin/leads/lead/process_import/", data)
+    """Press "Import now" on a checked job's page."""
+    job = preview.context["job"]
+    return client.post(f"/admin/leads/lead/import/{job.pk}/")
 
 
 def test_it_previews_then_imports_new_leads(client, alice, dealer_a):
     client.force_login(alice)
     preview = upload(client, f"{HEADER}\nA100,EV-1,Walk,In,walk@in.test,(309) 555-0101,US,alice\n"
                              f"A100,EV-2,Expo,Visitor,expo@in.test,,US,\n")
-    assert preview.status_code == 200 and "process_import" in preview.content.decode()
+    assert preview.status_code == 200 and "Import now" in preview.content.decode()
     assert not Lead.objects.exists()  # a preview writes nothing
     done = confirm(client, preview)
     assert done.status_code == 302
@@ -47,8 +49,9 @@ def test_a_file_with_an_error_imports_nothing_and_names_row_and_column(client, a
     preview = upload(client, f"{HEADER}\nA100,EV-1,Good,Row,good@in.test,,US,\n"
                              f"A100,EV-2,Bad,Row,not-an-email,,ZZ,\n")
     body = preview.content.decode()
-    assert "process_import" not in body  # nothing to confirm
-    assert "Enter a valid email address" in body and "country" in body
+    assert "Import now" not in body  # nothing to confirm
+    assert "line 3, column email: &#x27;not-an-email&#x27; is not an e-mail address" in body
+    assert "line 3, column country" in body
     assert not Lead.objects.exists()
 
 
@@ -60,7 +63,7 @@ def test_it_never_imports_into_or_over_another_dealer(client, alice, dealer_a, d
     for text in (f"{HEADER}\nB200,EV-9,Hijack,,,,,\n", f"{HEADER}\nA100,EV-3,X,Y,x@y.test,,US,bob\n",
                  f"id,first_name\n{theirs.pk},Hijack\n"):
         preview = upload(client, text)
-        assert "process_import" not in preview.content.decode(), text
+        assert "Import now" not in preview.content.decode(), text
     assert Lead.objects.get(pk=theirs.pk).first_name == "Theirs"
     assert Lead.objects.filter(dealer=dealer_a).count() == 0
 
@@ -80,6 +83,6 @@ def test_an_unreadable_consent_is_an_error_never_an_opt_out(client, alice, deale
     client.force_login(alice)
     preview = upload(client, "dealer,external_ref,first_name,opt_in_email\nA100,EV-1,Typo,Y es\n")
     body = preview.content.decode()
-    assert "process_import" not in body
-    assert "opt_in_email" in body and "is not a consent answer" in body
+    assert "Import now" not in body
+    assert "line 2, column opt_in_email" in body and "is not a consent answer" in body
     assert not Lead.objects.exists()
