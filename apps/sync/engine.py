@@ -23,7 +23,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -508,21 +508,22 @@ def rebuild_blocked(account) -> None:
 
 
 def claim_due(account, holder: str, limit: int) -> list[OutboxItem]:
-    """Claim up to `limit` due items of the account, oldest first, at most one per
-    lead: a lead's second update waits for the next batch, after the first was
-    answered. One request then never names a lead twice (Cat's POST /leads is
-    keyed on leadId and says nothing of the order of two updates of one lead in
-    one array; a strict receiver refuses the whole array), and a lead's updates
-    still reach the vendor in the order they were made (docs/vendors/cat.md)."""
+    """Claim up to `limit` due items of the account, oldest first, and of each
+    lead only its oldest unfinished item (pending or being sent): a lead's next
+    update waits until the one before it was answered. So one request never
+    names a lead twice (Cat's POST /leads is keyed on leadId and says nothing of
+    two updates of one lead in one array; a strict receiver refuses the whole
+    array), and an update whose sending failed for now (pending, retried later)
+    holds back the lead's later ones, so the vendor gets them in the order they
+    were made (docs/vendors/cat.md)."""
     now = timezone.now()
-    rows = (OutboxItem.objects.filter(account=account, state=OutboxState.PENDING, next_attempt_at__lte=now)
-            .order_by("id").values_list("id", "lead_id")[:limit])
-    due, leads = [], set()
-    for item_id, lead_id in rows:
-        if lead_id in leads:
-            continue
-        leads.add(lead_id)
-        due.append(item_id)
+    rows = list(OutboxItem.objects.filter(account=account, state=OutboxState.PENDING, next_attempt_at__lte=now)
+                .order_by("id").values_list("id", "lead_id")[:limit])
+    first_open = dict(OutboxItem.objects.filter(
+        account=account, lead_id__in={lead_id for _, lead_id in rows},
+        state__in=[OutboxState.PENDING, OutboxState.SENDING]).values("lead_id").annotate(first=Min("id"))
+        .values_list("lead_id", "first")) if rows else {}
+    due = [item_id for item_id, lead_id in rows if first_open.get(lead_id) == item_id]
     if not due:
         return []
     OutboxItem.objects.filter(id__in=due, state=OutboxState.PENDING).update(
@@ -577,6 +578,11 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
                                                          last_error=outcome.message, last_status_code=outcome.status,
                                                          next_attempt_at=now + timedelta(seconds=delay))
             summary.errors.append(f"lead {item.lead_id}: {outcome.message} (attempt {attempts}, retrying)")
+            # The lead's later items wait behind this one (claim_due): say why on them.
+            OutboxItem.objects.filter(account=account, lead_id=item.lead_id, state=OutboxState.PENDING,
+                                      id__gt=item.pk).update(
+                last_error=f"held back: waits behind outbox {item.pk} of this lead, which failed for now "
+                           f"({outcome.message})"[:1000])
             if attempts >= settings.LEADHUB_RETRY_ATTEMPTS and item.alerted_at is None:
                 exhausted.append((item, outcome))
     for reason, ids in settled.items():

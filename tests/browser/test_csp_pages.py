@@ -25,3 +25,49 @@ def test_my_leads_and_history_pages_need_nothing_the_policy_refuses(page, dealer
     assert "For Another Dealer" in page.inner_text("#related-history-1")
     page.goto(f"/admin/leads/lead/{lead.pk}/history/{lead.history.latest().history_id}/")
     assert page.locator("input[name=company]").input_value() == "Hattie Haulage"
+
+
+@pytest.mark.parametrize("role", ["staff", "admin"])
+def test_the_main_pages_need_nothing_the_policy_refuses_for_staff_and_dealer_admins(page, dealer_a, role):
+    from apps.sync.models import InboxPage
+    from apps.vendors.models import VendorAccount
+
+    person = make_user(f"pat-{role}", dealer=dealer_a, role=role)
+    lead = make_lead(dealer_a, first_name="Hattie", owner=person)
+    account = VendorAccount.objects.create(name=f"a100-cat-{role}", vendor="cat", dealer=dealer_a,
+                                           base_url="http://127.0.0.1:9/cat")
+    inbox = InboxPage.objects.create(account=account, kind="pull", request="GET /leads", status_code=200,
+                                     body=b'[{"leadId": "00Q1", "note": "<b>bold</b>"}]')
+    log_in(page, person.username, PASSWORD)
+    for url in ("/admin/", "/admin/leads/lead/", f"/admin/leads/lead/{lead.pk}/change/",
+                f"/admin/leads/lead/{lead.pk}/work/", "/admin/leads/lead/queue/", "/admin/leads/lead/import/",
+                "/admin/leads/lead/export/", f"/admin/vendors/vendoraccount/{account.pk}/change/",
+                f"/admin/sync/inboxpage/{inbox.pk}/change/", "/admin/sync/synchealth/", "/admin/sync/outboxitem/"):
+        response = page.goto(url)
+        assert response.status < 400, (url, response.status)
+
+
+def test_a_lead_file_is_checked_then_imported_in_the_browser(page, dealer_a, tmp_path):
+    from apps.leads.models import Lead
+
+    make_user("ines", dealer=dealer_a, role="staff")
+    good = tmp_path / "leads.csv"
+    good.write_bytes("dealer;external_ref;first_name;email\nA100;EV-1;Łukasz;l@example.pl\n".encode("utf-8-sig"))
+    log_in(page, "ines", PASSWORD)
+    page.goto("/admin/leads/lead/")
+    page.click("a.import-link")
+    page.set_input_files("#id_file", str(good))
+    page.click("input[value='Check the file']")
+    page.wait_for_selector("input[value='Import now']")
+    assert "Every row is fine" in page.inner_text("#content-main")
+    assert not Lead.objects.exists()
+    page.click("input[value='Import now']")
+    page.wait_for_selector("text=Imported.")
+    assert Lead.objects.get().first_name == "Łukasz"
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"dealer,first_name,status\nA100,Jo,closed_won\n")
+    page.goto("/admin/leads/lead/import/")
+    page.set_input_files("#id_file", str(bad))
+    page.click("input[value='Check the file']")
+    page.wait_for_selector("ul.import-problems")
+    assert "LeadHub does not know this column" in page.inner_text("ul.import-problems")
