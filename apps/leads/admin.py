@@ -387,8 +387,8 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
             try:
                 if upload.size > settings.LEADHUB_IMPORT_MAX_UPLOAD_BYTES:
                     raise imports.UploadRefused(
-                        f"The file is {upload.size / 1e6:.1f} MB; the largest LeadHub takes is "
-                        f"{settings.LEADHUB_IMPORT_MAX_UPLOAD_BYTES / 1e6:.0f} MB. Split it into smaller files.")
+                        f"The file is {upload.size / 2**20:.1f} MB; the largest LeadHub takes is "
+                        f"{settings.LEADHUB_IMPORT_MAX_UPLOAD_BYTES / 2**20:.0f} MB. Split it into smaller files.")
                 job = imports.job_create(kind=kind, user=request.user, file_name=upload.name, content=upload.read())
             except imports.UploadRefused as exc:
                 form.add_error("file", str(exc))
@@ -399,7 +399,7 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
                    "form": form, "jobs": imports.jobs_for(request.user)[:20],
                    "lead_columns": IMPORT_COLUMNS, "outcome_columns": OUTCOME_COLUMNS,
                    "max_rows": settings.LEADHUB_IMPORT_MAX_ROWS,
-                   "max_mb": settings.LEADHUB_IMPORT_MAX_UPLOAD_BYTES // 1_000_000}
+                   "max_mb": settings.LEADHUB_IMPORT_MAX_UPLOAD_BYTES // (1024 * 1024)}
         return TemplateResponse(request, "admin/leads/lead/import.html", context)
 
     def import_job_view(self, request, job_id):

@@ -41,8 +41,8 @@ def job_create(*, kind: str, user, file_name: str, content: bytes) -> ImportJob:
     seen the check and asked for it)."""
     limit = settings.LEADHUB_IMPORT_MAX_UPLOAD_BYTES
     if len(content) > limit:
-        raise UploadRefused(f"The file is {len(content) / 1e6:.1f} MB; the largest LeadHub takes is "
-                            f"{limit / 1e6:.0f} MB. Split it into smaller files.")
+        raise UploadRefused(f"The file is {len(content) / 2**20:.1f} MB; the largest LeadHub takes is "
+                            f"{limit / 2**20:.0f} MB. Split it into smaller files.")
     if not content:
         raise UploadRefused("The file is empty.")
     return ImportJob.objects.create(kind=kind, created_by=user, file_name=file_name[:255], content=content,
