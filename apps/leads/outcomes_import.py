@@ -96,56 +96,118 @@ def read_rows(data: bytes | str) -> tuple[list[str], list[dict], list[int]]:
 def import_outcomes(data: bytes | str, *, actor=None, actor_label: str = "", dealer_ids: set[int] | None = None,
                     dry_run: bool = False) -> ImportResult:
     """Check every row and apply them all, or none. `dealer_ids`: the dealers the
-    importing user reaches (None: all); a lead of another dealer is "not found"."""
+    importing user reaches (None: all); a lead of another dealer is "not found".
+
+    Two passes over groups of about BATCH_ROWS rows, each group in a transaction
+    of its own, so that no write holds the database for long (a login waits at
+    most one group; issue 14). A lead's rows always fall in one group, in file
+    order, so each is checked against the one before it. The check pass applies
+    each group and rolls it back; only when no row of the file has a problem does
+    the write pass apply the groups again and commit each. All or nothing holds
+    for everything in the file. A change someone else makes between the passes
+    (a lead changed or deleted at that moment) stops the write at that group, with
+    its line and how many rows were written before it; importing the same file
+    again finishes it, since rows already in effect are "unchanged" (roll forward,
+    as the lead import: apps/leads/lead_import.py)."""
     _, rows, lines = read_rows(data)
     result = ImportResult(rows=len(rows))
+    _run_groups(rows, lines, result, actor=actor, actor_label=actor_label, dealer_ids=dealer_ids, commit=False)
+    result.errors.sort(key=lambda e: e.row)  # a group's errors come after later lines' parse errors
+    if result.errors or dry_run:
+        return result
+    # The check pass changed its in-memory leads: the write pass reads them again.
+    written = ImportResult(rows=len(rows))
+    _run_groups(rows, lines, written, actor=actor, actor_label=actor_label, dealer_ids=dealer_ids, commit=True)
+    written.errors.sort(key=lambda e: e.row)
+    written.committed = not written.errors
+    return written
+
+
+def _run_groups(rows, lines, result: ImportResult, *, actor, actor_label, dealer_ids, commit: bool) -> None:
+    """Parse every row, group them (a lead's rows together, in order), and apply
+    each group through lead_change_status_many in a transaction of its own:
+    rolled back (commit=False, the check) or committed (commit=True, stopping at
+    the first group with a problem)."""
     lookup = _Lookup(dealer_ids)
     lookup.preload(rows)
-    with transaction.atomic():
-        # Every account that must hear of each preloaded lead, asked once for the
-        # file (inside the transaction, as lead_change_status would ask per row).
-        adapters_by_lead = adapters_for_leads(lookup.by_id.values())
-        batch: list[tuple[int, Lead, services.StatusChange]] = []
-        in_batch: set[int] = set()  # lead ids
+    parsed = []
+    for line, row in zip(lines, rows):
+        errors_before = len(result.errors)
+        change = _parse(row, line, lookup, result.errors)
+        if len(result.errors) == errors_before and change is not None:
+            parsed.append((line, *change))
+    if result.errors and commit:
+        result.errors = [RowError(e.row, e.column, f"{e.message} (changed by someone else since the check; "
+                                                   f"{result.changed} rows were written before it: import the "
+                                                   "same file again to finish)") for e in result.errors]
+        return
+    for group in _groups(parsed):
+        with transaction.atomic():
+            errors_before, changed_before = len(result.errors), result.changed
+            _apply_group(group, result, actor=actor, actor_label=actor_label)
+            failed = len(result.errors) > errors_before
+            if not commit or failed:
+                transaction.set_rollback(True)
+        if commit and failed:
+            written = changed_before
+            result.errors[errors_before:] = [
+                RowError(e.row, e.column, f"{e.message} (changed by someone else since the check; {written} rows "
+                                          "were written before it: import the same file again to finish)")
+                for e in result.errors[errors_before:]]
+            result.changed = written
+            return
 
-        def apply_batch():
-            outcomes = services.lead_change_status_many(
-                changes=[(lead, change) for _, lead, change in batch], actor=actor, actor_label=actor_label,
-                source=Source.IMPORT, adapters_by_lead=adapters_by_lead)
-            for (line, _, _), outcome in zip(batch, outcomes):
-                if outcome.ok:
-                    result.changed += 1
-                else:
-                    result.errors += [RowError(line, _column(v.field), v.message) for v in outcome.errors]
-            batch.clear()
-            in_batch.clear()
 
-        for line, row in zip(lines, rows):
-            errors_before = len(result.errors)
-            change = _parse(row, line, lookup, result.errors)
-            if len(result.errors) > errors_before or change is None:
-                continue
-            lead, to_status, kwargs = change
-            # A lead's second row is checked against its first row's result, as if
-            # the rows were applied one by one: the batch so far goes first.
-            if lead.pk in in_batch or len(batch) >= BATCH_ROWS:
-                apply_batch()
-            if _already(lead, to_status, kwargs):
-                result.unchanged += 1
-                continue
-            batch.append((line, lead, services.StatusChange(
-                to_status=to_status, reason=kwargs.get("reason"), stage=kwargs.get("stage"),
-                probability=kwargs.get("probability"), sub_status=kwargs.get("sub_status", ""),
-                comment=kwargs.get("comment", ""), updates=kwargs["updates"], actor=actor)))
-            in_batch.add(lead.pk)
-        if batch:
+def _groups(parsed):
+    """Groups of about BATCH_ROWS parsed rows; every row of a lead goes to the
+    group of its first row (file order kept within a lead)."""
+    groups: list[list] = []
+    group_of: dict[int, int] = {}
+    for item in parsed:
+        lead = item[1]
+        index = group_of.get(lead.pk)
+        if index is None:
+            if not groups or len(groups[-1]) >= BATCH_ROWS:
+                groups.append([])
+            index = group_of[lead.pk] = len(groups) - 1
+        groups[index].append(item)
+    return groups
+
+
+def _apply_group(group, result: ImportResult, *, actor, actor_label) -> None:
+    # Every account that must hear of each lead of the group, asked once (inside
+    # the transaction, as lead_change_status would ask per row).
+    adapters_by_lead = adapters_for_leads({lead.pk: lead for _, lead, _, _ in group}.values())
+    batch: list[tuple[int, Lead, services.StatusChange]] = []
+    in_batch: set[int] = set()  # lead ids
+
+    def apply_batch():
+        outcomes = services.lead_change_status_many(
+            changes=[(lead, change) for _, lead, change in batch], actor=actor, actor_label=actor_label,
+            source=Source.IMPORT, adapters_by_lead=adapters_by_lead)
+        for (line, _, _), outcome in zip(batch, outcomes):
+            if outcome.ok:
+                result.changed += 1
+            else:
+                result.errors += [RowError(line, _column(v.field), v.message) for v in outcome.errors]
+        batch.clear()
+        in_batch.clear()
+
+    for line, lead, to_status, kwargs in group:
+        # A lead's second row is checked against its first row's result, as if
+        # the rows were applied one by one: the batch so far goes first.
+        if lead.pk in in_batch or len(batch) >= BATCH_ROWS:
             apply_batch()
-        result.errors.sort(key=lambda e: e.row)  # a batch's errors come after later lines' parse errors
-        if result.errors or dry_run:
-            transaction.set_rollback(True)
-        else:
-            result.committed = True
-    return result
+        if _already(lead, to_status, kwargs):
+            result.unchanged += 1
+            continue
+        batch.append((line, lead, services.StatusChange(
+            to_status=to_status, reason=kwargs.get("reason"), stage=kwargs.get("stage"),
+            probability=kwargs.get("probability"), sub_status=kwargs.get("sub_status", ""),
+            comment=kwargs.get("comment", ""), updates=kwargs["updates"], actor=actor)))
+        in_batch.add(lead.pk)
+    if batch:
+        apply_batch()
 
 
 def _column(field_name: str) -> str:
@@ -182,8 +244,14 @@ class _Lookup:
             if preloaded is not None:
                 return preloaded.get(int(row["lead_id"]))
             return self._leads().filter(pk=row["lead_id"]).first()
-        return self._leads().filter(vendor_account__name=row.get("account", ""),
+        lead = self._leads().filter(vendor_account__name=row.get("account", ""),
                                     vendor_lead_id=row.get("vendor_lead_id", "")).first()
+        preloaded = getattr(self, "by_id", None)
+        if lead is not None and preloaded is not None:
+            # One object per lead, however a row names it: a lead's later rows see
+            # what its earlier rows did (the file is parsed before it is applied).
+            lead = preloaded.setdefault(lead.pk, lead)
+        return lead
 
     def reason(self, dealer_id, label, kind) -> Reason | None:
         key = (dealer_id, label.lower())
