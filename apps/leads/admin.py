@@ -319,12 +319,10 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
 
     def save_formset(self, request, form, formset, change):
         if formset.model is FollowUp:
+            # Through the follow-up services, as on the workbench: vendors that
+            # know the lead hear of a new or completed follow-up.
             for followup in formset.save(commit=False):
-                if followup.pk is None:
-                    followup.created_by = request.user
-                if followup.done_at and not followup.done_by_id:
-                    followup.done_by = request.user
-                followup.save()
+                services.followup_save_edited(followup=followup, actor=request.user)
             for obj in formset.deleted_objects:
                 obj.delete()
             services.lead_refresh_next_follow_up(form.instance)
@@ -471,12 +469,9 @@ class FollowUpAdmin(DealerScopedAdmin):
     readonly_fields = ["done_by", "created_by"]
 
     def save_model(self, request, obj, form, change):
-        if obj.pk is None:
-            obj.created_by = request.user
-        if obj.done_at and not obj.done_by_id:
-            obj.done_by = request.user
-        super().save_model(request, obj, form, change)
-        services.lead_refresh_next_follow_up(obj.lead)
+        # Through the follow-up services, as on the workbench (vendors hear of it).
+        saved = services.followup_save_edited(followup=obj, actor=request.user)
+        obj.pk = saved.pk  # the admin's messages and history link to the saved one
 
 
 @admin.register(StatusLog)

@@ -443,6 +443,36 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
     return nxt
 
 
+def followup_save_edited(*, followup: FollowUp, actor) -> FollowUp:
+    """Save a follow-up edited in a form (the admin's follow-up page and the lead
+    form's inline) through the follow-up services, so that it counts exactly like
+    one made on the workbench: a new one is scheduled (followup_schedule), one
+    marked done is completed (followup_complete), and every vendor that knows the
+    lead hears of it (Capillary, Aimbase). Other edits (notes, time) are saved
+    as they are. Returns the saved follow-up."""
+    done_at, outcome_notes = followup.done_at, followup.outcome_notes
+    if followup.pk is None:
+        created = followup_schedule(lead=followup.lead, scheduled_at=followup.scheduled_at, kind=followup.kind,
+                                    assigned_to=followup.assigned_to, notes=followup.notes, actor=actor)
+        if done_at is not None:
+            followup_complete(followup=created, actor=followup.done_by or actor, outcome_notes=outcome_notes,
+                              at=done_at)
+        created.refresh_from_db()
+        return created
+    was_done = FollowUp.objects.filter(pk=followup.pk).values_list("done_at", flat=True).first()
+    if was_done is None and done_at is not None:
+        # The other edits first, then the completion through its service.
+        followup.done_at, followup.done_by, followup.outcome_notes = None, None, ""
+        followup.save()
+        followup_complete(followup=followup, actor=actor, outcome_notes=outcome_notes, at=done_at)
+        return followup
+    if done_at is not None and not followup.done_by_id:
+        followup.done_by = actor
+    followup.save()
+    lead_refresh_next_follow_up(followup.lead)
+    return followup
+
+
 def lead_refresh_next_follow_up(lead: Lead) -> None:
     """Set lead.next_follow_up_at to its earliest open follow-up (None if none)."""
     earliest = FollowUp.objects.filter(lead_id=lead.pk, done_at__isnull=True).aggregate(m=Min("scheduled_at"))["m"]

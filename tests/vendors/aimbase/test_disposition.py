@@ -170,3 +170,30 @@ def test_an_entry_detail_over_50_characters_is_blocked_and_shown_not_cut(sandbox
     quote.save()
     assert engine.push(aimbase_account).pushed == 1
     assert sandbox.activities()[-1]["EntryDetail"] == "Discovery: Quote sent"
+
+
+def test_follow_ups_added_and_completed_in_the_admin_reach_aimbase_like_the_workbenchs(
+        client, sandbox, aimbase_account, accepted_lead, alice):
+    # The admin's follow-up page and the lead form's inline go through the
+    # follow-up services: Aimbase hears of both (they used to save the model only).
+    client.force_login(alice)
+    when = timezone.localtime(timezone.now() + timedelta(days=1))
+    response = client.post("/admin/leads/followup/add/", {
+        "lead": accepted_lead.pk, "kind": "call", "scheduled_at_0": when.strftime("%Y-%m-%d"),
+        "scheduled_at_1": when.strftime("%H:%M:%S"), "assigned_to": alice.pk, "notes": "Call about the quote",
+        "outcome_notes": ""})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    followup = accepted_lead.followups.get()
+    assert followup.created_by == alice
+    done = timezone.localtime(timezone.now())
+    response = client.post(f"/admin/leads/followup/{followup.pk}/change/", {
+        "lead": accepted_lead.pk, "kind": "call", "scheduled_at_0": when.strftime("%Y-%m-%d"),
+        "scheduled_at_1": when.strftime("%H:%M:%S"), "assigned_to": alice.pk, "notes": "Call about the quote",
+        "done_at_0": done.strftime("%Y-%m-%d"), "done_at_1": done.strftime("%H:%M:%S"),
+        "outcome_notes": "Reached him"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    followup.refresh_from_db()
+    assert (followup.done_by, followup.outcome_notes) == (alice, "Reached him")
+    assert [item.payload.get("EntryType") for item in dispositions()] == ["FollowUp", "Activity"]
+    assert engine.push(aimbase_account).pushed == 2
+    assert [a["EntryType"] for a in sandbox.activities()] == ["FollowUp", "Activity"]
