@@ -9,6 +9,7 @@ asks for.
 from __future__ import annotations
 
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -126,6 +127,32 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'leadhub.sqlite3'}")
 }
+
+
+def _process_kind() -> str:
+    """Return "web" for a process answering people (gunicorn through leadhub.wsgi/asgi,
+    which set LEADHUB_PROCESS=web, or `manage.py runserver`), else "worker"
+    (qcluster, every other command, scripts). LEADHUB_PROCESS overrides."""
+    kind = env.str("LEADHUB_PROCESS", default="")
+    if kind in ("web", "worker"):
+        return kind
+    return "web" if sys.argv[1:2] == ["runserver"] else "worker"
+
+
+LEADHUB_PROCESS = _process_kind()
+# How long one statement waits for a lock another connection holds before the
+# database gives up ("busy"). Every LeadHub write transaction is short (a pull
+# commits per page, imports per batch of 1,000 rows: 0.13-0.28 s measured), so a
+# wait longer than a few seconds means something is wrong or very busy:
+# - web: 5 s. A person then gets the 503 "LeadHub is busy, try again" page
+#   (apps/core/middleware.py) rather than a spinner; well under gunicorn's and a
+#   proxy's timeouts, and a request cannot tie up a web worker for long.
+# - worker: 30 s. Nobody is watching; a job that waits out a long write loses
+#   nothing, one that gives up is retried later, so waiting is cheaper.
+LEADHUB_DB_LOCK_WAIT_SECONDS = (env.float("LEADHUB_DB_WAIT_WEB", default=5.0) if LEADHUB_PROCESS == "web"
+                                else env.float("LEADHUB_DB_WAIT_WORKER", default=30.0))
+# One value for every process (tests, one-off runs); wins over the two above.
+LEADHUB_DB_LOCK_WAIT_SECONDS = env.float("LEADHUB_SQLITE_BUSY_TIMEOUT", default=LEADHUB_DB_LOCK_WAIT_SECONDS)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; IMMEDIATE transactions
     # and a busy timeout turn "database is locked" into a short wait. A vendor pull
@@ -135,17 +162,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                             "PRAGMA wal_autocheckpoint=10000;",
             "transaction_mode": "IMMEDIATE",
-            # How long a writer waits for another's lock. Every LeadHub write
-            # transaction is short (a pull commits per page, imports per batch),
-            # so 15 s is only reached when something is wrong; a person then gets
-            # the "busy, try again" page (apps/core/middleware.py) instead of a
-            # spinner, and a command one line (apps/core/commands.py).
-            "timeout": env.float("LEADHUB_SQLITE_BUSY_TIMEOUT", default=15.0),
+            # SQLite's busy timeout: how long a writer waits for another's lock.
+            "timeout": LEADHUB_DB_LOCK_WAIT_SECONDS,
         }
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    if LEADHUB_PROCESS == "web" and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # PostgreSQL waits for a row or table lock without limit by default: a
+        # page would hang behind a stuck transaction. lock_timeout makes it fail
+        # (SQLSTATE 55P03) into the busy page. Workers keep PostgreSQL's default:
+        # their transactions are short and Q_TIMEOUT bounds a task.
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        lock_timeout = f"-c lock_timeout={int(LEADHUB_DB_LOCK_WAIT_SECONDS * 1000)}"
+        options["options"] = f"{options['options']} {lock_timeout}" if options.get("options") else lock_timeout
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------

@@ -23,6 +23,10 @@ PG_RETRYABLE = {
     "57P03",  # cannot_connect_now (server starting or shutting down)
 }
 SQLITE_BUSY_TEXTS = ("database is locked", "database table is locked", "database is busy")
+# A refused connection carries no SQLSTATE in psycopg (no result to read it
+# from), only the server's words: no slot left, or a server starting/stopping.
+PG_BUSY_TEXTS = ("too many clients already", "remaining connection slots are reserved",
+                 "the database system is starting up", "the database system is shutting down")
 
 RETRY_AFTER_SECONDS = 5
 
@@ -37,7 +41,7 @@ def is_busy_error(exc: BaseException) -> bool:
             return True
         if isinstance(exc, OperationalError) or exc.__class__.__name__ == "OperationalError":
             text = str(exc).lower()
-            if any(part in text for part in SQLITE_BUSY_TEXTS):
+            if any(part in text for part in SQLITE_BUSY_TEXTS + PG_BUSY_TEXTS):
                 return True
         exc = exc.__cause__ or exc.__context__
     return False

@@ -80,7 +80,12 @@ class AdminActionGuardMiddleware:
 
 
 def busy_response() -> HttpResponse:
-    body = render_to_string("leadhub/busy.html", {"retry_after": RETRY_AFTER_SECONDS})
+    """The 503 "LeadHub is busy, try again" page with Retry-After. Rendered
+    without the request, so no context processor reads the session or the user
+    from the busy database; the admin's header and look come from admin.site."""
+    body = render_to_string("leadhub/busy.html", {
+        "retry_after": RETRY_AFTER_SECONDS, "site_header": admin.site.site_header,
+        "site_title": admin.site.site_title, "site_url": admin.site.site_url})
     response = HttpResponse(body, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
