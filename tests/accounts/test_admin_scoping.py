@@ -3,13 +3,16 @@ dealer A against the objects of dealer B.
 
 A model newly registered in the admin without an entry in OBJECT_OF fails
 test_it_knows_an_object_of_every_registered_model, so nothing escapes the walk.
+`admin_pages` enumerates every admin URL from the URL resolver (a view a
+ModelAdmin adds in get_urls is walked without editing this file); the isolation
+walk here and the "every page answers" walk (test_every_page_answers.py) share it.
 """
 from __future__ import annotations
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
 
 from apps.accounts.models import Dealer, Membership
 from apps.routing.models import RoutingRule
@@ -42,6 +45,114 @@ GLOBAL_MODELS = {"auth.group", "auth.user", "django_q.schedule", "django_q.succe
                  "django_q.ormq",
                  # django-axes: login attempts and lockouts (IT unlocks people here).
                  "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"}
+
+
+# URL arguments naming the object of the view's model, and query strings a view
+# needs to show its page rather than "nothing given".
+OBJECT_ARGUMENTS = {"object_id", "pk", "id", "lead_id"}
+VIEW_QUERY = {"routing_submit": lambda w, code: f"?ids={w[code]['lead'].pk}"}
+
+
+def _admin_url_patterns():
+    """(name, argument names) of every named URL in the admin namespace."""
+    def walk(patterns, groups, namespace):
+        for pattern in patterns:
+            regex = pattern.pattern.regex
+            # An unnamed group (simple-history's past version: object id, version id)
+            # counts as a positional argument.
+            positional = {f"#{n}" for n in range(regex.groups - len(regex.groupindex))}
+            arguments = groups | set(regex.groupindex) | positional
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, arguments, pattern.namespace or namespace)
+            elif pattern.name and namespace == "admin":
+                yield pattern.name, frozenset(arguments)
+    return sorted(set(walk(get_resolver().url_patterns, frozenset(), None)))
+
+
+def _model_of_url(name):
+    """The registered model whose admin named the URL (longest "app_model_" prefix),
+    or None for the site's own views."""
+    owners = [m for m in admin.site._registry if name.startswith(f"{m._meta.app_label}_{m._meta.model_name}_")]
+    return max(owners, key=lambda m: len(m._meta.model_name), default=None)
+
+
+def _object_of(model, world, code):
+    if model in OBJECT_OF:
+        return OBJECT_OF[model](world, code)
+    return model.objects.order_by("pk").first()  # a global model: IT's data
+
+
+def _global_objects():
+    """One object of each global model (IT's pages), as their apps write them."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+    from django_q.models import OrmQ, Schedule, Task
+    from django_q.signing import SignedPackage
+
+    Group.objects.get_or_create(name="walkers")
+    who = {"user_agent": "walk", "ip_address": "127.0.0.1", "username": "walker", "http_accept": "*/*",
+           "path_info": "/admin/login/"}
+    AccessAttempt.objects.get_or_create(**who, defaults={"get_data": "", "post_data": "username=walker",
+                                                         "failures_since_start": 1})
+    AccessLog.objects.get_or_create(**who)
+    AccessFailureLog.objects.get_or_create(**who, defaults={"locked_out": False})
+    Schedule.objects.get_or_create(name="walk", defaults={"func": "math.floor", "args": "1.5"})
+    now = timezone.now()
+    for number, success in ((1, True), (2, False)):
+        Task.objects.get_or_create(id=f"{number:032x}", defaults={
+            "name": f"walk-{number}", "func": "math.floor", "started": now, "stopped": now,
+            "success": success, "result": None if success else "ValueError: walk", "attempt_count": 1})
+    task = {"id": "f" * 32, "name": "walk-queued", "func": "math.floor", "args": (1.5,), "kwargs": {},
+            "started": now, "cluster": None}
+    OrmQ.objects.get_or_create(key="walk", defaults={"payload": SignedPackage.dumps(task), "lock": now})
+
+
+def _job_of(world, code):
+    """An import job of dealer `code`'s staff member (the import page's job argument)."""
+    from apps.leads.models import ImportJob, ImportState
+
+    return ImportJob.objects.create(kind="leads", created_by=world[code]["membership"].user, file_name="walk.csv",
+                                    content=b"dealer\n", size=7, state=ImportState.REFUSED,
+                                    problems=["line 2: example"], problem_count=1).pk
+
+
+def admin_pages(world, code):
+    """[(url name, url, names_an_object)] of every admin page, with dealer `code`'s
+    objects wherever a URL names one (names_an_object: True). Fails naming any
+    URL whose arguments the walk cannot fill yet, so a new view is never skipped."""
+    _global_objects()
+    pages, unknown = [], []
+    for name, arguments in _admin_url_patterns():
+        model = _model_of_url(name)
+        obj = _object_of(model, world, code) if model is not None else None
+        query = VIEW_QUERY[name](world, code) if name in VIEW_QUERY else ""
+        if not arguments:
+            pages.append((name, reverse(f"admin:{name}") + query, bool(query)))
+        elif arguments == {"app_label"}:
+            labels = sorted({m._meta.app_label for m in admin.site._registry})
+            pages += [(name, reverse("admin:app_list", args=[label]), False) for label in labels]
+        elif arguments == {"job_id"}:
+            pages.append((name, reverse(f"admin:{name}", args=[_job_of(world, code)]), True))
+        elif arguments == {"content_type_id", "object_id"}:  # view_on_site
+            lead = world[code]["lead"]
+            from django.contrib.contenttypes.models import ContentType
+            pages.append((name, reverse(f"admin:{name}", args=[ContentType.objects.get_for_model(lead).pk,
+                                                                lead.pk]), True))
+        elif obj is None:
+            unknown.append(f"{name}: no object of {model}")
+        elif arguments <= OBJECT_ARGUMENTS:
+            pages.append((name, reverse(f"admin:{name}", kwargs={a: obj.pk for a in arguments}), True))
+        elif arguments == {"#0", "#1"} and name.endswith("_simple_history"):  # a past version
+            if not hasattr(model, "history"):
+                continue  # the admin offers the view, the model keeps no history: nothing to walk
+            version = model.history.filter(**{model._meta.pk.attname: obj.pk}).order_by("-history_date").first()
+            if version is not None:
+                pages.append((name, reverse(f"admin:{name}", args=[obj.pk, version.history_id]), True))
+        else:
+            unknown.append(f"{name}: {sorted(arguments)}")
+    assert not unknown, f"teach admin_pages these views' arguments: {unknown}"
+    return pages
 
 
 def _label(model):
@@ -102,6 +213,24 @@ def test_it_never_reaches_another_dealers_object_by_url(client, world, username)
         client.post(_url(model, "change", theirs.pk), {"name": "hacked", "label": "hacked", "first_name": "hacked"})
         client.post(_url(model, "delete", theirs.pk), {"post": "yes"})
         assert model.objects.filter(pk=theirs.pk).values().get() == before, f"{_label(model)} changed by URL"
+
+
+@pytest.mark.parametrize("username", ["alice", "adam"])
+def test_it_never_opens_another_dealers_object_in_any_admin_view(client, world, username):
+    """Every admin URL naming an object (custom views too: workbench, status,
+    import jobs, past versions...) with dealer B's object is "not found" to A."""
+    client.force_login(get_user_model().objects.get(username=username))
+    opened = []
+    pages = [(name, url) for name, url, names_an_object in admin_pages(world, "B200") if names_an_object
+             and (_model_of_url(name) is None or _model_of_url(name) in OBJECT_OF)]
+    for name, url in pages:
+        response = client.get(url)
+        if response.status_code == 302 and response.url == reverse("admin:index"):
+            continue  # the admin's "no such object" redirect to the index
+        if response.status_code not in (403, 404, 405):
+            opened.append(f"{name} {url}: {response.status_code}")
+    assert len(pages) > 30
+    assert not opened, "dealer B's objects opened by dealer A:\n" + "\n".join(opened)
 
 
 @pytest.mark.parametrize("username", ["alice", "adam"])
