@@ -207,3 +207,35 @@ def test_a_postgresql_lock_timeout_in_a_page_gets_the_busy_page(client, alice):
             cursor.execute("RESET lock_timeout")
     assert page.status_code == 503, page.content[:300]
     assert page["Retry-After"] == "5" and b"LeadHub is busy" in page.content
+
+
+class BusyOnTheWayOut:
+    """A middleware outermost of all whose write after the view fails with
+    `error`, as SessionMiddleware saving a session into a locked database would."""
+
+    error = OperationalError("database is locked")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        self.get_response(request)
+        raise self.error
+
+
+def test_a_busy_database_outside_the_view_is_the_busy_page_too(db, settings):
+    from django.test import Client
+
+    settings.MIDDLEWARE = [f"{__name__}.BusyOnTheWayOut", *settings.MIDDLEWARE]
+    response = Client(raise_request_exception=False).get("/admin/login/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5" and b"LeadHub is busy" in response.content
+
+
+def test_any_other_error_outside_the_view_stays_a_500(db, settings, monkeypatch):
+    from django.test import Client
+
+    settings.MIDDLEWARE = [f"{__name__}.BusyOnTheWayOut", *settings.MIDDLEWARE]
+    monkeypatch.setattr(BusyOnTheWayOut, "error", OperationalError("no such table: leads_lead"))
+    response = Client(raise_request_exception=False).get("/admin/login/")
+    assert response.status_code == 500
