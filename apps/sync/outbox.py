@@ -43,6 +43,11 @@ def queue_message(adapter, lead, *, kind: str, payload: dict | None, problems=()
     if collected is not None:
         collected.append((item, adapter, list(problems)))  # inserted when the collection ends
         return item
+    item._change_reason = "Queued"  # the same history reason as the bulk path's rows
+    if status_log is not None and status_log.actor_id:
+        # Who made the change that queued it, also outside a request (jobs,
+        # commands); bulk_history_create reads the same attribute.
+        item._history_user = status_log.actor
     item.save(force_insert=True)
     _after_queued([(item, adapter, list(problems))])
     return item
