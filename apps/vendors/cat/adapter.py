@@ -282,9 +282,13 @@ def _served_dealers(account) -> dict[str, tuple[int, str]]:
 
 def _untouched(lead) -> bool:
     """Nobody at the dealer has worked the lead: still New, no owner, no status
-    change, no follow-up, nothing queued for a vendor."""
+    change, no follow-up, nothing queued for a vendor, and no edit by a person
+    (its audit history holds only the sync's rows): what the old dealer's people
+    wrote on it (comments, corrected contact details) is theirs and does not go
+    to another dealer."""
     return (lead.status == "new" and lead.owner_id is None and not lead.status_logs.exists()
-            and not lead.followups.exists() and not lead.outbox.exists())
+            and not lead.followups.exists() and not lead.outbox.exists()
+            and not lead.history.filter(history_user__isnull=False).exists())
 
 
 def _is_empty_array(body: bytes) -> bool:
