@@ -35,7 +35,7 @@ from .csv_export import streamed_csv
 from .lead_import import IMPORT_COLUMNS
 from .outcomes_import import OUTCOME_COLUMNS
 from .queue import humane_age, my_queue
-from .resources import LeadResource
+from .resources import LeadResource, lead_export_formats
 from apps.sync.models import OutboxItem
 
 
@@ -157,6 +157,7 @@ class OutboxInline(_ReadOnlyInline):
 @admin.register(Lead)
 class LeadAdmin(ExportMixin, DealerScopedAdmin):
     resource_classes = [LeadResource]
+    export_formats = lead_export_formats()  # CSV and TSV with a UTF-8 BOM, like "Download CSV"
     change_list_template = "admin/leads/lead/change_list.html"  # import-export wraps it, adding Export
     list_display = ["id", "display_name", "company", "status", "sales_stage", "owner", "dealer", "vendor_display",
                     "vendor_lead_id", "follow_up_display", "created_at"]

@@ -2,6 +2,7 @@
 lead import is LeadHub's own (apps/leads/lead_import.py): import-export's took
 13.5 ms a row and held the database for the whole preview."""
 from import_export import fields, resources
+from import_export.formats import base_formats
 
 from apps.core.csvsafe import neutralize_cell
 
@@ -30,3 +31,30 @@ class LeadResource(resources.ModelResource):
 
     def export_field(self, field, instance, **kwargs):
         return neutralize_cell(super().export_field(field, instance, **kwargs))
+
+
+class ExcelCSV(base_formats.CSV):
+    """import-export's CSV as the browser's "Download CSV" writes it: declared
+    UTF-8 and starting with a byte-order mark, without which Excel reads the file
+    in the locale's code page ("Łukasz" becomes "Å\x81ukasz")."""
+
+    CONTENT_TYPE = "text/csv; charset=utf-8"
+
+    def export_data(self, dataset, **kwargs):
+        return "\ufeff" + super().export_data(dataset, **kwargs)
+
+
+class ExcelTSV(base_formats.TSV):
+    """Tab-separated, with the same UTF-8 declaration and byte-order mark."""
+
+    CONTENT_TYPE = "text/tab-separated-values; charset=utf-8"
+
+    def export_data(self, dataset, **kwargs):
+        return "\ufeff" + super().export_data(dataset, **kwargs)
+
+
+def lead_export_formats() -> list:
+    """The admin's Export formats: import-export's own, with CSV and TSV replaced
+    by the BOM-carrying ones above (every cell is guarded by LeadResource)."""
+    replaced = {base_formats.CSV: ExcelCSV, base_formats.TSV: ExcelTSV}
+    return [replaced.get(fmt, fmt) for fmt in base_formats.DEFAULT_FORMATS]

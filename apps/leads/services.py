@@ -220,6 +220,11 @@ def _locked_leads(ids):
 def _conflict(lead: Lead, current: Lead) -> Violation | None:
     """A change checked against `lead` must not be applied to a lead someone else
     changed meanwhile (`current` is the row re-read under the lock)."""
+    if current.dealer_id != lead.dealer_id:
+        # A Cat lead kept for a dealer code the account did not serve moves to
+        # that dealer once it does (CatAdapter.apply_pending); a change checked
+        # against the old dealer's reasons and people must not land there.
+        return Violation("to_status", "conflict", "This lead moved to another dealer meanwhile; reload the list.")
     if (current.status, current.sales_stage_id) == (lead.status, lead.sales_stage_id):
         return None
     return Violation("to_status", "conflict",
@@ -362,6 +367,12 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
         # Re-read under a lock, so the history row holds the lead as it is, not a
         # stale copy from the admin's changelist.
         current = Lead.objects.select_for_update().get(pk=lead.pk)
+        if current.dealer_id != lead.dealer_id:
+            # Moved to another dealer since `lead` was read (CatAdapter.apply_pending):
+            # the owner was checked against the old one.
+            problems = owner_violations(owner, current.dealer)
+            if problems:
+                return problems
         current.owner = owner
         _audit(current, actor, "Assigned" if owner else "Unassigned")
         current.save(update_fields=["owner", "updated_at"])

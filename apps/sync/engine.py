@@ -23,7 +23,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -517,13 +517,13 @@ def claim_due(account, holder: str, limit: int) -> list[OutboxItem]:
     holds back the lead's later ones, so the vendor gets them in the order they
     were made (docs/vendors/cat.md)."""
     now = timezone.now()
-    rows = list(OutboxItem.objects.filter(account=account, state=OutboxState.PENDING, next_attempt_at__lte=now)
-                .order_by("id").values_list("id", "lead_id")[:limit])
-    first_open = dict(OutboxItem.objects.filter(
-        account=account, lead_id__in={lead_id for _, lead_id in rows},
-        state__in=[OutboxState.PENDING, OutboxState.SENDING]).values("lead_id").annotate(first=Min("id"))
-        .values_list("lead_id", "first")) if rows else {}
-    due = [item_id for item_id, lead_id in rows if first_open.get(lead_id) == item_id]
+    # Held-back items are left out in SQL, not after the LIMIT: a lead with many
+    # items waiting behind a failed one must not fill the batch's window and
+    # starve every other lead's due updates.
+    earlier_open = OutboxItem.objects.filter(account=account, lead_id=OuterRef("lead_id"), id__lt=OuterRef("id"),
+                                             state__in=[OutboxState.PENDING, OutboxState.SENDING])
+    due = list(OutboxItem.objects.filter(account=account, state=OutboxState.PENDING, next_attempt_at__lte=now)
+               .filter(~Exists(earlier_open)).order_by("id").values_list("id", flat=True)[:limit])
     if not due:
         return []
     OutboxItem.objects.filter(id__in=due, state=OutboxState.PENDING).update(

@@ -39,6 +39,11 @@ def queue_message(adapter, lead, *, kind: str, payload: dict | None, problems=()
     item = OutboxItem(account=adapter.account, lead=lead, status_log=status_log, kind=kind,
                       dedupe_key=dedupe_key, payload=payload or {}, last_error=message,
                       state=OutboxState.BLOCKED if blocked else OutboxState.PENDING)
+    item._change_reason = "Queued"  # its history row's reason, single or bulk
+    if status_log is not None and status_log.actor_id:
+        # Who made the change that queued it, also outside a request (jobs,
+        # commands); bulk_history_create reads the same attribute.
+        item._history_user = status_log.actor
     collected = _collected.get()
     if collected is not None:
         collected.append((item, adapter, list(problems)))  # inserted when the collection ends

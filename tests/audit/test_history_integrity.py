@@ -52,7 +52,8 @@ def test_the_bulk_outcome_path_records_queued_items_too(alice, dealer_a, cat_acc
     assert import_outcomes(data, actor=alice).committed
     items = OutboxItem.objects.filter(lead__in=leads)
     assert items.count() == 2
-    assert OutboxItem.history.filter(id__in=[i.pk for i in items], history_type="+").count() == 2
+    queued = OutboxItem.history.filter(id__in=[i.pk for i in items], history_type="+")
+    assert [(r.history_user, r.history_change_reason) for r in queued] == [(alice, "Queued")] * 2
 
 
 def test_routing_rules_dealers_and_memberships_record_who_changed_them(client, world, adam, root):
@@ -89,3 +90,50 @@ def test_user_history_never_holds_the_password_but_shows_it_changed(root):
     markers = [row.password_marker for row in rows]
     assert markers[0] and markers[0] != markers[1] and markers[1] == markers[2]
     assert all(user.password not in str(vars(row)) for row in rows)
+
+
+def _outbox_rows(item):
+    return [(r.history_type, r.state, r.history_change_reason or "")
+            for r in OutboxItem.history.filter(id=item.pk).order_by("history_date", "history_id")]
+
+
+def test_a_blocked_item_rebuilt_and_a_refused_one_are_recorded_and_claims_are_not(sandbox, cat_account, cat_mapped,
+                                                                                   alice, dealer_a):
+    # The final transitions (blocked, sent, refused) are history; the worker's
+    # claims (pending -> sending, its lease) are not: they are bookkeeping that
+    # would double every push's writes (docs/architecture.md, "Audit history").
+    from apps.leads import services
+    from apps.leads.models import Lead, Reason, ReasonMapping
+
+    sandbox.generate_leads(2, dealer_code="A100")
+    engine.pull(cat_account)
+    quiet, refused = Lead.objects.order_by("id")
+    reason = Reason.objects.create(dealer=dealer_a, kind="disqualification", label="Gone quiet")
+    assert services.lead_change_status(lead=quiet, to_status="disqualified", reason=reason, actor=alice).ok
+    assert services.lead_change_status(lead=refused, to_status="accepted", actor=alice,
+                                       updates={"customer_contacted": True}).ok
+    blocked, bad = OutboxItem.objects.get(lead=quiet), OutboxItem.objects.get(lead=refused)
+    OutboxItem.objects.filter(pk=bad.pk).update(payload={**bad.payload, "rating": "low"})  # Cat refuses it
+    engine.push(cat_account)
+    ReasonMapping.objects.create(reason=reason, vendor="cat", vendor_value="Cannot reach/no response from customer")
+    engine.push(cat_account)
+    assert _outbox_rows(blocked) == [("+", OutboxState.BLOCKED, "Queued"),
+                                     ("~", OutboxState.PENDING, "Rebuilt: the cause was fixed, queued"),
+                                     ("~", OutboxState.SENT, f"Sent to {cat_account.name}")]
+    assert _outbox_rows(bad) == [("+", OutboxState.PENDING, "Queued"),
+                                 ("~", OutboxState.FAILED, f"Refused by {cat_account.name}")]
+    assert not OutboxItem.history.filter(state=OutboxState.SENDING).exists()
+    users = [r.history_user for r in OutboxItem.history.filter(id=blocked.pk).order_by("history_date", "history_id")]
+    assert users == [alice, None, None]  # queued by alice's change; the worker's steps name no person
+
+
+def test_an_outbox_items_history_page_is_scoped_and_names_who_pressed_retry_now(client, world, adam, bella):
+    item = world["A100"]["outbox"]
+    OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.FAILED)
+    engine.retry_now(OutboxItem.objects.filter(pk=item.pk), user=adam)
+    url = reverse("admin:sync_outboxitem_history", args=[item.pk])
+    client.force_login(adam)
+    page = client.get(url)
+    assert page.status_code == 200 and "Retry now" in page.content.decode() and "adam" in page.content.decode()
+    client.force_login(bella)
+    assert client.get(url).status_code in (302, 403, 404)

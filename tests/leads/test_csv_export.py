@@ -6,6 +6,7 @@ import io
 from django.core.management import call_command
 
 from apps.leads.csv_export import HEADER
+from apps.leads.models import Lead
 from tests.conftest import make_cat_account, make_lead
 
 REQUIRED_HEADER = ["id", "dealer", "vendor", "account", "vendor_lead_id", "first_name", "last_name", "email", "phone",
@@ -129,3 +130,38 @@ def test_the_command_writes_plain_utf8_unless_asked_for_excel(tmp_path, dealer_a
     call_command("export_leads", "-o", str(excel), "--excel", stdout=io.StringIO())
     assert plain.read_bytes().startswith(b"id,")
     assert excel.read_bytes() == b"\xef\xbb\xbf" + plain.read_bytes()
+
+
+def test_the_python_download_guards_the_table_of_cells(client, alice, dealer_a):
+    # The SQLite path of "Download CSV" (csv.writer over lead_rows); on PostgreSQL
+    # the COPY test above holds the SQL guard to the same table.
+    from django.db import connection
+
+    from apps.leads.csv_export import streamed_csv
+    from apps.leads.models import Lead
+
+    for cell, _ in GUARD_CASES:
+        make_lead(dealer_a, company=cell, email="")
+    if connection.vendor == "postgresql":
+        return  # the same table is checked through COPY by test_postgresqls_copy_guards_the_same_cells
+    text = "".join(streamed_csv(Lead.objects.order_by("id")))
+    assert [row["company"] for row in read(text)] == [guarded for _, guarded in GUARD_CASES]
+
+
+def test_import_exports_csv_download_has_the_bom_and_guards_the_table_of_cells(client, alice, dealer_a):
+    from apps.leads.admin import LeadAdmin
+    from apps.leads.resources import ExcelCSV
+    from tests.accounts.test_admin_scoping import _all_export_fields
+
+    formats = LeadAdmin(Lead, None).get_export_formats()
+    for cell, _ in GUARD_CASES:
+        make_lead(dealer_a, company=cell, email="")
+    make_lead(dealer_a, first_name="Łukasz", email="l@a.test")
+    client.force_login(alice)
+    response = client.post("/admin/leads/lead/export/", {"format": str(formats.index(ExcelCSV)), "resource": "0",
+                                                         **_all_export_fields()})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = sorted(read(response.content.decode("utf-8-sig")), key=lambda row: int(row["id"]))
+    assert [row["company"] for row in rows if row["first_name"] != "Łukasz"] == [g for _, g in GUARD_CASES]
+    assert [row["first_name"] for row in rows if row["first_name"] == "Łukasz"] == ["Łukasz"]

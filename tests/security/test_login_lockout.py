@@ -100,3 +100,14 @@ def test_a_success_still_needs_the_exact_user_name(client, alice):
     assert attempt(client, "Alice", PASSWORD).status_code == 200
     assert "_auth_user_id" not in client.session
     assert attempt(client, "alice", PASSWORD).status_code == 302
+
+
+def test_it_stores_the_lockout_under_the_folded_name_that_the_reset_command_clears(client, alice, limit):
+    from axes.models import AccessAttempt
+    from django.core.management import call_command
+
+    for username in ("ALICE", "Alice ", "alice")[:limit]:
+        attempt(client, username, "wrong")
+    assert list(AccessAttempt.objects.values_list("username", "failures_since_start")) == [("alice", limit)]
+    call_command("axes_reset_username", "alice")
+    assert attempt(client, "alice", PASSWORD).status_code == 302

@@ -209,9 +209,29 @@ class CatAdapter(VendorAdapter):
 
     # --- push ---------------------------------------------------------------------------
     def send(self, http, items):
-        """POST the items' updates as one JSON array. 200 accepts them all. A 400
-        for a batch says nothing about which item Cat refused, so each is then
-        sent alone once: only the refused ones fail, with Cat's message."""
+        """POST the items' updates, in order, as JSON arrays that never name one
+        leadId twice (docs/vendors/cat.md, "One update per lead per request"):
+        the engine already claims one item per lead, so this is one array; a
+        caller handing two updates of one lead gets them in consecutive
+        requests, the earlier first. An error on one request leaves the later
+        requests unsent, with the same outcome."""
+        from apps.sync.engine import SendOutcome
+
+        outcomes = []
+        for position, request in enumerate(requests_without_repeated_leads(items)):
+            try:
+                outcomes += self._send_request(http, request)
+            except VendorError as exc:
+                if position == 0 and len(request) == len(items):
+                    raise
+                rest = len(items) - len(outcomes)
+                return outcomes + [SendOutcome.from_error(exc)] * rest
+        return outcomes
+
+    def _send_request(self, http, items):
+        """POST one JSON array. 200 accepts them all. A 400 for a batch says
+        nothing about which item Cat refused, so each is then sent alone once:
+        only the refused ones fail, with Cat's message."""
         from apps.sync.engine import SendOutcome
 
         client = CatClient(self.account, http)
@@ -224,10 +244,28 @@ class CatAdapter(VendorAdapter):
         outcomes = []
         for item in items:
             try:
-                outcomes += self.send(http, [item])
+                outcomes += self._send_request(http, [item])
             except VendorError as exc:
                 outcomes.append(SendOutcome.from_error(exc))
         return outcomes
+
+
+def requests_without_repeated_leads(items) -> list[list]:
+    """Split outbox items, kept in order, into consecutive requests in which no
+    leadId appears twice: an item whose leadId the current request already names
+    starts the next one. A lead's updates therefore reach Cat in the order given."""
+    requests, current, named = [], [], set()
+    for item in items:
+        lead_id = (item.payload or {}).get("leadId") if isinstance(item.payload, dict) else None
+        if lead_id is not None and lead_id in named:
+            requests.append(current)
+            current, named = [], set()
+        current.append(item)
+        if lead_id is not None:
+            named.add(lead_id)
+    if current:
+        requests.append(current)
+    return requests
 
 
 def _served_dealers(account) -> dict[str, tuple[int, str]]:
@@ -244,9 +282,13 @@ def _served_dealers(account) -> dict[str, tuple[int, str]]:
 
 def _untouched(lead) -> bool:
     """Nobody at the dealer has worked the lead: still New, no owner, no status
-    change, no follow-up, nothing queued for a vendor."""
+    change, no follow-up, nothing queued for a vendor, and no edit by a person
+    (its audit history holds only the sync's rows): what the old dealer's people
+    wrote on it (comments, corrected contact details) is theirs and does not go
+    to another dealer."""
     return (lead.status == "new" and lead.owner_id is None and not lead.status_logs.exists()
-            and not lead.followups.exists() and not lead.outbox.exists())
+            and not lead.followups.exists() and not lead.outbox.exists()
+            and not lead.history.filter(history_user__isnull=False).exists())
 
 
 def _is_empty_array(body: bytes) -> bool:

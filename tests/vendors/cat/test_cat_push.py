@@ -98,6 +98,52 @@ def test_a_leads_updates_go_in_order_one_per_request_without_a_refusal(sandbox, 
     assert set(OutboxItem.objects.values_list("state", flat=True)) == {OutboxState.SENT}
 
 
+def test_it_never_lets_a_leads_held_back_updates_starve_other_leads(sandbox, cat_account, cat_leads, alice,
+                                                                      cat_mapped, settings):
+    # Lead 0's first update failed for now (due later); its two later updates
+    # wait behind it. With a batch of 2 they are the oldest due items: they must
+    # not fill the batch and leave the other leads' updates unsent.
+    settings.LEADHUB_OUTBOX_BATCH = 2
+    held = cat_leads[0]
+    accept(held, alice)
+    sandbox.inject("503", path="post")
+    assert engine.push(cat_account).pushed == 0
+    for stage in cat_mapped["stages"]:
+        assert services.lead_change_status(lead=held, to_status="accepted", stage=stage, actor=alice, updates={
+            "opportunity_amount": Decimal("1000.00"), "target_date": date.today() + timedelta(days=30)}).ok
+    for lead in cat_leads[1:]:
+        accept(lead, alice)
+    summary = engine.push(cat_account)
+    assert (summary.pushed, summary.failed) == (4, 0)
+    assert accepted_once(sandbox, cat_leads[1:])
+    assert held.vendor_lead_id not in [u["leadId"] for u in sandbox.received_updates()]
+    waiting = OutboxItem.objects.filter(lead=held).order_by("id")
+    assert [i.state for i in waiting] == [OutboxState.PENDING] * 3
+
+
+def test_the_cat_adapter_splits_a_batch_naming_a_lead_twice_into_ordered_requests(sandbox, cat_account, cat_leads,
+                                                                                  alice, cat_mapped):
+    # The engine claims one item per lead; the adapter holds the same rule on
+    # its own, for any caller: the sandbox refuses an array naming a lead twice.
+    first, other = cat_leads[0], cat_leads[1]
+    accept(first, alice)
+    accept(other, alice)
+    assert services.lead_change_status(lead=first, to_status="accepted", stage=cat_mapped["stages"][0], actor=alice,
+                                       updates={"opportunity_amount": Decimal("1000.00"),
+                                                "target_date": date.today() + timedelta(days=30)}).ok
+    items = list(OutboxItem.objects.select_related("lead").order_by("id"))
+    http = engine._http(cat_account, None)
+    try:
+        outcomes = cat_account.adapter().send(http, items)
+    finally:
+        http.close()
+    assert [o.ok for o in outcomes] == [True, True, True]
+    posts = [r for r in sandbox.requests if r[0] == "POST" and "leads" in r[1] and "token" not in r[1]]
+    assert len(posts) == 2  # [first, other], then [first's stage]: no refused array, no one-by-one fallback
+    assert [u["leadId"] for u in sandbox.received_updates()] == [first.vendor_lead_id, other.vendor_lead_id,
+                                                                first.vendor_lead_id]
+
+
 def test_cat_rules_refuse_the_change_and_name_the_rule(cat_leads, alice, cat_mapped):
     lead = cat_leads[0]
     accept(lead, alice)

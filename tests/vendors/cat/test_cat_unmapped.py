@@ -76,3 +76,44 @@ def test_a_historic_lead_for_an_unknown_code_is_kept_too(sandbox, cat_account):
     engine.reconcile(cat_account, today, today)
     lead = Lead.objects.get(vendor_lead_id="OLD-1")
     assert lead.dealer == cat_account.dealer and lead.pending_values.get().vendor_value == "Q123"
+
+
+def _serve_z999(cat_account):
+    z999 = Dealer.objects.create(code="Z999", name="Zed Machinery")
+    cat_account.options = {**cat_account.options, "dealer_codes": "Z999"}
+    cat_account.save()
+    return z999
+
+
+def test_the_job_leaves_a_lead_a_person_edited_with_the_dealer_that_edited_it(sandbox, cat_account, alice):
+    far, _ = _pull_unknown_code(sandbox, cat_account)
+    far._history_user = alice  # an edit in the admin: alice's notes are A100's, not Z999's
+    far.comments = "Knows our sales rep; call after 5 pm"
+    far.save()
+    _serve_z999(cat_account)
+    tasks.apply_pending_values(cat_account.pk)
+    far.refresh_from_db()
+    assert far.dealer == cat_account.dealer and not PendingVendorValue.objects.filter(lead=far).exists()
+
+
+def test_a_status_change_checked_before_the_move_is_refused_after_it(sandbox, cat_account, alice):
+    from apps.leads.services import lead_change_status
+
+    far, _ = _pull_unknown_code(sandbox, cat_account)  # alice's page read the lead at A100
+    z999 = _serve_z999(cat_account)
+    tasks.apply_pending_values(cat_account.pk)
+    result = lead_change_status(lead=far, to_status="accepted", actor=alice)
+    assert not result.ok and result.errors[0].code == "conflict"
+    far.refresh_from_db()
+    assert (far.dealer, far.status) == (z999, "new") and not far.status_logs.exists()
+
+
+def test_an_owner_checked_before_the_move_is_not_given_the_lead_after_it(sandbox, cat_account, alice):
+    from apps.leads.services import lead_assign_owner
+
+    far, _ = _pull_unknown_code(sandbox, cat_account)
+    _serve_z999(cat_account)
+    tasks.apply_pending_values(cat_account.pk)
+    problems = lead_assign_owner(lead=far, owner=alice, actor=alice)
+    assert [p.code for p in problems] == ["other_dealer"]
+    assert Lead.objects.get(pk=far.pk).owner is None
