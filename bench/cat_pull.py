@@ -34,7 +34,7 @@ def free_port() -> int:
 
 
 def start_sandbox(port: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "apps.vendors.cat.sandbox", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "sandboxes.cat", "--port", str(port),
                                 "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     process.stdout.readline()  # the line with its URLs: it is listening
@@ -94,7 +94,7 @@ def server_cpu_seconds(connection) -> float | None:
 def prepare_only(engine, account):
     """The pull's own fetch and prepare stages (engine.PrefetchedPages), pages consumed
     and dropped: what a pull costs before any database write."""
-    from apps.vendors.http import VendorHTTP
+    from apps.vendors.core.http import VendorHTTP
 
     adapter = account.adapter()
     http = VendorHTTP(vendor=account.vendor, account=account.name, run_id=None)
@@ -127,7 +127,7 @@ class _Received:
 
 def fetch_everything(engine, account) -> list:
     """Every page of the sandbox through the pull's own fetch/parse/prepare stages."""
-    from apps.vendors.http import VendorHTTP
+    from apps.vendors.core.http import VendorHTTP
 
     http = VendorHTTP(vendor=account.vendor, account=account.name, run_id=None)
     pages = engine.PrefetchedPages(account.adapter(), http, call=engine._retrying_call, cursor={})
@@ -172,7 +172,7 @@ def main() -> int:
     from apps.accounts.models import Dealer
     from apps.leads.models import Lead
     from apps.sync import engine
-    from apps.vendors.models import VendorAccount
+    from apps.vendors.core.models import VendorAccount
 
     call_command("migrate", verbosity=0)
     port = free_port()

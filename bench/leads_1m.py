@@ -90,7 +90,7 @@ def generate(n: int) -> dict:
     from apps.accounts.models import Dealer, Membership
     from apps.leads.bulk import LeadRows
     from apps.leads.models import Lead
-    from apps.vendors.models import VendorAccount
+    from apps.vendors.core.models import VendorAccount
     from tests.conftest import make_reasons, make_stages
 
     User = get_user_model()

@@ -16,6 +16,9 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 
+# Plain data (no Django import): the vendor apps to install.
+from apps.vendors.core.registry import VENDOR_APPS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -68,10 +71,12 @@ INSTALLED_APPS = [
     "simple_history",
     "apps.core",
     "apps.accounts",
-    "apps.vendors",
+    "apps.vendors.core",
     "apps.leads",
     "apps.sync",
     "apps.routing",
+    # One app per vendor (apps/vendors/<kind>/), as the registry lists them.
+    *VENDOR_APPS,
 ]
 
 MIDDLEWARE = [
@@ -306,7 +311,7 @@ if Q_REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# --- Logging: never log credentials (vendor adapters log through apps.vendors.http,
+# --- Logging: never log credentials (vendor adapters log through apps.vendors.core.http,
 # which redacts); plain lines to stderr, the process manager collects them. ---------------
 # LOG_FORMAT=json writes one JSON object per line (python-json-logger) for a log
 # collector. Either way every line of a sync run carries its account and run id

@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.accounts.models import Dealer, Membership, Role
 from apps.leads.models import Lead, Reason, ReasonMapping, SalesStage, StageMapping
 from apps.leads.statuses import ReasonKind
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 
 PASSWORD = "test-password-1"
 # The management forms of the lead page's inlines, as a browser posts them.
@@ -138,7 +138,7 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
         StageMapping.objects.create(stage=stages[0], vendor="cat", vendor_value="Qualification", probability=10)
         from apps.leads.models import StatusMapping
         StatusMapping.objects.create(dealer=dealer, status="new", vendor="capillary", vendor_value="OPEN")
-        from apps.vendors.models import CapillaryReason, CapillarySubStatus
+        from apps.vendors.capillary.models import CapillaryReason, CapillarySubStatus
         CapillaryReason.objects.create(account=account, reason_id=1, reason=f"{dealer.code} reason")
         CapillarySubStatus.objects.create(account=account, status="ON_HOLD", sub_status=f"{dealer.code} waiting")
         lead = make_lead(dealer, vendor_account=account, vendor_lead_id=f"{dealer.code}-LEAD-1",

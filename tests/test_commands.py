@@ -17,7 +17,7 @@ from django.http import HttpRequest
 
 from apps.accounts.models import Dealer
 from apps.leads.models import Lead, ReasonMapping, StatusLog
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 from tests.support.processes import copy_migrated_sqlite
 
 ROOT = Path(__file__).resolve().parent.parent

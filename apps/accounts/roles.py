@@ -5,6 +5,10 @@ later screen agree. They are granted per dealer: a dealer admin of B330 who is
 staff at C440 may edit B330's reasons and only read C440's. The object-level
 half of that lives in DealerRoleBackend and the scoped admin.
 """
+from functools import cache
+
+from django.apps import apps
+
 from .models import Role
 
 
@@ -37,8 +41,6 @@ ADMIN_PERMISSIONS = frozenset(
     | _crud("leads.stagemapping", "view", "add", "change", "delete")
     | _crud("leads.statusmapping", "view", "add", "change", "delete")
     | _crud("vendors.vendoraccount", "add", "change", "delete")
-    | _crud("vendors.capillaryreason", "view", "add")
-    | _crud("vendors.capillarysubstatus", "view", "add")
     | _crud("sync.synchealth", "view")
     | _crud("sync.outboxitem", "view", "change")
     | _crud("sync.inboxpage", "view")
@@ -49,5 +51,16 @@ ADMIN_PERMISSIONS = frozenset(
 ROLE_PERMISSIONS = {Role.STAFF: STAFF_PERMISSIONS, Role.ADMIN: ADMIN_PERMISSIONS}
 
 
+@cache
 def permissions_for_role(role: str) -> frozenset[str]:
-    return ROLE_PERMISSIONS.get(role, frozenset())
+    """The role's permissions: the table above plus what each installed app
+    declares for its own models (`role_permissions` on its AppConfig: role ->
+    codenames), so a vendor app brings its permissions with it and this module
+    names no vendor. A dealer admin has every staff permission."""
+    granted = set(ROLE_PERMISSIONS.get(role, frozenset()))
+    roles = {Role.STAFF: (Role.STAFF,), Role.ADMIN: (Role.STAFF, Role.ADMIN)}.get(role, ())
+    for config in apps.get_app_configs():
+        declared = getattr(config, "role_permissions", {})
+        for each in roles:
+            granted |= set(declared.get(each, ()))
+    return frozenset(granted)

@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin
 
 from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline, ReadOnlyAdminMixin, dealers_with_perm
-from apps.vendors.registry import VENDOR_CHOICES
+from apps.vendors.core.registry import VENDOR_CHOICES
 
 from . import selectors, services, workbench
 from .forms import (AssignForm, ImportUploadForm, ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm,
@@ -63,7 +63,7 @@ class WaitingForMappingFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         from apps.accounts.scoping import scope_queryset
-        from apps.vendors.models import VendorAccount
+        from apps.vendors.core.models import VendorAccount
 
         accounts = scope_queryset(VendorAccount.objects.all(), request.user, "dealer").filter(
             pk__in=PendingVendorValue.objects.values("account_id")).order_by("name")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django import forms
 
-from apps.vendors.registry import ADAPTERS, adapter_class
+from apps.vendors.core.registry import ADAPTERS, adapter_class
 
 from .models import FollowUpKind, ImportKind, Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
 from .statuses import Status, allowed_targets

@@ -21,7 +21,7 @@ from simple_history.models import HistoricalRecords
 
 from apps.accounts.models import validate_currency
 from apps.core.fields import RawJSONField
-from apps.vendors.registry import ADAPTERS, VENDOR_CHOICES, adapter_class
+from apps.vendors.core.registry import ADAPTERS, VENDOR_CHOICES, adapter_class
 
 from .statuses import ReasonKind, Status
 

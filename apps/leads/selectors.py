@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from apps.vendors.models import VendorAccount
-from apps.vendors.registry import adapter_class
+from apps.vendors.core.models import VendorAccount
+from apps.vendors.core.registry import adapter_class
 
 from .models import Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
 from .statuses import Status

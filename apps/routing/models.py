@@ -16,7 +16,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 from django.db.models import Q
 
-from apps.vendors.registry import adapter_class
+from apps.vendors.core.registry import adapter_class
 
 
 def _values(text: str) -> list[str]:

@@ -14,8 +14,8 @@ from django.db.models import Q
 from apps.leads.models import EventKind, Lead, LeadEvent, Origin
 from apps.sync.models import OutboxItem
 from apps.sync.outbox import SUBMIT_KIND, queue_submission, submission_key
-from apps.vendors.models import VendorAccount
-from apps.vendors.registry import ADAPTERS, adapter_class
+from apps.vendors.core.models import VendorAccount
+from apps.vendors.core.registry import ADAPTERS, adapter_class
 
 from .models import RoutingRule
 

@@ -10,7 +10,7 @@ claimed with a conditional UPDATE (pending -> sending), so two workers never
 send the same item; the push lock keeps one sender per account, so updates of
 one lead go out in order. The outbox owns retries, backoff and alerts.
 
-Vendor specifics live behind the adapter (apps/vendors/base.py).
+Vendor specifics live behind the adapter (apps/vendors/core/base.py).
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from django.utils import timezone
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from apps.core import runcontext
-from apps.vendors.base import PageUnreadable, VendorError
-from apps.vendors.http import VendorHTTP
+from apps.vendors.core.base import PageUnreadable, VendorError
+from apps.vendors.core.http import VendorHTTP
 
 from . import alerts
 from .backoff import backoff_seconds

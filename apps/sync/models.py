@@ -20,7 +20,7 @@ from simple_history.models import HistoricalRecords
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 
 
 class PageState(models.TextChoices):

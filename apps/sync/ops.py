@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 
 from .models import AccountSyncState, InboxPage, OutboxItem, OutboxState, SyncRun
 

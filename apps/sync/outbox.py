@@ -155,7 +155,7 @@ def adapters_for_lead(lead) -> list:
 def adapters_for_leads(leads) -> dict:
     """adapters_for_lead for many leads with one query; leads sharing an account
     share its adapter instance (a bulk import asks once, not per row)."""
-    from apps.vendors.models import VendorAccount
+    from apps.vendors.core.models import VendorAccount
 
     leads = list(leads)
     accounts: dict[int, VendorAccount] = {}

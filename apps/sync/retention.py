@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.vendors.base import PageUnreadable
+from apps.vendors.core.base import PageUnreadable
 
 from .models import InboxPage, OutboxItem, OutboxState, PageState
 

@@ -10,7 +10,7 @@ from django.db.models.signals import post_save
 
 from apps.accounts.models import Membership
 from apps.leads.models import ReasonMapping, StageMapping, StatusMapping
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 
 from .tasks import queue_apply_pending
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 
 from . import engine
 from .models import AccountSyncState, OutboxItem, OutboxState

@@ -18,7 +18,8 @@ from apps.accounts.models import Dealer, Membership
 from apps.routing.models import RoutingRule
 from apps.leads.models import FollowUp, Lead, Reason, SalesStage, StatusLog, StatusMapping
 from apps.sync.models import InboxPage, OutboxItem, SyncHealth, SyncRun
-from apps.vendors.models import CapillaryReason, CapillarySubStatus, VendorAccount
+from apps.vendors.capillary.models import CapillaryReason, CapillarySubStatus
+from apps.vendors.core.models import VendorAccount
 from tests.conftest import LEAD_INLINES, without_csrf
 
 # How to get dealer X's object of each dealer-scoped model from the `world` fixture.

@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 from tests.accounts.test_admin_scoping import admin_pages
 from tests.security.test_csp import EVENT_HANDLER, INLINE_SCRIPT, STYLE_ATTRIBUTE
 
@@ -40,7 +40,7 @@ def every_vendor(world):
     from apps.leads.models import FollowUp, Lead
     from apps.leads.pending import pending_record
     from apps.sync.models import InboxPage, OutboxItem, SyncRun
-    from apps.vendors.registry import ADAPTERS
+    from apps.vendors.core.registry import ADAPTERS
 
     mine = world["A100"]
     for kind in ADAPTERS:

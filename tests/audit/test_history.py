@@ -12,7 +12,7 @@ from apps.leads import services
 from apps.leads.models import Lead, Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
 from apps.leads.outcomes_import import import_outcomes
 from apps.sync import engine
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 from tests.conftest import LEAD_INLINES, make_lead
 
 

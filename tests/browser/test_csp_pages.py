@@ -30,7 +30,7 @@ def test_my_leads_and_history_pages_need_nothing_the_policy_refuses(page, dealer
 @pytest.mark.parametrize("role", ["staff", "admin"])
 def test_the_main_pages_need_nothing_the_policy_refuses_for_staff_and_dealer_admins(page, dealer_a, role):
     from apps.sync.models import InboxPage
-    from apps.vendors.models import VendorAccount
+    from apps.vendors.core.models import VendorAccount
 
     person = make_user(f"pat-{role}", dealer=dealer_a, role=role)
     lead = make_lead(dealer_a, first_name="Hattie", owner=person)

@@ -9,8 +9,8 @@ from apps.routing import services
 from apps.routing.models import RoutingRule
 from apps.sync import engine
 from apps.sync.models import OutboxItem, OutboxState
-from apps.vendors.cap.sandbox import DEMO_CAMPAIGN
-from apps.vendors.models import VendorAccount
+from sandboxes.cap import DEMO_CAMPAIGN
+from apps.vendors.core.models import VendorAccount
 from tests.conftest import LEAD_INLINES, make_cat_account, make_lead
 from tests.leads.test_lead_import import confirm, upload
 from tests.vendors.cat.conftest import fast_retries  # noqa: F401 - shared fixture
@@ -185,7 +185,7 @@ def test_submitting_by_hand_is_dealer_scoped(client, alice, dealer_a, dealer_b, 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_lead_accepted_through_routing_is_never_submitted_again_by_hand(client, alice, dealer_a, fast_retries):
-    from apps.vendors.cap.sandbox import CapSandbox
+    from sandboxes.cap import CapSandbox
 
     with CapSandbox(api_key="lh-key") as sandbox:
         account = _cap(dealer_a, "a100-cap", base_url=sandbox.base_url)

@@ -128,7 +128,7 @@ def cat_spec(name: str, dealer_code: str, leads: int) -> AccountSpec:
 
     return AccountSpec(
         name=name, vendor="cat", dealer_code=dealer_code, leads=leads, base_path="/cat",
-        sandbox_cmd=lambda port: [sys.executable, "-m", "apps.vendors.cat.sandbox", "--port", str(port),
+        sandbox_cmd=lambda port: [sys.executable, "-m", "sandboxes.cat", "--port", str(port),
                                   "--generate", str(leads), "--dealer-code", dealer_code,
                                   "--client-id", f"{name}-client", "--client-secret", secret],
         account_args=lambda base: ["--token-url", base + "/as/token.oauth2", "--set", f"client_id={name}-client",
@@ -154,7 +154,7 @@ def capillary_spec(name: str, dealer_code: str, leads: int) -> AccountSpec:
 
     return AccountSpec(
         name=name, vendor="capillary", dealer_code=dealer_code, leads=leads, base_path="/capillary",
-        sandbox_cmd=lambda port: [sys.executable, "-m", "apps.vendors.capillary.sandbox", "--port", str(port),
+        sandbox_cmd=lambda port: [sys.executable, "-m", "sandboxes.capillary", "--port", str(port),
                                   "--generate", str(leads), "--search-delay", "0.3",
                                   "--username", f"{name}-user", "--password", f"{name}-pass"],
         account_args=lambda base: ["--set", f"username={name}-user", "--set", f"password={name}-pass",

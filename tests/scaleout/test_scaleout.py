@@ -24,7 +24,7 @@ from django.db import connection
 from apps.accounts.models import Dealer
 from apps.leads.models import Lead
 from apps.sync.models import InboxPage, OutboxItem, RunState, SyncRun
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 from tests.conftest import PASSWORD, make_user
 
 from .harness import (Cluster, RedisServer, capillary_spec, cat_spec, database_url_for, queue_tasks,

@@ -18,9 +18,9 @@ from apps.leads.statuses import Status
 from apps.sync import engine
 from apps.sync.models import AccountSyncState, InboxPage, OutboxItem, OutboxState, PageState
 from apps.sync.outbox import SUBMIT_KIND, adapters_for_lead, queue_message, queue_submission
-from apps.vendors.base import ApplyResult, ParsedPage, PageUnreadable, VendorAdapter
-from apps.vendors.http import RawResponse
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.base import ApplyResult, ParsedPage, PageUnreadable, VendorAdapter
+from apps.vendors.core.http import RawResponse
+from apps.vendors.core.models import VendorAccount
 from tests.conftest import make_lead
 
 FEED: list[bytes] = []  # pages the fake vendor serves, in order, from the cursor's offset

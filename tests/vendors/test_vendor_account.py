@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import override_settings
 
 from apps.core.crypto import CredentialsUnreadable
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 from tests.conftest import make_cat_account
 
 SECRET = "secret-A100"

@@ -12,7 +12,7 @@ import uuid
 
 from django.utils import timezone
 
-from apps.vendors.base import MappingList, SettingField, VendorAdapter, VendorError
+from apps.vendors.core.base import MappingList, SettingField, VendorAdapter, VendorError
 
 from . import payloads, rules
 from .client import AimbaseClient

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from apps.vendors.base import EndpointPreset, SettingField, VendorAdapter, VendorError
+from apps.vendors.core.base import EndpointPreset, SettingField, VendorAdapter, VendorError
 
 from . import payloads, rules
 from .client import CapClient, read_answer

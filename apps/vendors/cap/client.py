@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from apps.vendors.http import RawResponse, VendorHTTP
+from apps.vendors.core.http import RawResponse, VendorHTTP
 
 from . import rules
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from apps.core.violations import Violation
-from apps.vendors.base import ApplyResult, MappingList, ParsedPage, SettingField, VendorAdapter, VendorError
+from apps.vendors.core.base import ApplyResult, MappingList, ParsedPage, SettingField, VendorAdapter, VendorError
 
 from . import client as api
 from . import feed, payloads, rules
@@ -235,12 +235,12 @@ class CapillaryAdapter(VendorAdapter):
 
     # --- push -----------------------------------------------------------------------------
     def send(self, http, items):
-        from .push import Pusher
+        from .outbound import Pusher
 
         return Pusher(self, http).send(items)
 
     def after_sent(self, item, outcome) -> None:
-        from .push import record_answer
+        from .outbound import record_answer
 
         record_answer(self, item, outcome)
 
@@ -302,7 +302,7 @@ class CapillaryAdapter(VendorAdapter):
 def refresh_lists(account) -> tuple[int, int]:
     """GET /leads/reasons and /leads/substatuses into LeadHub; (reasons, sub-statuses)."""
     from apps.sync.engine import _retrying_call
-    from apps.vendors.http import VendorHTTP
+    from apps.vendors.core.http import VendorHTTP
 
     from .inbound import store_lists
 
@@ -332,7 +332,7 @@ def create_substatus(account, status: str, sub_status: str) -> list[Violation]:
 
 
 def _create(account, fn) -> list[Violation]:
-    from apps.vendors.http import VendorHTTP
+    from apps.vendors.core.http import VendorHTTP
 
     http = VendorHTTP(vendor=account.vendor, account=account.name)
     try:

@@ -11,7 +11,11 @@ from django import forms
 from django.contrib import admin, messages
 
 from apps.accounts.admin_scoping import DealerScopedAdmin
-from apps.vendors.models import VendorAccount
+from apps.leads.admin import LeadAdmin
+from apps.sync.outbox import queue_submission
+from apps.vendors.core.admin import account_action
+from apps.vendors.core.base import VendorError
+from apps.vendors.core.models import VendorAccount
 
 from . import rules
 from .adapter import create_reason, create_substatus, refresh_lists
@@ -82,8 +86,6 @@ class _ListAdmin(DealerScopedAdmin):
 
 
 def refresh_account_lists(request, account) -> None:
-    from apps.vendors.base import VendorError
-
     try:
         reasons, subs = refresh_lists(account)
     except VendorError as exc:
@@ -111,8 +113,6 @@ class CapillarySubStatusAdmin(_ListAdmin):
 def submit_to_capillary(modeladmin, request, queryset):
     """Queue each selected lead for POST /leads to its dealer's Capillary accounts
     (apps.sync.outbox.queue_submission: at most once per lead and account)."""
-    from apps.sync.outbox import queue_submission
-
     queued = 0
     for lead in queryset.select_related("dealer"):
         for account in VendorAccount.objects.filter(dealer_id=lead.dealer_id, vendor="capillary", enabled=True):
@@ -125,11 +125,12 @@ def submit_to_capillary(modeladmin, request, queryset):
         messages.success(request, f"{queued} lead(s) queued for Capillary.")
 
 
-def _register_lead_action():
-    from apps.leads.admin import LeadAdmin
+@account_action
+@admin.action(description="Refresh Capillary lists (reasons, sub-statuses)")
+def refresh_capillary_lists(modeladmin, request, queryset):
+    for account in queryset.filter(vendor="capillary"):
+        refresh_account_lists(request, account)
 
-    if submit_to_capillary not in (LeadAdmin.actions or []):
-        LeadAdmin.actions = [*(LeadAdmin.actions or []), submit_to_capillary]
 
-
-_register_lead_action()
+if submit_to_capillary not in (LeadAdmin.actions or []):
+    LeadAdmin.actions = [*(LeadAdmin.actions or []), submit_to_capillary]

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from apps.vendors.base import PageUnreadable, VendorError
+from apps.vendors.core.base import PageUnreadable, VendorError
 
 from . import payloads
 from .client import PAGE_LIMIT

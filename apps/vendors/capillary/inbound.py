@@ -20,7 +20,7 @@ from apps.leads.pending import add_review_note, pending_record, pending_resolve_
 from apps.leads.services import lead_record_vendor_owner, lead_record_vendor_status, lead_refresh_next_follow_up
 from apps.leads.statuses import REASON_KIND_FOR_STATUS
 from apps.sync.models import OutboxItem, OutboxState
-from apps.vendors.base import ApplyResult
+from apps.vendors.core.base import ApplyResult
 
 from . import payloads
 from .models import CapillaryLink, CapillaryReason, CapillarySubStatus, LinkKind

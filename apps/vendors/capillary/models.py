@@ -2,8 +2,6 @@
 (fetched per account, so dealer admins map their own reasons to real reason
 ids), and the link from each Capillary id LeadHub has seen or created to the
 LeadHub row it became (idempotent upserts of leads, follow-ups and status logs).
-
-Registered under the vendors app (apps/vendors/models.py imports this module).
 """
 from __future__ import annotations
 
@@ -19,7 +17,6 @@ class CapillaryReason(models.Model):
     fetched_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        app_label = "vendors"
         ordering = ["account", "reason_id"]
         constraints = [models.UniqueConstraint(fields=["account", "reason_id"], name="capillary_reason_unique")]
 
@@ -37,7 +34,6 @@ class CapillarySubStatus(models.Model):
     fetched_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        app_label = "vendors"
         ordering = ["account", "status", "sub_status"]
         verbose_name_plural = "capillary sub-statuses"
         constraints = [models.UniqueConstraint(fields=["account", "status", "sub_status"],
@@ -74,7 +70,6 @@ class CapillaryLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        app_label = "vendors"
         constraints = [models.UniqueConstraint(fields=["account", "kind", "capillary_id"],
                                                name="capillary_link_unique")]
         indexes = [models.Index(fields=["lead", "kind"], name="capillary_link_lead_idx")]

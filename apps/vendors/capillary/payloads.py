@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from apps.core.violations import Violation
 from apps.leads.statuses import REASON_KIND_FOR_STATUS
-from apps.vendors.base import PageUnreadable
+from apps.vendors.core.base import PageUnreadable
 
 from . import rules
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from apps.core.violations import Violation
-from apps.vendors.base import (ApplyResult, EndpointPreset, MappingList, PageUnreadable, ParsedPage, SettingField,
+from apps.vendors.core.base import (ApplyResult, EndpointPreset, MappingList, PageUnreadable, ParsedPage, SettingField,
                                VendorAdapter,
                                VendorError)
 

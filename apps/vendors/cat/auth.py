@@ -9,7 +9,7 @@ import json
 
 from django.core.cache import cache
 
-from apps.vendors.base import VendorError
+from apps.vendors.core.base import VendorError
 
 REFRESH_MARGIN_SECONDS = 60
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from apps.vendors.base import VendorError
-from apps.vendors.http import RawResponse, VendorHTTP
+from apps.vendors.core.base import VendorError
+from apps.vendors.core.http import RawResponse, VendorHTTP
 
 from . import auth
 

@@ -2,8 +2,8 @@
 import pytest
 
 from apps.sync.outbox import queue_submission
-from apps.vendors.aimbase.sandbox import AimbaseSandbox
-from apps.vendors.models import VendorAccount
+from sandboxes.aimbase import AimbaseSandbox
+from apps.vendors.core.models import VendorAccount
 from tests.conftest import make_lead
 from tests.vendors.cat.conftest import fast_retries  # noqa: F401 - the same retry timings as Cat's tests
 

@@ -8,8 +8,8 @@ from apps.core.management.commands.run_demo import SANDBOXES
 from apps.leads.models import Lead
 from apps.sync import engine
 from apps.sync.outbox import queue_submission
-from apps.vendors.aimbase.sandbox import AimbaseSandbox
-from apps.vendors.models import VendorAccount
+from sandboxes.aimbase import AimbaseSandbox
+from apps.vendors.core.models import VendorAccount
 
 
 def test_the_demo_account_submits_to_the_sandbox_run_demo_starts(db, fast_retries):

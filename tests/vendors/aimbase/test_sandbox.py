@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from apps.vendors.aimbase.sandbox import AimbaseSandbox
+from sandboxes.aimbase import AimbaseSandbox
 
 ROOT = Path(__file__).resolve().parents[3]
 AUTH = {"Authenticate": "Avala-Api lh-user:lh-token"}
@@ -60,7 +60,7 @@ def test_inject_refuses_unknown_parameters():
 
 
 def test_the_cli_serves_until_stopped():
-    process = subprocess.Popen([sys.executable, "-m", "apps.vendors.aimbase.sandbox", "--port", "0",
+    process = subprocess.Popen([sys.executable, "-m", "sandboxes.aimbase", "--port", "0",
                                 "--username", "u", "--token", "t"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()

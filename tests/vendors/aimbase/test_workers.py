@@ -11,7 +11,7 @@ import requests
 from tests.support.processes import ROOT, free_port
 
 QUEUE = ("from apps.accounts.models import Dealer; from apps.leads.models import Lead; "
-         "from apps.vendors.models import VendorAccount; from apps.sync.outbox import queue_submission; "
+         "from apps.vendors.core.models import VendorAccount; from apps.sync.outbox import queue_submission; "
          "d = Dealer.objects.get(code='W1'); a = VendorAccount.objects.get(name='w1-aimbase').adapter(); "
          "[queue_submission(a, Lead.objects.create(dealer=d, last_name=f'W{i}', country='US')) for i in range({n})]")
 EXPIRE = ("from datetime import timedelta; from django.utils import timezone; "
@@ -24,7 +24,7 @@ COUNT = ("from apps.sync.models import OutboxItem; "
 
 def start(cli, n):
     port = free_port()
-    sandbox = subprocess.Popen([sys.executable, "-m", "apps.vendors.aimbase.sandbox", "--port", str(port),
+    sandbox = subprocess.Popen([sys.executable, "-m", "sandboxes.aimbase", "--port", str(port),
                                 "--username", "u", "--token", "t", "--manufacturer", "BRP"], cwd=ROOT,
                                stdout=subprocess.PIPE, text=True)
     sandbox.stdout.readline()

@@ -1,8 +1,8 @@
 """Dealer A with a CAP Gateway account pointing at a live sandbox CAP server on 127.0.0.1."""
 import pytest
 
-from apps.vendors.cap.sandbox import DEMO_CAMPAIGN, CapSandbox
-from apps.vendors.models import VendorAccount
+from sandboxes.cap import DEMO_CAMPAIGN, CapSandbox
+from apps.vendors.core.models import VendorAccount
 from tests.conftest import make_lead
 from tests.vendors.cat.conftest import fast_retries  # noqa: F401 - shared fixture
 

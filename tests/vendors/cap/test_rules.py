@@ -121,7 +121,7 @@ def test_an_answer_is_read_by_its_status_and_its_success_flag(status, body, kind
     import json
 
     from apps.vendors.cap.client import read_answer
-    from apps.vendors.http import RawResponse
+    from apps.vendors.core.http import RawResponse
 
     answer = read_answer(RawResponse(status_code=status, body=json.dumps(body).encode(), headers={},
                                      request="POST /lead-submission/v1/external"))

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from apps.vendors.cap.client import SUBMIT_PATH
-from apps.vendors.cap.sandbox import CapSandbox
+from sandboxes.cap import CapSandbox
 from tests.vendors.cap.test_commands import VALID
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -103,7 +103,7 @@ def test_the_cli_serves_until_stopped():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "apps.vendors.cap.sandbox", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "sandboxes.cap", "--port", str(port),
                                 "--api-key", "cli"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()

@@ -16,7 +16,7 @@ SETUP = """
 from apps.accounts.models import Dealer
 from apps.leads.models import Lead
 from apps.routing.models import RoutingRule
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 dealer = Dealer.objects.get(code="W2")
 RoutingRule.objects.create(dealer=dealer, name="all", account=VendorAccount.objects.get(name="w2-cap"))
 for i in range({n}):
@@ -30,7 +30,7 @@ STATES = ("from apps.sync.models import OutboxItem; import json; print(json.dump
 @pytest.fixture
 def cap_world(cli):
     port = free_port()
-    sandbox = subprocess.Popen([sys.executable, "-m", "apps.vendors.cap.sandbox", "--port", str(port),
+    sandbox = subprocess.Popen([sys.executable, "-m", "sandboxes.cap", "--port", str(port),
                                 "--api-key", "w-key"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     sandbox.stdout.readline()
     base = f"http://127.0.0.1:{port}/cap"

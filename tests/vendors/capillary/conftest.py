@@ -3,8 +3,8 @@ the organisation's reasons and sub-statuses, and dealer A's mappings to them."""
 import pytest
 
 from apps.leads.models import ReasonMapping, StageMapping, StatusMapping
-from apps.vendors.capillary.sandbox import CapillarySandbox
-from apps.vendors.models import VendorAccount
+from sandboxes.capillary import CapillarySandbox
+from apps.vendors.core.models import VendorAccount
 from tests.conftest import make_reasons, make_stages
 from tests.vendors.cat.conftest import fast_retries  # noqa: F401 - the same retry settings
 

@@ -8,14 +8,14 @@ from apps.leads.models import Lead, Reason, ReasonMapping, StageMapping, StatusM
 from apps.sync.engine import pull
 from apps.vendors.capillary.adapter import refresh_lists
 from apps.vendors.capillary.models import CapillaryReason, CapillarySubStatus
-from apps.vendors.registry import adapter_class
+from apps.vendors.core.registry import adapter_class
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_dealer_admin_adds_a_reason_which_is_created_in_capillary(client, adam, account, sandbox):
     client.force_login(adam)
-    response = client.post(reverse("admin:vendors_capillaryreason_add"),
+    response = client.post(reverse("admin:capillary_capillaryreason_add"),
                            {"account": account.pk, "reason": "Wants a demo first"})
     assert response.status_code == 302, response.content.decode()[-2000:]
     created = [r for r in sandbox.state()["reasons"] if r["reason"] == "Wants a demo first"]
@@ -27,7 +27,7 @@ def test_a_dealer_admin_adds_a_reason_which_is_created_in_capillary(client, adam
 def test_a_refused_or_unreachable_capillary_shows_on_the_form(client, adam, account, sandbox):
     client.force_login(adam)
     sandbox.inject("503", path="lists", times=10)
-    response = client.post(reverse("admin:vendors_capillarysubstatus_add"),
+    response = client.post(reverse("admin:capillary_capillarysubstatus_add"),
                            {"account": account.pk, "status": "ON_HOLD", "sub_status": "Later"})
     assert response.status_code == 200 and "503" in response.content.decode()
     assert not CapillarySubStatus.objects.filter(sub_status="Later").exists()
@@ -35,7 +35,7 @@ def test_a_refused_or_unreachable_capillary_shows_on_the_form(client, adam, acco
 
 def test_staff_cannot_add_to_the_organisations_lists(client, alice, account):
     client.force_login(alice)
-    assert client.get(reverse("admin:vendors_capillaryreason_add")).status_code == 403
+    assert client.get(reverse("admin:capillary_capillaryreason_add")).status_code == 403
 
 
 def test_the_refresh_action_fetches_the_lists_of_the_account(client, adam, account, sandbox):

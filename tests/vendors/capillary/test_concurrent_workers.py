@@ -15,7 +15,7 @@ from tests.support.processes import ROOT, free_port
 @pytest.fixture
 def capillary(cli):
     port = free_port()
-    sandbox = subprocess.Popen([sys.executable, "-m", "apps.vendors.capillary.sandbox", "--port", str(port),
+    sandbox = subprocess.Popen([sys.executable, "-m", "sandboxes.capillary", "--port", str(port),
                                 "--generate", "240", "--search-delay", "0.4", "--username", "w-user",
                                 "--password", "w-pass"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     sandbox.stdout.readline()

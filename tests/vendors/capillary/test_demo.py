@@ -10,8 +10,8 @@ from apps.accounts.models import Dealer
 from apps.leads.models import Lead
 from apps.leads.selectors import unmapped_values
 from apps.sync.engine import pull
-from apps.vendors.capillary.sandbox import DEMO_REASONS, DEMO_SUBSTATUSES, CapillarySandbox
-from apps.vendors.models import VendorAccount
+from sandboxes.capillary import DEMO_REASONS, DEMO_SUBSTATUSES, CapillarySandbox
+from apps.vendors.core.models import VendorAccount
 from tests.support.processes import ROOT, free_port
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from apps.vendors.base import PageUnreadable, VendorError
+from apps.vendors.core.base import PageUnreadable, VendorError
 from apps.vendors.capillary import payloads, rules
 from apps.vendors.capillary.feed import Feed
 

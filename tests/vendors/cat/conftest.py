@@ -3,8 +3,8 @@ import pytest
 from django.core.cache import cache
 
 from apps.leads.models import ReasonMapping, StageMapping
-from apps.vendors.cat.sandbox import CatSandbox
-from apps.vendors.models import VendorAccount
+from sandboxes.cat import CatSandbox
+from apps.vendors.core.models import VendorAccount
 from tests.conftest import make_reasons, make_stages
 
 

@@ -55,7 +55,7 @@ def test_a_run_stops_at_its_page_limit_and_the_next_run_continues(sandbox, cat_a
 
 
 def test_it_stops_on_204_no_content(cat_account, dealer_a, fast_retries):
-    from apps.vendors.cat.sandbox import CatSandbox
+    from sandboxes.cat import CatSandbox
 
     with CatSandbox(client_id="lh-client", client_secret="lh-secret", empty_response="204") as server:
         cat_account.base_url, cat_account.token_url = server.base_url, server.token_url

@@ -63,7 +63,7 @@ def test_sync_refuses_bad_arguments_with_exit_2(cat_account):
 
 
 def test_the_token_is_renewed_shortly_before_it_expires(cat_account, dealer_a, fast_retries):
-    from apps.vendors.cat.sandbox import CatSandbox
+    from sandboxes.cat import CatSandbox
 
     with CatSandbox(client_id="lh-client", client_secret="lh-secret", token_ttl=61) as server:
         cat_account.base_url, cat_account.token_url = server.base_url, server.token_url

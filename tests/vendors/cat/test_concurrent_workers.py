@@ -12,7 +12,7 @@ from tests.support.processes import ROOT, free_port
 
 def test_three_workers_pull_one_account_once_at_a_time(cli):
     port = free_port()
-    sandbox = subprocess.Popen([sys.executable, "-m", "apps.vendors.cat.sandbox", "--port", str(port),
+    sandbox = subprocess.Popen([sys.executable, "-m", "sandboxes.cat", "--port", str(port),
                                 "--generate", "350", "--dealer-code", "W1"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         sandbox.stdout.readline()

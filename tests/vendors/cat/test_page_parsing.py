@@ -7,7 +7,7 @@ import json
 import pytest
 
 from apps.leads.models import Lead
-from apps.vendors.base import PageUnreadable
+from apps.vendors.core.base import PageUnreadable
 from apps.vendors.cat.adapter import parse_items
 
 
@@ -41,7 +41,7 @@ def test_it_refuses_what_is_not_a_json_array(body, says):
 
 
 def test_it_agrees_with_json_loads_on_the_sandboxs_pages():
-    from apps.vendors.cat.sandbox import make_lead
+    from sandboxes.cat import make_lead
 
     leads = [make_lead(i) for i in range(50)]
     body = json.dumps(leads, indent=1).encode()

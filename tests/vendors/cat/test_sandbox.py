@@ -1,4 +1,4 @@
-"""The sandbox Cat PP+ Lead API V2 server (apps/vendors/cat/sandbox.py), over real HTTP.
+"""The sandbox Cat PP+ Lead API V2 server (sandboxes/cat.py), over real HTTP.
 
 No Django: every test starts a CatSandbox on 127.0.0.1 and talks to it with
 `requests`, as LeadHub does. Each test is named for the behaviour it pins.
@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from apps.vendors.cat import rules
-from apps.vendors.cat.sandbox import GET_RESPONSE_FIELDS, CatSandbox, make_lead
+from sandboxes.cat import GET_RESPONSE_FIELDS, CatSandbox, make_lead
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = Path("/work/shared/vendor-docs/cat-pp-lead-api-v2.txt")
@@ -803,7 +803,7 @@ def test_it_stops_cleanly_even_while_stalling_and_frees_the_port(sb):
 
 
 def test_it_imports_and_runs_without_django():
-    code = ("import sys; import apps.vendors.cat.sandbox as s; "
+    code = ("import sys; import sandboxes.cat as s; "
             "sb = s.CatSandbox().start(); sb.stop(); "
             "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)")
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
@@ -815,7 +815,7 @@ def test_it_imports_and_runs_without_django():
 def test_it_runs_from_the_command_line_until_a_signal(signum):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "apps.vendors.cat.sandbox", "--port", "0", "--generate", "3",
+        [sys.executable, "-m", "sandboxes.cat", "--port", "0", "--generate", "3",
          "--dealer-code", "CLI1", "--client-id", "cli-id", "--client-secret", "cli-secret", "--empty", "204"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

@@ -16,17 +16,12 @@ import time
 from django.conf import settings
 
 from apps.core.commands import LeadHubCommand
+from apps.vendors.core.registry import ADAPTERS, vendor_module
 
-# The sandbox vendors the demo accounts of seed_demo point at (see SANDBOX_URLS there).
-SANDBOXES = {
-    "Cat sandbox": (8001, ["-m", "apps.vendors.cat.sandbox", "--port", "8001", "--client-id", "demo-client",
-                           "--client-secret", "demo-secret", "--generate", "40", "--dealer-code", "DEMO"]),
-    "CAP sandbox": (8003, ["-m", "apps.vendors.cap.sandbox", "--port", "8003", "--api-key", "demo-cap-key"]),
-    "Aimbase sandbox": (8004, ["-m", "apps.vendors.aimbase.sandbox", "--port", "8004", "--username", "demo-user",
-                               "--token", "demo-token", "--manufacturer", "DEMO", "--crm-source", "LeadHub"]),
-    "Capillary sandbox": (8002, ["-m", "apps.vendors.capillary.sandbox", "--port", "8002", "--username", "demo-user",
-                                 "--password", "demo-pass", "--generate", "12"]),
-}
+# The sandbox vendors the demo accounts of seed_demo point at: what each vendor's
+# demo.py declares (name -> (port, python arguments)).
+SANDBOXES = {sandbox.name: (sandbox.port, sandbox.argv)
+             for sandbox in (vendor_module(kind, "demo").SANDBOX for kind in ADAPTERS)}
 
 
 def _port_free(host: str, port: int) -> bool:

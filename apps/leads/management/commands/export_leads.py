@@ -7,7 +7,7 @@ from apps.accounts.models import Dealer
 from apps.core.commands import LeadHubCommand
 from apps.leads.csv_export import UTF8_BOM, write_leads_csv
 from apps.leads.models import Lead
-from apps.vendors.registry import ADAPTERS
+from apps.vendors.core.registry import ADAPTERS
 
 
 class Command(LeadHubCommand):

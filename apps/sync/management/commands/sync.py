@@ -7,7 +7,7 @@ from datetime import date
 
 from apps.core.commands import LeadHubCommand
 from apps.sync import engine
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.models import VendorAccount
 
 
 def _date(text: str) -> date:

@@ -15,6 +15,10 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "aimbase": ("apps.vendors.aimbase.adapter.AimbaseAdapter", "Aimbase Lead API"),
 }
 
+# The vendors' Django apps, for INSTALLED_APPS (leadhub/settings.py reads this, so
+# a vendor is added here only).
+VENDOR_APPS = [dotted.split(".adapter.")[0] for dotted, _ in ADAPTERS.values()]
+
 VENDOR_CHOICES = [(kind, name) for kind, (_, name) in ADAPTERS.items()]
 
 
@@ -34,3 +38,16 @@ def adapter_class(kind: str) -> type[VendorAdapter]:
 
 def all_adapter_classes() -> list[type[VendorAdapter]]:
     return [adapter_class(kind) for kind in ADAPTERS]
+
+
+def vendor_package(kind: str) -> str:
+    """The vendor's package, apps.vendors.<kind> (its Django app)."""
+    dotted, _ = ADAPTERS[kind]
+    return dotted.split(".adapter.")[0]
+
+
+def vendor_module(kind: str, name: str):
+    """A module of the vendor's package by its conventional name (demo, rules,
+    payloads...), imported when asked: seed_demo and run_demo loop over every
+    vendor's `demo` module this way and name no vendor themselves."""
+    return import_module(f"{vendor_package(kind)}.{name}")

@@ -159,10 +159,6 @@ class VendorAccount(models.Model):
                 raise ValidationError({"environment": f"Choose custom or one of: {', '.join(presets)}."})
 
 
-# Capillary's organisation lists and id links live with the Capillary package
-# (registered under this app so the vendor packages stay plain modules).
-from .capillary.models import CapillaryLink, CapillaryReason, CapillarySubStatus  # noqa: E402,F401
-
 
 @receiver(pre_create_historical_record)
 def _mark_secrets(sender, instance, history_instance, **kwargs):

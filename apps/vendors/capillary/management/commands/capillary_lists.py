@@ -5,8 +5,8 @@ import json
 import sys
 
 from apps.core.commands import LeadHubCommand
-from apps.vendors.base import VendorError
-from apps.vendors.models import VendorAccount
+from apps.vendors.core.base import VendorError
+from apps.vendors.core.models import VendorAccount
 
 
 class Command(LeadHubCommand):

@@ -3,7 +3,7 @@ XML, per-lead records, TopLevelError), the Lead OData API (lookup by
 ExternalId) and the Disposition API, validating with the rules LeadHub uses
 (rules.py), with fault injection and a /_sandbox control API.
 
-    python -m apps.vendors.aimbase.sandbox --port 8004
+    python -m sandboxes.aimbase --port 8004
 
 Paths (under the prefix, default /aimbase):
     POST /marketing/api/lead?manufacturer=CODE   Authenticate: Avala-Api {username}:{token}
@@ -24,10 +24,10 @@ from urllib.parse import parse_qs, urlsplit
 
 # The HTTP plumbing (a tracked-thread server, a handler that can stall, reset
 # and truncate) is shared by every sandbox; only the vendor behaviour is here.
-from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, json_reply, run_cli, stall_or_reset,
+from sandboxes.http import (Fault, Reply, SandboxBase, check_fault, json_reply, run_cli, stall_or_reset,
                                        truncated)
 
-from . import payloads, rules
+from apps.vendors.aimbase import payloads, rules
 
 FAULTS = ("500", "502", "503", "429", "400", "401", "403", "timeout", "reset", "malformed", "truncated",
           "top_level_error", "partial", "short", "no_identifier", "xml_bomb")
@@ -287,7 +287,7 @@ class AimbaseSandbox(SandboxBase):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apps.vendors.aimbase.sandbox",
+    parser = argparse.ArgumentParser(prog="python -m sandboxes.aimbase",
                                      description="Sandbox Aimbase (Lead, OData and Disposition APIs) on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8004, help="port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--username", default="sandbox-user")

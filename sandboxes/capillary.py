@@ -10,7 +10,7 @@ Python API: CapillarySandbox(...).start() / .stop() or a ``with`` block;
 add_lead(), update_lead() (a change made "in Capillary"), inject(fault, ...),
 on_search (a hook run after each search, to change the list between pages).
 Control API: POST /_sandbox/leads, POST /_sandbox/update, POST /_sandbox/faults,
-GET /_sandbox/state. CLI: python -m apps.vendors.capillary.sandbox --port 8002.
+GET /_sandbox/state. CLI: python -m sandboxes.capillary --port 8002.
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
-from apps.vendors.sandbox_http import Fault, Reply, SandboxBase, json_reply, run_cli, stall_or_reset, truncated
+from sandboxes.http import Fault, Reply, SandboxBase, json_reply, run_cli, stall_or_reset, truncated
 
-from . import rules
+from apps.vendors.capillary import rules
 
 FAULTS = ("500", "503", "429", "timeout", "reset", "malformed", "truncated")
 FAULT_PATHS = ("search", "write", "lists", "any")
@@ -425,7 +425,7 @@ class CapillarySandbox(SandboxBase):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apps.vendors.capillary.sandbox",
+    parser = argparse.ArgumentParser(prog="python -m sandboxes.capillary",
                                      description="Sandbox Capillary LMS Leads v2 on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8002)
     parser.add_argument("--username", default="sandbox-user")

@@ -4,8 +4,8 @@ from django.db import transaction
 from apps.accounts.management.commands.dealer import _one_line
 from apps.accounts.models import Dealer
 from apps.core.commands import LeadHubCommand
-from apps.vendors.models import VendorAccount
-from apps.vendors.registry import ADAPTERS, adapter_class
+from apps.vendors.core.models import VendorAccount
+from apps.vendors.core.registry import ADAPTERS, adapter_class
 
 
 def _key_value(text: str) -> tuple[str, str]:

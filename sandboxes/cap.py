@@ -25,7 +25,7 @@ True, with status 202 when delivered, else 502); "truncated" (half the JSON
 answer; deliver default True; mid_body_reset=True declares the full length and
 resets the connection part-way).
 
-    python -m apps.vendors.cap.sandbox --port 8003 --api-key demo-key --campaign GUID
+    python -m sandboxes.cap --port 8003 --api-key demo-key --campaign GUID
 """
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ from collections import Counter
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, control_body, json_reply, run_cli,
+from sandboxes.http import (Fault, Reply, SandboxBase, check_fault, control_body, json_reply, run_cli,
                                        stall_or_reset, truncated)
 
-from . import rules
-from .client import SUBMIT_PATH
+from apps.vendors.cap import rules
+from apps.vendors.cap.client import SUBMIT_PATH
 
 CONTROL_PREFIX = "/_sandbox"
 FAULTS = ("500", "502", "503", "429", "timeout", "reset", "malformed", "truncated")
@@ -193,7 +193,7 @@ class CapSandbox(SandboxBase):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apps.vendors.cap.sandbox",
+    parser = argparse.ArgumentParser(prog="python -m sandboxes.cap",
                                      description="Sandbox CAP Gateway lead submission on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8003, help="port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--api-key", default="sandbox-key")

@@ -6,6 +6,19 @@ from .forms import VendorAccountForm, form_for_vendor
 from .models import VendorAccount
 
 
+# Actions a vendor app adds to the vendor account list (e.g. Capillary's "Refresh
+# lists"): the vendor's admin.py calls account_action(); the core knows no vendor.
+_vendor_account_actions: list = []
+
+
+def account_action(action):
+    """Register `action` (an admin action) on the vendor account list; for use
+    by a vendor app's admin.py. Returns it, so it can decorate."""
+    if action not in _vendor_account_actions:
+        _vendor_account_actions.append(action)
+    return action
+
+
 @admin.register(VendorAccount)
 class VendorAccountAdmin(DealerScopedAdmin):
     form = VendorAccountForm
@@ -21,6 +34,13 @@ class VendorAccountAdmin(DealerScopedAdmin):
         kwargs["form"] = form_for_vendor(kind)
         return super().get_form(request, obj, change=change, **kwargs)
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        for action in _vendor_account_actions:
+            name, description = action.__name__, getattr(action, "short_description", action.__name__)
+            actions.setdefault(name, (action, name, description))
+        return actions
+
     @admin.display(description="Settings")
     def settings_state(self, obj):
         try:
@@ -28,16 +48,3 @@ class VendorAccountAdmin(DealerScopedAdmin):
         except Exception as exc:  # unreadable credentials: say so, never show them
             return f"⚠ {exc.__class__.__name__}"
         return "complete" if not missing else "missing: " + ", ".join(missing)
-
-
-@admin.action(description="Refresh Capillary lists (reasons, sub-statuses)")
-def refresh_capillary_lists(modeladmin, request, queryset):
-    from .capillary.admin import refresh_account_lists
-
-    for account in queryset.filter(vendor="capillary"):
-        refresh_account_lists(request, account)
-
-
-VendorAccountAdmin.actions = [*VendorAccountAdmin.actions, refresh_capillary_lists]
-
-from .capillary import admin as capillary_admin  # noqa: E402,F401 - registers the Capillary lists

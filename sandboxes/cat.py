@@ -22,7 +22,7 @@ LeadHub uses before sending, so the sandbox and LeadHub can never disagree on a
 rule. The module uses the standard library and ``apps.vendors.cat.rules`` only
 (no Django), so a launcher can run it as
 
-    python -m apps.vendors.cat.sandbox --port 8001 --generate 150
+    python -m sandboxes.cat --port 8001 --generate 150
 
 Python API (tests and launchers)::
 
@@ -82,7 +82,7 @@ from itertools import islice
 from urllib.parse import parse_qs, urlsplit
 
 from apps.vendors.cat import rules
-from apps.vendors.sandbox_http import (Fault, Reply, SandboxBase, check_fault, control_body, json_reply, run_cli,
+from sandboxes.http import (Fault, Reply, SandboxBase, check_fault, control_body, json_reply, run_cli,
                                        stall_or_reset)
 
 # The document's own paths ("Invoking the Service", "Layout Types").
@@ -212,7 +212,7 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 # --------------------------------------------------------------------------
-# Replies (Reply, Fault and the HTTP plumbing: apps/vendors/sandbox_http.py)
+# Replies (Reply, Fault and the HTTP plumbing: sandboxes/http.py)
 # --------------------------------------------------------------------------
 
 
@@ -1012,7 +1012,7 @@ def _int_param(params: dict, name: str, *, default: int, low: int, high: int | N
 
 def main(argv: list[str] | None = None) -> int:
     """Run a sandbox in the foreground until SIGINT/SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m apps.vendors.cat.sandbox",
+    parser = argparse.ArgumentParser(prog="python -m sandboxes.cat",
                                      description="Sandbox Caterpillar PP+ Lead API V2 on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8001, help="port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--client-id", default="sandbox-client")

@@ -17,7 +17,7 @@ import json
 
 from apps.leads.models import EventKind, FollowUp, LeadEvent
 from apps.sync.models import OutboxItem, OutboxState
-from apps.vendors.base import VendorError
+from apps.vendors.core.base import VendorError
 
 from . import client as api
 from . import payloads

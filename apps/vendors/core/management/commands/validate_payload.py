@@ -5,7 +5,7 @@ import json
 import sys
 
 from apps.core.commands import LeadHubCommand
-from apps.vendors.registry import ADAPTERS, adapter_class
+from apps.vendors.core.registry import ADAPTERS, adapter_class
 
 
 class Command(LeadHubCommand):
