@@ -94,11 +94,11 @@ def server_cpu_seconds(connection) -> float | None:
 def prepare_only(engine, account):
     """The pull's own fetch and prepare stages (engine.PrefetchedPages), pages consumed
     and dropped: what a pull costs before any database write."""
-    from apps.vendors.core.http import VendorHTTP
+    from apps.vendors.core.http import VendorHTTP, call_with_retries
 
     adapter = account.adapter()
     http = VendorHTTP(vendor=account.vendor, account=account.name, run_id=None)
-    pages = engine.PrefetchedPages(adapter, http, call=engine._retrying_call, cursor={})
+    pages = engine.PrefetchedPages(adapter, http, call=call_with_retries, cursor={})
     summary = engine.Summary(account.name)
     try:
         for _, parsed in pages:
@@ -127,10 +127,10 @@ class _Received:
 
 def fetch_everything(engine, account) -> list:
     """Every page of the sandbox through the pull's own fetch/parse/prepare stages."""
-    from apps.vendors.core.http import VendorHTTP
+    from apps.vendors.core.http import VendorHTTP, call_with_retries
 
     http = VendorHTTP(vendor=account.vendor, account=account.name, run_id=None)
-    pages = engine.PrefetchedPages(account.adapter(), http, call=engine._retrying_call, cursor={})
+    pages = engine.PrefetchedPages(account.adapter(), http, call=call_with_retries, cursor={})
     try:
         return list(pages)
     finally:

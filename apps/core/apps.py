@@ -7,6 +7,8 @@ class CoreConfig(AppConfig):
     verbose_name = "LeadHub core"
 
     def ready(self):
+        # In ready(), not at the top: these import models, which Django allows only once
+        # every app is loaded.
         from . import checks  # noqa: F401  (registers the system checks)
         from simple_history.signals import pre_create_historical_record
 

@@ -4,11 +4,11 @@ import os
 from django.conf import settings
 from django.core import checks
 
+from .crypto import _fernet
+
 
 @checks.register()
 def check_credentials_keys(app_configs, **kwargs):
-    from .crypto import _fernet
-
     try:
         _fernet()
     except Exception as exc:  # ImproperlyConfigured with the fix in its text
@@ -20,7 +20,7 @@ def check_credentials_keys(app_configs, **kwargs):
 def check_q_broker(app_configs, **kwargs):
     if settings.Q_REDIS_URL:
         try:
-            import redis  # noqa: F401
+            import redis  # noqa: F401 - optional (leadhub[redis]): whether it is installed is the check
         except ImportError:
             return [
                 checks.Error(

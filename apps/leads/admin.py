@@ -20,6 +20,8 @@ from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin
 
 from apps.accounts.admin_scoping import DealerScopedAdmin, DealerScopedInline, ReadOnlyAdminMixin, dealers_with_perm
+from apps.accounts.scoping import scope_queryset
+from apps.vendors.core.models import VendorAccount
 from apps.vendors.core.registry import VENDOR_CHOICES
 
 from . import selectors, services, workbench
@@ -36,7 +38,6 @@ from .lead_import import IMPORT_COLUMNS
 from .outcomes_import import OUTCOME_COLUMNS
 from .queue import humane_age, my_queue
 from .resources import LeadResource, lead_export_formats
-from apps.sync.models import OutboxItem
 
 
 class VendorFilter(admin.SimpleListFilter):
@@ -62,9 +63,6 @@ class WaitingForMappingFilter(admin.SimpleListFilter):
     parameter_name = "waiting_for"
 
     def lookups(self, request, model_admin):
-        from apps.accounts.scoping import scope_queryset
-        from apps.vendors.core.models import VendorAccount
-
         accounts = scope_queryset(VendorAccount.objects.all(), request.user, "dealer").filter(
             pk__in=PendingVendorValue.objects.values("account_id")).order_by("name")
         return [("any", "Any vendor account")] + [(str(a.pk), a.name) for a in accounts]
@@ -125,7 +123,7 @@ class StatusLogInline(DealerScopedInline):
         return False
 
 
-class _ReadOnlyInline(DealerScopedInline):
+class ReadOnlyInline(DealerScopedInline):
     extra = 0
     can_delete = False
 
@@ -136,22 +134,13 @@ class _ReadOnlyInline(DealerScopedInline):
         return False
 
 
-class LeadEventInline(_ReadOnlyInline):
+class LeadEventInline(ReadOnlyInline):
     """What vendors sent and answered: updates, reports sent, refusals, blocks."""
 
     model = LeadEvent
     fields = ["created_at", "kind", "summary", "actor_label"]
     readonly_fields = fields
     verbose_name_plural = "Vendor activity"
-
-
-class OutboxInline(_ReadOnlyInline):
-    """Updates owed to the vendor and their state (Sync > Outbox has "Retry now")."""
-
-    model = OutboxItem
-    fields = ["created_at", "state", "attempts", "next_attempt_at", "last_error", "sent_at"]
-    readonly_fields = fields
-    verbose_name_plural = "Outbound updates to the vendor"
 
 
 @admin.register(Lead)
@@ -172,7 +161,8 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
     # A million leads: no full COUNT per page (apps/leads/pagination.py).
     paginator = CappedPaginator
     show_full_result_count = False
-    inlines = [FollowUpInline, StatusLogInline, LeadEventInline, OutboxInline]
+    # apps.sync adds its outbox inline after these (apps/sync/admin.py).
+    inlines = [FollowUpInline, StatusLogInline, LeadEventInline]
     related_history = [(FollowUp, "lead")]  # audit: the follow-ups' changes on the lead's History page
     actions = ["assign_to_me", "assign_to", "unassign", "submit_to_vendor"]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class LeadsConfig(AppConfig):
@@ -7,8 +8,8 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads"
 
     def ready(self):
-        from django.db.models.signals import post_migrate
-
+        # In ready(), not at the top: these import models, which Django allows only once
+        # every app is loaded.
         from .digest import ensure_schedule
 
         post_migrate.connect(ensure_schedule, sender=self)

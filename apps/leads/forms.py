@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django import forms
 
+from apps.accounts.admin_scoping import scoped_users
 from apps.vendors.core.registry import ADAPTERS, adapter_class
 
 from .models import FollowUpKind, ImportKind, Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
@@ -28,8 +29,6 @@ class AssignForm(forms.Form):
     owner = forms.ModelChoiceField(queryset=None, label="Assign to")
 
     def __init__(self, *args, user, allow_nobody=False, **kwargs):
-        from apps.accounts.admin_scoping import scoped_users
-
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = scoped_users(user)
         if allow_nobody:  # the workbench's owner picker: empty means unassigned

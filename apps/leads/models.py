@@ -23,6 +23,7 @@ from apps.accounts.models import validate_currency
 from apps.core.fields import RawJSONField
 from apps.vendors.core.registry import ADAPTERS, VENDOR_CHOICES, adapter_class
 
+from .rules import owner_violations  # rules import nothing from models; keep it so
 from .statuses import ReasonKind, Status
 
 PERCENT = [MinValueValidator(0), MaxValueValidator(100)]
@@ -299,8 +300,6 @@ class Lead(models.Model):
         if self.vendor_lead_id and not self.vendor_account_id:
             errors["vendor_lead_id"] = "A vendor lead id needs the vendor account it belongs to."
         if self.owner_id and self.dealer_id:
-            from .rules import owner_violations  # rules import nothing from models; keep it so
-
             for problem in owner_violations(self.owner, self.dealer):
                 errors["owner"] = problem.message
         if errors:

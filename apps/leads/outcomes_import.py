@@ -29,11 +29,11 @@ from django.db import transaction
 
 from apps.core.csvread import CsvFileError, read_csv
 from apps.core.csvsafe import yes_no
-from apps.sync.outbox import adapters_for_leads
+from .outbound import adapters_for_leads
 
 from . import services
 from .models import Lead, Reason, SalesStage, Source
-from .statuses import Status
+from .statuses import REASON_KIND_FOR_STATUS, Status
 
 OUTCOME_COLUMNS = ["lead_id", "account", "vendor_lead_id", "status", "reason", "stage", "probability", "sub_status",
                    "comment", "customer_contacted", "customer_previously_known", "opportunity_amount", "currency",
@@ -268,8 +268,6 @@ class _Lookup:
 
 
 def _parse(row, line, lookup: _Lookup, errors: list[RowError]):
-    from .statuses import REASON_KIND_FOR_STATUS
-
     def bad(column, message):
         errors.append(RowError(line, column, message))
 

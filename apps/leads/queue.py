@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.accounts.scoping import scope_queryset
 
+from . import outbound
 from .models import Lead
 from .selectors import followups_due_q
 from .statuses import OPEN_STATUSES, Status
@@ -41,14 +42,11 @@ class Bucket:
 
 
 def my_queue(user, *, now=None) -> list[Bucket]:
-    from apps.sync.models import OutboxItem, OutboxState
-
     now = now or timezone.now()
     mine = scope_queryset(Lead.objects.all(), user, "dealer").filter(
         Q(owner=user) | Q(owner__isnull=True), status__in=OPEN_STATUSES
     ).select_related("dealer", "owner", "vendor_account")
-    undelivered = OutboxItem.objects.filter(lead=OuterRef("pk"),
-                                            state__in=[OutboxState.BLOCKED, OutboxState.FAILED])
+    undelivered = outbound.undelivered(OuterRef("pk"))
     specs = [
         ("new", "New, not yet contacted", "Oldest first: the speed-to-lead clock is running.",
          mine.filter(status=Status.NEW).order_by("created_at", "id")),

@@ -9,7 +9,7 @@ from django.utils import timezone
 from apps.vendors.core.models import VendorAccount
 from apps.vendors.core.registry import adapter_class
 
-from .models import Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
+from .models import FollowUp, LeadEvent, Reason, ReasonMapping, SalesStage, StageMapping, StatusLog, StatusMapping
 from .statuses import Status
 
 
@@ -96,8 +96,6 @@ def lead_timeline(lead) -> list[TimelineEntry]:
     """Everything that happened to a lead, newest first: its arrival, status and
     stage changes with reasons, follow-ups scheduled and done, what vendors sent,
     and every report to a vendor with its result."""
-    from .models import FollowUp, LeadEvent, StatusLog
-
     entries = [TimelineEntry(lead.created_at, "received",
                              f"Received from {lead.vendor_account}" if lead.vendor_account_id
                              else f"Created ({lead.get_origin_display().lower()})")]

@@ -15,8 +15,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from apps.core.violations import Violation
-from apps.sync.outbox import adapters_for_lead
-
+from . import outbound
 from .history import record_lead_history
 from .models import FollowUp, Lead, Reason, SalesStage, Source, StatusLog
 from .rules import ReasonFacts, StageFacts, owner_violations, status_change_violations
@@ -86,7 +85,7 @@ def lead_change_status(
     Violation found, and nothing is written when there are any. A concurrent
     change to the same lead is detected (the row is locked and re-read) and
     reported as a `conflict` violation. `adapters`: the lead's
-    apps.sync.outbox.adapters_for_lead, when the caller already has them (a bulk
+    apps.leads.outbound.adapters_for_lead, when the caller already has them (a bulk
     import asks for all its leads at once).
     """
     updates = dict(updates or {})
@@ -113,8 +112,8 @@ def lead_change_status(
         log.save()
         # Asked again under the lock unless the caller gave them: an account that
         # accepted the lead's submission meanwhile must hear of this change too.
-        for adapter in adapters if adapters is not None else adapters_for_lead(current):
-            adapter.record_status_change(current, log)
+        outbound.report_status_change(adapters if adapters is not None else outbound.adapters_for_lead(current),
+                                      current, log)
     _copy_into(lead, current)
     return StatusChangeResult(ok=True, log=log, lead=lead)
 
@@ -132,11 +131,9 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
     checked against the first's result: call again). Returns one result per
     change, in order; a change with violations writes nothing, the others are
     written. Call it inside the caller's transaction to make the batch
-    all-or-nothing. `adapters_by_lead`: apps.sync.outbox.adapters_for_leads of
+    all-or-nothing. `adapters_by_lead`: apps.leads.outbound.adapters_for_leads of
     the leads, when the caller has them.
     """
-    from apps.sync.outbox import collect_messages
-
     leads = [lead for lead, _ in changes]
     if len({lead.pk for lead in leads}) != len(leads):
         raise ValueError("lead_change_status_many takes each lead at most once")
@@ -153,7 +150,7 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
     if not valid:
         return results
     at = at or timezone.now()
-    with transaction.atomic(), collect_messages():
+    with transaction.atomic(), outbound.collecting():
         locked = _locked_leads([changes[i][0].pk for i in valid]).in_bulk()
         applied = []  # (index, current, log, history reason)
         updates_by_values: dict[tuple, list[Lead]] = {}
@@ -195,8 +192,8 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
                 record_lead_history(ids, reason=reason, user=actor if getattr(actor, "pk", None) else None)
             for index, current, log, _ in applied:
                 adapters = adapters_by_lead.get(current.pk) if adapters_by_lead is not None else None
-                for adapter in adapters if adapters is not None else adapters_for_lead(current):
-                    adapter.record_status_change(current, log)
+                outbound.report_status_change(
+                    adapters if adapters is not None else outbound.adapters_for_lead(current), current, log)
     for index, current, log, _ in applied:
         lead = changes[index][0]
         _copy_into(lead, current)
@@ -300,7 +297,7 @@ def lead_record_vendor_status(*, lead: Lead, to_status: str, source_account, at:
     at the vendor, and refusing it would only hide it. The caller decides first
     whether the dealer's own newer work wins (docs/vendors/capillary.md). The
     source account is not told about its own change; any other account that
-    knows the lead is (record_status_change)."""
+    knows the lead is (messages_for_status_change)."""
     at = at or timezone.now()
     with transaction.atomic():
         current = Lead.objects.select_for_update().get(pk=lead.pk)
@@ -315,9 +312,8 @@ def lead_record_vendor_status(*, lead: Lead, to_status: str, source_account, at:
             to_stage=current.sales_stage, probability=current.probability, reason=reason,
             reason_label=reason.label if reason else reason_label[:255], sub_status=sub_status[:100],
             comment=comment, actor_label=source_account.name, source=Source.SYNC, created_at=at)
-        for adapter in adapters_for_lead(current):
-            if adapter.account.pk != source_account.pk:
-                adapter.record_status_change(current, log)
+        outbound.report_status_change([adapter for adapter in outbound.adapters_for_lead(current)
+                                       if adapter.account.pk != source_account.pk], current, log)
     lead.refresh_from_db()
     return log
 
@@ -350,7 +346,7 @@ def _violations(lead: Lead, change: StatusChange, adapters: list | None = None) 
     impossible = any(v.field == "to_status" for v in found)
     if not impossible:
         seen = {(v.field, v.message) for v in found}
-        for adapter in adapters if adapters is not None else adapters_for_lead(lead):
+        for adapter in adapters if adapters is not None else outbound.adapters_for_lead(lead):
             for violation in adapter.check_status_change(lead, change):
                 if (violation.field, violation.message) not in seen:
                     seen.add((violation.field, violation.message))
@@ -377,9 +373,8 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
         _audit(current, actor, "Assigned" if owner else "Unassigned")
         current.save(update_fields=["owner", "updated_at"])
         lead.owner = owner
-        for adapter in adapters_for_lead(lead):
-            # actor: who assigned it, for a vendor that reports it (Aimbase's DealershipUser)
-            adapter.record_owner_change(lead, actor=actor)
+        # actor: who assigned it, for a vendor that reports it (Aimbase's DealershipUser)
+        outbound.report_owner_change(outbound.adapters_for_lead(lead), lead, actor=actor)
     return []
 
 
@@ -387,7 +382,7 @@ def lead_record_vendor_owner(*, lead: Lead, owner, source_account) -> None:
     """Record an owner a vendor assigned in its own system (Capillary's owner):
     the lead takes it, audited as the vendor's, in one transaction. Like
     lead_record_vendor_status, the source account is not told about its own
-    change; any other account that knows the lead is (record_owner_change).
+    change; any other account that knows the lead is (messages_for_owner_change).
     The caller has checked that `owner` works for the lead's dealer."""
     problems = owner_violations(owner, lead.dealer)
     if problems:
@@ -398,9 +393,8 @@ def lead_record_vendor_owner(*, lead: Lead, owner, source_account) -> None:
         _audit(current, None, f"Assigned in {source_account.name}")
         current.save(update_fields=["owner", "updated_at"])
         lead.owner = owner
-        for adapter in adapters_for_lead(current):
-            if adapter.account.pk != source_account.pk:
-                adapter.record_owner_change(current, actor=None)
+        outbound.report_owner_change([adapter for adapter in outbound.adapters_for_lead(current)
+                                      if adapter.account.pk != source_account.pk], current, actor=None)
 
 
 def _audit(obj, actor, reason: str) -> None:
@@ -419,8 +413,7 @@ def followup_schedule(*, lead: Lead, scheduled_at: datetime, kind: str = "call",
         followup.full_clean()
         followup.save()
         lead_refresh_next_follow_up(lead)
-        for adapter in adapters_for_lead(lead):
-            adapter.record_followup(lead, followup, event="scheduled")
+        outbound.report_followup(outbound.adapters_for_lead(lead), lead, followup, event="scheduled")
     return followup
 
 
@@ -446,10 +439,10 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
             nxt = FollowUp.objects.create(lead=locked.lead, scheduled_at=next_at, kind=next_kind or locked.kind,
                                           assigned_to=locked.assigned_to, created_by=actor)
         lead_refresh_next_follow_up(locked.lead)
-        for adapter in adapters_for_lead(locked.lead):
-            adapter.record_followup(locked.lead, locked, event="completed")
-            if nxt is not None:
-                adapter.record_followup(locked.lead, nxt, event="scheduled")
+        adapters = outbound.adapters_for_lead(locked.lead)
+        outbound.report_followup(adapters, locked.lead, locked, event="completed")
+        if nxt is not None:
+            outbound.report_followup(adapters, locked.lead, nxt, event="scheduled")
     followup.refresh_from_db()
     return nxt
 

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from . import selectors, services
+from . import outbound, selectors, services
 from .forms import AssignForm, FollowUpCompleteForm, FollowUpScheduleForm, StatusChangeForm, add_violations
 from .models import FollowUp, Source
 from .statuses import REASON_KIND_FOR_STATUS, Status
@@ -52,9 +52,7 @@ def required_by_status(lead, statuses, actor) -> dict[str, list[str]]:
     rules.status_change_violations checks), plus what the lead's vendor requires
     (adapter.required_form_fields, the function its payload builder uses) for every
     vendor that knows the lead: the account it came from and any it was submitted to."""
-    from apps.sync.outbox import adapters_for_lead
-
-    adapters = adapters_for_lead(lead)
+    adapters = outbound.adapters_for_lead(lead)
     result = {}
     for status in statuses:
         fields = set().union(*(a.required_form_fields(lead, status, actor=actor) for a in adapters))

@@ -20,6 +20,7 @@ from django.dispatch import receiver
 from apps.leads.models import EventKind, Lead, LeadEvent
 from apps.leads.signals import leads_created
 
+from .models import RoutingRule
 from .services import routable, route_lead
 
 log = logging.getLogger("leadhub.routing")
@@ -43,8 +44,6 @@ def route_new_lead(sender, instance: Lead, created: bool, raw: bool = False, **k
 def route_new_leads(sender, lead_ids, **kwargs) -> None:
     """Bulk-created leads (a CSV import) are routed like saved ones: only the
     dealers with an active rule cost any work, one query for the rest."""
-    from .models import RoutingRule
-
     dealers = set(RoutingRule.objects.filter(active=True, dealer__leads__pk__in=list(lead_ids))
                   .values_list("dealer_id", flat=True).distinct()) if lead_ids else set()
     if not dealers:

@@ -15,11 +15,27 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from apps.accounts.admin_scoping import DealerScopedAdmin, ReadOnlyAdminMixin
+from apps.leads.admin import LeadAdmin, ReadOnlyInline
 from apps.leads.models import PendingVendorValue
 from apps.leads.selectors import unmapped_values
 
 from . import engine
 from .models import InboxPage, OutboxItem, OutboxState, SyncHealth, SyncRun
+from .outbox import kick_push
+
+
+class OutboxInline(ReadOnlyInline):
+    """Updates owed to the vendor and their state (Sync > Outbox has "Retry now"),
+    on the lead's page (apps.leads knows nothing of the outbox)."""
+
+    model = OutboxItem
+    fields = ["created_at", "state", "attempts", "next_attempt_at", "last_error", "sent_at"]
+    readonly_fields = fields
+    verbose_name_plural = "Outbound updates to the vendor"
+
+
+if OutboxInline not in LeadAdmin.inlines:
+    LeadAdmin.inlines = [*LeadAdmin.inlines, OutboxInline]
 
 
 def _ago(moment) -> str:
@@ -145,8 +161,6 @@ class OutboxItemAdmin(DealerScopedAdmin):
     def retry_now(self, request, queryset):
         count = engine.retry_now(queryset, user=request.user)
         accounts = set(queryset.values_list("account_id", flat=True))
-        from .outbox import kick_push
-
         for account_id in accounts:
             kick_push(account_id)
         self.message_user(request, f"{count} update(s) queued to be sent now.", messages.SUCCESS)

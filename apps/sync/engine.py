@@ -23,16 +23,18 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from apps.core import runcontext
-from apps.vendors.core.base import PageUnreadable, VendorError
-from apps.vendors.core.http import VendorHTTP
+from apps.core.backoff import backoff_seconds
+from apps.leads.models import EventKind, LeadEvent, PendingVendorValue
+from apps.leads.pending import pending_for_account
+from apps.vendors.core.base import HOLD, LOOKUP, SUBMIT_KIND, PageUnreadable, SendOutcome, VendorError
+from apps.vendors.core.http import VendorHTTP, call_with_retries
 
 from . import alerts
-from .backoff import backoff_seconds
 from .locks import account_lock, new_holder
 from .models import AccountSyncState, InboxPage, OutboxItem, OutboxState, PageState, RunState, SyncRun
 
@@ -81,26 +83,6 @@ def _http(account, run) -> VendorHTTP:
     return VendorHTTP(vendor=account.vendor, account=account.name, run_id=run.pk if run else None)
 
 
-def _retrying_call(fn, *args, on_transient=None, **kwargs):
-    """Call a vendor function, retrying transient VendorErrors with backoff and
-    jitter (Retry-After honoured). Cat: "Retry mechanism should make API call at
-    least 5 times before failing". `on_transient(exc)` hears of every transient
-    failure, including those a later attempt recovers from."""
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception()
-        if on_transient is not None:
-            on_transient(exc)
-        return backoff_seconds(state.attempt_number, base=settings.LEADHUB_RETRY_BASE_SECONDS,
-                               cap=settings.LEADHUB_RETRY_MAX_SECONDS,
-                               retry_after=getattr(exc, "retry_after", None))
-
-    for attempt in Retrying(retry=retry_if_exception(lambda e: isinstance(e, VendorError) and not e.permanent),
-                            stop=stop_after_attempt(max(1, settings.LEADHUB_RETRY_ATTEMPTS)), wait=wait,
-                            reraise=True):
-        with attempt:
-            return fn(*args, **kwargs)
-
-
 # ----------------------------------------------------------------------------------------
 # Pull
 # ----------------------------------------------------------------------------------------
@@ -130,7 +112,7 @@ def pull(account, *, holder: str | None = None) -> Summary:
                 transport_failures.append(exc.message)
 
         def call(fn, *args, **kwargs):
-            return _retrying_call(fn, *args, **kwargs, on_transient=note_transport_failure)
+            return call_with_retries(fn, *args, **kwargs, on_transient=note_transport_failure)
 
         possible_loss = _abandoned_runs(account, run) > 0
         _finish_stored_pages(account, adapter, run, summary)
@@ -354,8 +336,6 @@ def apply_pending(account, *, holder: str | None = None) -> Summary:
     account's pull lock, so it never races a pull over the same leads; when a
     pull holds it, that pull does this as it ends. Safe to run twice: a value
     applied is no longer pending. Nothing is sent back to the account."""
-    from apps.leads.models import PendingVendorValue
-
     summary = Summary(account.name)
     if not PendingVendorValue.objects.filter(account=account).exists():
         return summary
@@ -376,8 +356,6 @@ def apply_pending(account, *, holder: str | None = None) -> Summary:
 def _apply_pending(account, adapter, summary) -> None:
     """adapter.apply_pending for each lead with pending values of the account, a
     transaction per lead (one lead's failure keeps the others' work)."""
-    from apps.leads.pending import pending_for_account
-
     rows_by_lead: dict[int, list] = {}
     for row in pending_for_account(account):
         rows_by_lead.setdefault(row.lead_id, []).append(row)
@@ -397,8 +375,6 @@ def _apply_pending(account, adapter, summary) -> None:
 
 
 def _count_pending(account) -> int:
-    from apps.leads.models import PendingVendorValue
-
     return PendingVendorValue.objects.filter(account=account).count()
 
 
@@ -422,7 +398,7 @@ def reconcile(account, start: date, end: date) -> Summary:
         runcontext.bind(account, run)
         http = _http(account, run)
         try:
-            for raw in adapter.fetch_historic_pages(http, start, end, call=_retrying_call):
+            for raw in adapter.fetch_historic_pages(http, start, end, call=call_with_retries):
                 page = store_page(account, "historic", raw, run)
                 _process_page(page, adapter, run, summary)
                 lock.renew(force=False)
@@ -458,37 +434,98 @@ def push(account, *, holder: str | None = None) -> Summary:
                 claimed = claim_due(account, holder, settings.LEADHUB_OUTBOX_BATCH)
                 if not claimed:
                     break
-                try:
-                    outcomes = adapter.send(http, claimed)
-                except VendorError as exc:
-                    outcomes = [SendOutcome.from_error(exc)] * len(claimed)
-                transient = _record_outcomes(account, claimed, outcomes, summary, adapter)
+                struggling = _send_claimed(account, adapter, http, claimed, summary)
                 lock.renew(force=False)
-                if transient:
-                    break  # the vendor is struggling: leave the rest to the backoff
+                if struggling:
+                    break  # the vendor could not take a message now: leave the rest to the backoff
         finally:
             http.close()
         _finish_run(run, summary, "push")
     return summary
 
 
-@dataclass(frozen=True)
-class SendOutcome:
-    ok: bool
-    permanent: bool = False
-    message: str = ""
-    status: int | None = None
-    retry_after: float | None = None
-    response: dict | None = None  # what the vendor answered for this item (stored on the item)
+# The sending policy, the same for every vendor (docs/architecture.md, "Sending"):
+# - a lead's messages go in order: claim_due takes only a lead's oldest
+#   unfinished item, so a later one waits behind one to be retried;
+# - every claimed item is marked (unconfirmed_since, committed) before its
+#   request leaves; only a definite answer clears the mark, so after a crash or
+#   a lost answer the vendor's unconfirmed_policy decides: resend, look up, or
+#   hold for a person (never a blind resend of what must not exist twice);
+# - the first request the vendor cannot take now (a transient failure) or whose
+#   credentials it refuses ends the batch: the messages after it are not sent;
+# - IT is alerted once when retries run out, once per credentials outage, and
+#   for every message held because its answer was lost.
 
-    @classmethod
-    def from_error(cls, exc: VendorError) -> "SendOutcome":
-        return cls(False, exc.permanent, exc.message, exc.status, exc.retry_after)
+def _send_claimed(account, adapter, http, items, summary) -> bool:
+    """Send claimed items group by group (adapter.requests); True when the vendor
+    could not take one now (the caller stops the push)."""
+    to_send, held = [], []
+    for item in items:
+        policy = adapter.unconfirmed_policy(item) if item.unconfirmed_before else None
+        if policy == HOLD:
+            held.append(item)
+            continue
+        item.unconfirmed = policy == LOOKUP
+        to_send.append(item)
+    if held:
+        _hold(account, adapter, held, summary, why="an earlier attempt was not answered (the worker sending it "
+                                                   "stopped, or the answer was lost)")
+    groups = adapter.requests(to_send)
+    for index, group in enumerate(groups):
+        try:
+            outcomes = adapter.send(http, group)
+        except VendorError as exc:
+            outcomes = [SendOutcome.from_error(exc)] * len(group)
+        _record_outcomes(account, group, outcomes, summary, adapter)
+        stopper = next((o for o in outcomes if not o.ok and (not o.permanent or o.credentials_refused)), None)
+        if stopper is not None:
+            rest = [item for later in groups[index + 1:] for item in later]
+            if rest and stopper.credentials_refused:
+                # The same credentials would be refused for each: they fail alike and
+                # are kept (Retry now once the account is fixed).
+                _record_outcomes(account, rest, [SendOutcome.refused(
+                    f"not sent: {account.get_vendor_display()} refused the account's credentials on an earlier "
+                    f"message ({stopper.message})", status=stopper.status, credentials_refused=True,
+                    response={"not_sent": True})] * len(rest), summary, adapter)
+            elif rest:
+                _defer_untried(account, rest, stopper)
+            return True
+    return False
+
+
+def _defer_untried(account, items, stopper: SendOutcome) -> None:
+    """Items not sent because the vendor could not take an earlier one: back to
+    the queue without an attempt counted, their mark as it was before this claim."""
+    delay = backoff_seconds(1, base=settings.LEADHUB_OUTBOX_BASE_SECONDS, cap=settings.LEADHUB_OUTBOX_MAX_SECONDS,
+                            retry_after=stopper.retry_after)
+    message = (f"not sent: {account.get_vendor_display()} could not take an earlier message now "
+               f"({stopper.message})")[:1000]
+    for item in items:
+        OutboxItem.objects.filter(pk=item.pk).update(
+            state=OutboxState.PENDING, claimed_by="", claimed_until=None, last_error=message,
+            unconfirmed_since=item.unconfirmed_before, next_attempt_at=timezone.now() + timedelta(seconds=delay))
+
+
+def _hold(account, adapter, items, summary, *, why: str) -> None:
+    """Items the vendor may have received without LeadHub reading the answer,
+    whose vendor must not get them twice (unconfirmed_policy HOLD): failed, kept,
+    shown on the lead and alerted; "Retry now" resends once a person checked."""
+    vendor = account.get_vendor_display()
+    outcomes = [SendOutcome.refused(
+        f"{vendor} may have received this {'lead' if item.kind == SUBMIT_KIND else 'message'} but its answer was "
+        f"lost ({why}). Not resent automatically, so that it never arrives twice: {adapter.hold_advice(item)}",
+        response={"answer_lost": True, "why": why}) for item in items]
+    _record_outcomes(account, items, outcomes, summary, adapter)
+    alerts.send_alert(account, "answer lost", (
+        f"LeadHub sent these messages to {vendor} but did not read its answer, so {vendor} may or may not have "
+        "them. They were not resent automatically.\n\n"
+        + "\n".join(f"- lead {item.lead_id} (outbox {item.pk}): {adapter.hold_advice(item)}" for item in items)))
 
 
 def release_expired_claims(account) -> int:
-    """Items a dead worker was sending go back to the queue. The vendor may or may
-    not have received them (see docs/architecture.md, "What a crash can repeat")."""
+    """Items a dead worker was sending go back to the queue, still marked
+    unconfirmed: the vendor may or may not have received them, and the vendor's
+    unconfirmed_policy decides what happens next (docs/architecture.md)."""
     return OutboxItem.objects.filter(account=account, state=OutboxState.SENDING,
                                      claimed_until__lt=timezone.now()).update(
         state=OutboxState.PENDING, claimed_by="", claimed_until=None)
@@ -515,30 +552,37 @@ def claim_due(account, holder: str, limit: int) -> list[OutboxItem]:
     two updates of one lead in one array; a strict receiver refuses the whole
     array), and an update whose sending failed for now (pending, retried later)
     holds back the lead's later ones, so the vendor gets them in the order they
-    were made (docs/vendors/cat.md)."""
+    were made (docs/vendors/cat.md).
+
+    The claim marks each item unconfirmed (committed before any request leaves);
+    `item.unconfirmed_before` is its mark from before this claim (None: no
+    earlier attempt is in doubt)."""
     now = timezone.now()
     # Held-back items are left out in SQL, not after the LIMIT: a lead with many
     # items waiting behind a failed one must not fill the batch's window and
     # starve every other lead's due updates.
     earlier_open = OutboxItem.objects.filter(account=account, lead_id=OuterRef("lead_id"), id__lt=OuterRef("id"),
                                              state__in=[OutboxState.PENDING, OutboxState.SENDING])
-    due = list(OutboxItem.objects.filter(account=account, state=OutboxState.PENDING, next_attempt_at__lte=now)
-               .filter(~Exists(earlier_open)).order_by("id").values_list("id", flat=True)[:limit])
+    due = dict(OutboxItem.objects.filter(account=account, state=OutboxState.PENDING, next_attempt_at__lte=now)
+               .filter(~Exists(earlier_open)).order_by("id").values_list("id", "unconfirmed_since")[:limit])
     if not due:
         return []
-    OutboxItem.objects.filter(id__in=due, state=OutboxState.PENDING).update(
-        state=OutboxState.SENDING, claimed_by=holder, claimed_until=now + CLAIM_LEASE)
-    return list(OutboxItem.objects.filter(id__in=due, state=OutboxState.SENDING, claimed_by=holder)
-                .select_related("lead").order_by("id"))
+    OutboxItem.objects.filter(id__in=list(due), state=OutboxState.PENDING).update(
+        state=OutboxState.SENDING, claimed_by=holder, claimed_until=now + CLAIM_LEASE,
+        unconfirmed_since=Coalesce("unconfirmed_since", Value(now)))
+    items = list(OutboxItem.objects.filter(id__in=list(due), state=OutboxState.SENDING, claimed_by=holder)
+                 .select_related("lead").order_by("id"))
+    for item in items:
+        item.unconfirmed_before = due[item.pk]
+        item.unconfirmed = False
+    return items
 
 
 def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
-    from apps.leads.models import EventKind, LeadEvent
-
     adapter = adapter or account.adapter()
     now = timezone.now()
     transient = False
-    exhausted = []
+    exhausted, lost, refused_credentials = [], [], []
     settled: dict[str, list[int]] = {}  # history reason -> items that reached a final state
     for item, outcome in zip(items, outcomes, strict=True):
         answered = {"response": outcome.response} if outcome.response is not None else {}
@@ -547,6 +591,7 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
                 OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.SENT, sent_at=now, claimed_by="",
                                                              claimed_until=None, last_error="",
                                                              last_status_code=outcome.status,
+                                                             unconfirmed_since=None,
                                                              attempts=item.attempts + 1, **answered)
                 adapter.after_sent(item, outcome)
                 LeadEvent.objects.create(lead_id=item.lead_id, kind=EventKind.PUSH_SENT, actor_label=account.name,
@@ -556,9 +601,12 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
                                                   **answered})
             settled.setdefault(f"Sent to {account.name}", []).append(item.pk)
             summary.pushed += 1
+        elif not outcome.permanent and outcome.may_have_reached and adapter.unconfirmed_policy(item) == HOLD:
+            lost.append((item, outcome))  # never retried blindly: held for a person below
         elif outcome.permanent:
             OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.FAILED, claimed_by="", claimed_until=None,
                                                          last_error=outcome.message, last_status_code=outcome.status,
+                                                         unconfirmed_since=None,
                                                          attempts=item.attempts + 1, **answered)
             LeadEvent.objects.create(lead_id=item.lead_id, kind=EventKind.PUSH_FAILED, actor_label=account.name,
                                      summary=f"{account.get_vendor_display()} refused the update: "
@@ -568,13 +616,17 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
             settled.setdefault(f"Refused by {account.name}", []).append(item.pk)
             summary.failed += 1
             summary.errors.append(f"lead {item.lead_id}: {outcome.message}")
+            if outcome.credentials_refused:
+                refused_credentials.append((item, outcome))
         else:
             transient = True
             attempts = item.attempts + 1
             delay = backoff_seconds(attempts, base=settings.LEADHUB_OUTBOX_BASE_SECONDS,
                                     cap=settings.LEADHUB_OUTBOX_MAX_SECONDS, retry_after=outcome.retry_after)
+            # The mark stays only when the vendor may have acted on the request.
+            mark = {} if outcome.may_have_reached else {"unconfirmed_since": item.unconfirmed_before}
             OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.PENDING, claimed_by="",
-                                                         claimed_until=None, attempts=attempts, **answered,
+                                                         claimed_until=None, attempts=attempts, **answered, **mark,
                                                          last_error=outcome.message, last_status_code=outcome.status,
                                                          next_attempt_at=now + timedelta(seconds=delay))
             summary.errors.append(f"lead {item.lead_id}: {outcome.message} (attempt {attempts}, retrying)")
@@ -587,8 +639,16 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
                 exhausted.append((item, outcome))
     for reason, ids in settled.items():
         record_outbox_history(ids, reason=reason)
+    if summary.pushed and AccountSyncState.objects.filter(account=account,
+                                                          credentials_alerted_at__isnull=False).exists():
+        AccountSyncState.objects.filter(account=account).update(credentials_alerted_at=None)  # they work again
     if exhausted:
         _alert_exhausted(account, exhausted)
+    if refused_credentials:
+        _alert_credentials(account, refused_credentials)
+    if lost:
+        _hold(account, adapter, [item for item, _ in lost], summary,
+              why="; ".join(sorted({outcome.message for _, outcome in lost})))
     return transient
 
 
@@ -599,6 +659,21 @@ def record_outbox_history(item_ids, *, reason: str, user=None) -> None:
     if items:
         OutboxItem.history.bulk_history_create(items, update=True, default_user=user,
                                                default_change_reason=reason[:100])
+
+
+def _alert_credentials(account, refused) -> None:
+    """One alert per credentials outage (until a message goes through again)."""
+    state = _state(account)
+    if state.credentials_alerted_at is not None:
+        return
+    item, outcome = refused[0]
+    status = f" ({outcome.status})" if outcome.status else ""
+    if alerts.send_alert(account, f"{account.get_vendor_display()} refused the credentials{status}", (
+            f"{outcome.message}\n\n{len(refused)} message(s) were not delivered and are kept; fix the account's "
+            "credentials, then use Retry now on the outbox: "
+            + ", ".join(f"lead {i.lead_id} (outbox {i.pk})" for i, _ in refused))):
+        AccountSyncState.objects.filter(pk=state.pk).update(credentials_alerted_at=timezone.now())
+        OutboxItem.objects.filter(pk__in=[i.pk for i, _ in refused]).update(alerted_at=timezone.now())
 
 
 def _alert_exhausted(account, exhausted) -> None:
@@ -615,8 +690,10 @@ def retry_now(queryset, *, user=None) -> int:
     """The admin's "Retry now": due immediately, with a fresh count of attempts;
     the audit history names who pressed it."""
     ids = list(queryset.filter(state__in=[OutboxState.PENDING, OutboxState.FAILED]).values_list("pk", flat=True))
+    # A person's decision to send again: a held item (its answer lost) is resent.
     count = OutboxItem.objects.filter(pk__in=ids, state__in=[OutboxState.PENDING, OutboxState.FAILED]).update(
-        state=OutboxState.PENDING, next_attempt_at=timezone.now(), attempts=0, alerted_at=None)
+        state=OutboxState.PENDING, next_attempt_at=timezone.now(), attempts=0, alerted_at=None,
+        unconfirmed_since=None)
     record_outbox_history(ids, reason="Retry now", user=user)
     return count
 

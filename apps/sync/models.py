@@ -84,6 +84,11 @@ class OutboxItem(models.Model):
     last_error = models.TextField(blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     alerted_at = models.DateTimeField(null=True, blank=True, help_text="When retries ran out and IT was alerted.")
+    unconfirmed_since = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Set (committed) when a worker claims the item to send it, cleared by a definite answer: while "
+                  "set, an earlier attempt may have reached the vendor unanswered, and the vendor's "
+                  "unconfirmed_policy decides whether it is resent, looked up first or held for a person.")
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -92,7 +97,8 @@ class OutboxItem(models.Model):
     # sent, refused, rebuilt). The payload and the vendor's answer are the
     # item's own record, not changes, and the worker's claims (sending, lease)
     # are bookkeeping, so history leaves them out (docs/architecture.md).
-    history = HistoricalRecords(excluded_fields=["payload", "response", "claimed_by", "claimed_until"])
+    history = HistoricalRecords(excluded_fields=["payload", "response", "claimed_by", "claimed_until",
+                                                 "unconfirmed_since"])
 
     class Meta:
         ordering = ["id"]
@@ -168,6 +174,9 @@ class AccountSyncState(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     alerted_at = models.DateTimeField(null=True, blank=True)
+    credentials_alerted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When IT was told the vendor refused the account's credentials; cleared "
+                                         "once a message goes through again (one alert per outage).")
 
     def __str__(self) -> str:
         return f"sync state of {self.account_id}"

@@ -10,22 +10,28 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from django_q import tasks as django_q_tasks  # looked up per call: tests swap async_task
+
+from apps.core.violations import Violation
+from apps.leads.models import EventKind, LeadEvent
+from apps.vendors.core.base import SUBMIT_KIND, OutboundMessage
+from apps.vendors.core.models import VendorAccount
+
 from .models import OutboxItem, OutboxState
 
 log = logging.getLogger("leadhub.sync")
 
-SUBMIT_KIND = "submit"
+__all__ = ["SUBMIT_KIND", "queue_messages", "queue_message", "collect_messages", "queue_submission",
+           "adapters_for_lead", "adapters_for_leads", "kick_push", "OutboxForLeads"]
 
 # Set by collect_messages(): queue_message adds to this list instead of inserting.
 _collected: contextvars.ContextVar[list | None] = contextvars.ContextVar("leadhub_outbox_collected", default=None)
 
 
-def queue_status_update(adapter, lead, status_log) -> OutboxItem | None:
-    payload, problems = adapter.build_outbox_payload(lead, status_log)
-    if payload is None and not problems:
-        return None  # the vendor is not told about this status
-    return queue_message(adapter, lead, kind="status_update", payload=payload, problems=problems,
-                         status_log=status_log)
+def queue_messages(adapter, lead, messages: list[OutboundMessage]) -> list[OutboxItem]:
+    """Queue what an adapter's messages_for_* returned, for adapter.account."""
+    return [queue_message(adapter, lead, kind=m.kind, payload=m.payload, problems=m.problems,
+                          status_log=m.status_log, dedupe_key=m.dedupe_key) for m in messages]
 
 
 def queue_message(adapter, lead, *, kind: str, payload: dict | None, problems=(), status_log=None,
@@ -79,8 +85,6 @@ def collect_messages():
 def _after_queued(queued) -> None:
     """For newly inserted items: a blocked one is shown on its lead's timeline;
     a pending one wakes its account's push once the transaction commits."""
-    from apps.leads.models import EventKind, LeadEvent
-
     events, kick = [], set()
     for item, adapter, problems in queued:
         if problems:
@@ -111,8 +115,6 @@ def queue_submission(adapter, lead) -> tuple[OutboxItem | None, list]:
       queued again (the dealer fixed it);
     - accepted by the vendor: refused with a violation; it is never sent twice.
     """
-    from apps.core.violations import Violation
-
     with transaction.atomic():
         existing = (OutboxItem.objects.select_for_update()
                     .filter(account=adapter.account, dedupe_key=submission_key(lead)).first())
@@ -155,8 +157,6 @@ def adapters_for_lead(lead) -> list:
 def adapters_for_leads(leads) -> dict:
     """adapters_for_lead for many leads with one query; leads sharing an account
     share its adapter instance (a bulk import asks once, not per row)."""
-    from apps.vendors.core.models import VendorAccount
-
     leads = list(leads)
     accounts: dict[int, VendorAccount] = {}
     for lead in leads:
@@ -189,8 +189,24 @@ def adapters_for_leads(leads) -> dict:
 def kick_push(account_id: int) -> None:
     """Ask a worker to push now (the minute tick would, a little later)."""
     try:
-        from django_q.tasks import async_task
-
-        async_task("apps.sync.tasks.push_account", account_id, task_name=f"push-{account_id}", group="push")
+        django_q_tasks.async_task("apps.sync.tasks.push_account", account_id, task_name=f"push-{account_id}",
+                                  group="push")
     except Exception:  # noqa: BLE001 - the tick is the safety net; never fail a status change
         log.exception("could not queue the push task of account %s", account_id)
+
+
+class OutboxForLeads:
+    """The outbox as the lead services use it (apps.leads.outbound.Outbox),
+    installed by SyncConfig.ready."""
+
+    def adapters_for_leads(self, leads) -> dict:
+        return adapters_for_leads(leads)
+
+    def queue(self, adapter, lead, messages) -> None:
+        queue_messages(adapter, lead, messages)
+
+    def collecting(self):
+        return collect_messages()
+
+    def undelivered(self, lead_ref):
+        return OutboxItem.objects.filter(lead=lead_ref, state__in=[OutboxState.BLOCKED, OutboxState.FAILED])

@@ -4,7 +4,7 @@ days, then pruned by a daily django-q2 job (tasks.prune_retention).
 A stored page may be the only copy of a lead (a vendor such as Cat hands each
 lead out once), so a page is pruned only when it is old, processed, and every
 item in it has a vendor lead id that LeadHub holds a lead for
-(`adapter.stored_lead_ids`: the account's leads by vendor lead id; Capillary adds the
+(`stored_lead_ids`: the account's leads by vendor lead id, plus `adapter.linked_lead_ids`: Capillary adds the
 leads LeadHub submitted, linked to their Capillary id).
 Pending and unreadable pages, pages with an item without an id, and pages of a
 vendor whose adapter cannot name an item's lead id are never pruned.
@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.leads.lookup import lead_ids_by_vendor_id
+from apps.leads.models import EventKind, LeadEvent
 from apps.vendors.core.base import PageUnreadable
 
 from .models import InboxPage, OutboxItem, OutboxState, PageState
@@ -73,7 +75,7 @@ def _prune_pages(cutoff, result: PruneResult) -> None:
             adapter = adapters[page.account_id]
             ids = _lead_ids(page, adapter)
             if ids is not None:
-                if adapter.stored_lead_ids(ids) >= set(ids):
+                if stored_lead_ids(adapter, ids) >= set(ids):
                     deletable.append(page.pk)
                     continue
             result.pages_kept += 1
@@ -94,8 +96,6 @@ def _lead_ids(page: InboxPage, adapter) -> list[str] | None:
 
 
 def _clear_sent_payloads(cutoff, result: PruneResult) -> None:
-    from apps.leads.models import EventKind, LeadEvent
-
     with transaction.atomic():
         result.payloads_cleared = (OutboxItem.objects.filter(state=OutboxState.SENT, sent_at__lt=cutoff)
                                    .exclude(payload={}).update(payload={}))
@@ -108,3 +108,10 @@ def _clear_sent_payloads(cutoff, result: PruneResult) -> None:
             event.details = {k: v for k, v in event.details.items() if k != "payload"}
         LeadEvent.objects.bulk_update(batch, ["details"])
         result.events_cleared += len(batch)
+
+
+def stored_lead_ids(adapter, ids: list[str]) -> set[str]:
+    """Which of these vendor lead ids LeadHub holds a lead for (a page is never
+    the only copy of a lead it prunes): the account's leads by vendor lead id,
+    and the ids the vendor links to leads LeadHub created (linked_lead_ids)."""
+    return set(lead_ids_by_vendor_id(adapter.account.pk, ids)) | adapter.linked_lead_ids(ids)

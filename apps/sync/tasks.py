@@ -8,12 +8,17 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
+from django_q.models import Schedule
+from django_q import tasks as django_q_tasks  # looked up per call: tests swap async_task
 
+from apps.leads.models import PendingVendorValue
 from apps.vendors.core.models import VendorAccount
 
 from . import engine
 from .models import AccountSyncState, OutboxItem, OutboxState
+from .retention import prune
 
 log = logging.getLogger("leadhub.sync")
 TICK_SCHEDULE_NAME = "leadhub-sync-tick"
@@ -56,23 +61,17 @@ def queue_apply_pending(account_ids) -> None:
     """Queue apply_pending_values for those accounts that have leads waiting for
     a mapping, once the current transaction commits (never inside the request
     that saved the mapping, and never for a save that was rolled back)."""
-    from django.db import transaction
-
     ids = sorted(set(account_ids))
     if ids:
         transaction.on_commit(lambda: _enqueue_apply_pending(ids))
 
 
 def _enqueue_apply_pending(account_ids) -> None:
-    from django_q.tasks import async_task
-
-    from apps.leads.models import PendingVendorValue
-
     waiting = set(PendingVendorValue.objects.filter(account_id__in=account_ids).values_list("account_id", flat=True))
     for account_id in sorted(waiting):
         try:
-            async_task("apps.sync.tasks.apply_pending_values", account_id, task_name=f"mapping-{account_id}",
-                       group="mapping")
+            django_q_tasks.async_task("apps.sync.tasks.apply_pending_values", account_id,
+                                      task_name=f"mapping-{account_id}", group="mapping")
         except Exception:  # noqa: BLE001 - the account's next pull applies them too; never fail the save
             log.exception("could not queue apply_pending_values of account %s", account_id)
 
@@ -80,38 +79,33 @@ def _enqueue_apply_pending(account_ids) -> None:
 def tick() -> list[str]:
     """Every minute: queue what is due per enabled account — a pull when its
     interval has passed, a push when updates are due, the daily reconciliation."""
-    from django_q.tasks import async_task
-
     now = timezone.now()
     queued = []
     for account in VendorAccount.objects.filter(enabled=True):
         cls = account.adapter_class
         state, _ = AccountSyncState.objects.get_or_create(account=account)
         if cls.supports_pull and state.pull_due(now, account.pull_interval_minutes):
-            async_task(pull_account, account.pk, task_name=f"pull-{account.name}", group="pull")
+            django_q_tasks.async_task(pull_account, account.pk, task_name=f"pull-{account.name}", group="pull")
             queued.append(f"pull {account.name}")
         if (cls.supports_push or cls.supports_submit) and OutboxItem.objects.filter(account=account, state=OutboxState.PENDING,
                                                            next_attempt_at__lte=now).exists():
-            async_task(push_account, account.pk, task_name=f"push-{account.name}", group="push")
+            django_q_tasks.async_task(push_account, account.pk, task_name=f"push-{account.name}", group="push")
             queued.append(f"push {account.name}")
         if cls.supports_historic and (state.last_historic_ok_at is None
                                       or now - state.last_historic_ok_at >= timedelta(days=1)):
-            async_task(reconcile_account, account.pk, task_name=f"historic-{account.name}", group="historic")
+            django_q_tasks.async_task(reconcile_account, account.pk, task_name=f"historic-{account.name}",
+                                      group="historic")
             queued.append(f"historic {account.name}")
     return queued
 
 
 def prune_retention() -> dict:
     """Daily: prune stored vendor pages and sent payloads past LEADHUB_RETENTION_DAYS."""
-    from .retention import prune
-
     return prune().as_dict()
 
 
 def ensure_schedule(**kwargs) -> None:
     """Create the one-minute tick and the daily retention schedules (post_migrate), once."""
-    from django_q.models import Schedule
-
     Schedule.objects.get_or_create(name=TICK_SCHEDULE_NAME, defaults={
         "func": "apps.sync.tasks.tick", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1})
     Schedule.objects.get_or_create(name=RETENTION_SCHEDULE_NAME, defaults={

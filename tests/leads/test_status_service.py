@@ -158,7 +158,7 @@ def test_it_lets_the_vendor_queue_its_message_in_the_same_transaction(lead_a, mo
     def fail(self, lead, log):
         raise RuntimeError("outbox unavailable")
 
-    monkeypatch.setattr(CatAdapter, "record_status_change", fail)
+    monkeypatch.setattr(CatAdapter, "messages_for_status_change", fail)
     with pytest.raises(RuntimeError):
         change(lead_a, Status.ACCEPTED)
     assert Lead.objects.get(pk=lead_a.pk).status == Status.NEW  # rolled back with the failed queueing

@@ -18,7 +18,7 @@ from apps.leads.statuses import Status
 from apps.sync import engine
 from apps.sync.models import AccountSyncState, InboxPage, OutboxItem, OutboxState, PageState
 from apps.sync.outbox import SUBMIT_KIND, adapters_for_lead, queue_message, queue_submission
-from apps.vendors.core.base import ApplyResult, ParsedPage, PageUnreadable, VendorAdapter
+from apps.vendors.core.base import ApplyResult, PageUnreadable, ParsedPage, SendOutcome, VendorAdapter
 from apps.vendors.core.http import RawResponse
 from apps.vendors.core.models import VendorAccount
 from tests.conftest import make_lead
@@ -79,22 +79,23 @@ class FakeAdapter(VendorAdapter):
     def send(self, http, items):
         SENT.extend(item.payload for item in items)
         if REFUSE:
-            return [engine.SendOutcome(False, permanent=True, status=400, message="bad email",
-                                       response={"errors": ["bad email"]}) for item in items]
-        return [engine.SendOutcome(True, status=202, response={"vendorId": f"V{item.pk}"}) for item in items]
+            return [SendOutcome.refused("bad email", status=400, response={"errors": ["bad email"]}) for item in items]
+        return [SendOutcome.sent(status=202, response={"vendorId": f"V{item.pk}"}) for item in items]
 
     def after_sent(self, item, outcome):
         Lead.objects.filter(pk=item.lead_id).update(external_ref=outcome.response["vendorId"])
 
-    def record_status_change(self, lead, log):
+    def messages_for_status_change(self, lead, log):
         HEARD.append((self.account.name, "status", log.to_status))
-        super().record_status_change(lead, log)
+        return super().messages_for_status_change(lead, log)
 
-    def record_followup(self, lead, followup, *, event):
+    def messages_for_followup(self, lead, followup, *, event):
         HEARD.append((self.account.name, "followup", event))
+        return []
 
-    def record_owner_change(self, lead, actor=None):
+    def messages_for_owner_change(self, lead, actor=None):
         HEARD.append((self.account.name, "owner", lead.owner_id))
+        return []
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management import call_command
 
-from apps.core.management.commands.run_demo import SANDBOXES
+from apps.vendors.core.management.commands.run_demo import SANDBOXES
 from apps.vendors.cap import demo as cap_demo
 from apps.vendors.capillary import demo as capillary_demo
 from apps.vendors.core.models import VendorAccount

@@ -9,10 +9,15 @@ ProspectActivity each. Decisions: docs/vendors/aimbase.md.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from django.utils import timezone
 
-from apps.vendors.core.base import MappingList, SettingField, VendorAdapter, VendorError
+from apps.leads.models import StatusMapping
+from apps.sync.models import OutboxItem, OutboxState
+from apps.sync.outbox import submission_key
+from apps.vendors.core.base import (LOOKUP, RESEND, SUBMIT_KIND, MappingList, OutboundMessage, SendOutcome,
+                                    SettingField, VendorAdapter, VendorError)
 
 from . import payloads, rules
 from .client import AimbaseClient
@@ -28,9 +33,6 @@ NO_ID = {"", "0", "None", "null"}
 def aimbase_id(lead, account) -> str | None:
     """The lead's Id in Aimbase, once the account accepted its submission (kept
     on the sent submission's response); None when unknown."""
-    from apps.sync.models import OutboxItem, OutboxState
-    from apps.sync.outbox import submission_key
-
     response = (OutboxItem.objects.filter(account=account, dedupe_key=submission_key(lead), state=OutboxState.SENT)
                 .values_list("response", flat=True).first())
     value = str((response or {}).get("Id") or "").strip()
@@ -108,60 +110,47 @@ class AimbaseAdapter(VendorAdapter):
         if outcome.response is not None:
             item.response = outcome.response
 
-    def send(self, http, items):
-        """Submissions go as one Lead API batch, dispositions one by one; one
-        SendOutcome per item, in the items' order."""
-        from apps.sync.engine import SendOutcome
-        from apps.sync.outbox import SUBMIT_KIND
-
-        client = AimbaseClient(self.account, http)
-        outcomes = {}
+    def requests(self, items):
+        """Submissions together as one Lead API batch, dispositions one by one."""
         submits = [item for item in items if item.kind == SUBMIT_KIND]
-        if submits:
-            try:
-                outcomes.update(self._submit(client, submits))
-            except VendorError as exc:
-                outcomes.update({item.pk: SendOutcome.from_error(exc) for item in submits})
-        held_back = None
-        for item in items:
-            if item.kind == SUBMIT_KIND:
-                continue
-            if held_back is not None:
-                # Keep a lead's history in order: nothing overtakes a report that is
-                # to be retried.
-                outcomes[item.pk] = held_back
-                continue
-            try:
-                answer = client.post_activity(item.payload)
-                outcomes[item.pk] = SendOutcome(True, status=200, response=answer)
-            except VendorError as exc:
-                outcomes[item.pk] = SendOutcome(False, exc.permanent, exc.message, exc.status, exc.retry_after,
-                                                response={"message": exc.message} if exc.status == 200 else None)
-                if not exc.permanent:
-                    held_back = SendOutcome(False, False, f"held back: an earlier report failed ({exc.message})",
-                                            exc.status, exc.retry_after)
-        return [outcomes[item.pk] for item in items]
+        return ([submits] if submits else []) + [[item] for item in items if item.kind != SUBMIT_KIND]
+
+    def unconfirmed_policy(self, item) -> str:
+        """A submission whose answer was lost is looked up by its ExternalId before
+        it is sent again (the Lead OData API); an activity is sent again."""
+        return LOOKUP if item.kind == SUBMIT_KIND else RESEND
+
+    def send(self, http, items):
+        client = AimbaseClient(self.account, http)
+        if items[0].kind == SUBMIT_KIND:
+            outcomes = self._submit(client, items)
+            return [outcomes[item.pk] for item in items]
+        return [self._post_activity(client, item) for item in items]
+
+    def _post_activity(self, client: AimbaseClient, item) -> SendOutcome:
+        try:
+            return SendOutcome.sent(status=200, response=client.post_activity(item.payload))
+        except VendorError as exc:
+            outcome = SendOutcome.from_error(exc)
+            if exc.status == 200:  # answered, with a failure message in the body
+                return replace(outcome, response={"message": exc.message})
+            return outcome
 
     def _submit(self, client: AimbaseClient, items) -> dict:
         """Send a batch of submissions; {item pk: SendOutcome}.
 
-        Nothing is accepted twice where LeadHub can prevent it: before a request
-        each item is stamped (committed) with the LeadApiIdentifier it carries.
-        An item still stamped when it is next sent had no definite answer (a
-        timeout, a reset, a 5xx, an unreadable or short 201, a killed worker), so
-        Aimbase is first asked for its ExternalId (Lead OData API): found, it is
-        accepted with the Id found; not found, it is sent again. When the lookup
-        fails (any status, any transport error) those items stay queued (a
-        transient outcome naming the lookup failure) and the items never sent
-        before still go in this run.
+        Nothing is accepted twice where LeadHub can prevent it: an item the engine
+        hands over as unconfirmed (an earlier request had no definite answer: a
+        timeout, a reset, a 5xx, an unreadable or short 201, a killed worker) is
+        first looked up by its ExternalId (Lead OData API): found, it is accepted
+        with the Id found; not found, it is sent again. When the lookup fails
+        (any status, any transport error) those items stay queued (a transient
+        outcome naming the lookup failure) and the other items still go.
         """
-        from apps.sync.engine import SendOutcome
-        from apps.sync.models import OutboxItem
-
         outcomes = {}
         uncertain: dict[str, list] = {}
         for item in items:
-            if (item.response or {}).get("request"):
+            if getattr(item, "unconfirmed", False):
                 uncertain.setdefault(_sent_external_id(item, client.options), []).append(item)
         try:
             found = client.find_by_external_ids(list(uncertain)) if uncertain else {}
@@ -169,12 +158,12 @@ class AimbaseAdapter(VendorAdapter):
             found = {}
             for waiting in uncertain.values():
                 for item in waiting:
-                    outcomes[item.pk] = SendOutcome(False, False, f"not sent again: {exc.message}; it stays queued "
-                                                    "until Aimbase can say whether it already has this lead",
-                                                    exc.status, exc.retry_after)
+                    outcomes[item.pk] = SendOutcome.retry_later(
+                        f"not sent again: {exc.message}; it stays queued until Aimbase can say whether it already "
+                        "has this lead", status=exc.status, retry_after=exc.retry_after, may_have_reached=True)
         for ext_id, aimbase_lead_id in found.items():
             for item in uncertain.get(ext_id, ()):
-                outcomes[item.pk] = SendOutcome(True, status=200, response={
+                outcomes[item.pk] = SendOutcome.sent(status=200, response={
                     "Id": aimbase_lead_id, "Status": "Success", "ExternalId": ext_id,
                     "StatusMessage": "Found in Aimbase by ExternalId after an unanswered request; not sent again"})
         batch = [item for item in items if item.pk not in outcomes]
@@ -186,30 +175,20 @@ class AimbaseAdapter(VendorAdapter):
             identifiers.append(identifier)
             leads.append({"LeadApiIdentifier": identifier, **{k: v for k, v in item.payload.items()
                                                                   if k != "LeadApiIdentifier"}})
-            # Committed before the request: a worker killed during it leaves the stamp.
-            OutboxItem.objects.filter(pk=item.pk).update(response={"request": {
-                "LeadApiIdentifier": identifier, "ExternalId": leads[-1].get("ExternalId"),
-                "at": timezone.now().isoformat()}})
         try:
             answer = client.post_leads(leads)
         except VendorError as exc:
             if exc.permanent:  # a 400/401: nothing was created; say so on every lead of the batch
-                if exc.status in (401, 403):
-                    from apps.sync import alerts
-
-                    alerts.send_alert(self.account, "Aimbase refused the credentials",
-                                      f"{exc.message}\n\n{len(batch)} lead(s) were not submitted; queue them "
-                                      "again once the account's username and token are fixed.")
-                return outcomes | {item.pk: SendOutcome(False, True, f"Aimbase refused the batch: {exc.message}",
-                                                        exc.status, response={"error": exc.message})
-                                   for item in batch}
-            # Transient: the stamps stay, so the next attempt looks these up first.
+                return outcomes | {item.pk: SendOutcome.refused(
+                    f"Aimbase refused the batch: {exc.message}", status=exc.status, response={"error": exc.message},
+                    credentials_refused=exc.credentials_refused) for item in batch}
+            # Transient: still marked unconfirmed, so the next attempt looks these up first.
             return outcomes | {item.pk: SendOutcome.from_error(exc) for item in batch}
         top = answer.top_level_error
         if top and not answer.records:
             # Only a TopLevelError: the batch was refused as a whole (docs/vendors/aimbase.md).
-            return outcomes | {item.pk: SendOutcome(False, True, f"Aimbase refused the batch (TopLevelError): {top}",
-                                                    201, response={"TopLevelError": top})
+            return outcomes | {item.pk: SendOutcome.refused(f"Aimbase refused the batch (TopLevelError): {top}",
+                                                            status=201, response={"TopLevelError": top})
                                for item in batch}
         # Records (with or without a TopLevelError beside them) decide each lead
         # alone: a Success record is a lead Aimbase created, never to be sent again.
@@ -219,37 +198,34 @@ class AimbaseAdapter(VendorAdapter):
             if record is None:
                 # "The response record details for each lead will be returned in the
                 # order that they were submitted": a record missing means the answer
-                # was cut short. The stamp stays; the next attempt looks it up first.
-                outcomes[item.pk] = SendOutcome(False, False, "Aimbase's answer had no record for this lead"
-                                                f"{beside}; it is looked up by ExternalId before it is sent again", 201)
+                # was cut short. It stays marked; the next attempt looks it up first.
+                outcomes[item.pk] = SendOutcome.retry_later(
+                    f"Aimbase's answer had no record for this lead{beside}; it is looked up by ExternalId before it "
+                    "is sent again", status=201, may_have_reached=True)
                 continue
             stored = {**record, "TopLevelError": top} if top else record
             if str(record.get("Status") or "").lower() == "success":
-                outcomes[item.pk] = SendOutcome(True, status=201, response=stored)
+                outcomes[item.pk] = SendOutcome.sent(status=201, response=stored)
             else:
-                outcomes[item.pk] = SendOutcome(False, True, payloads.record_message(record) + beside, 201,
-                                                response=stored)
+                outcomes[item.pk] = SendOutcome.refused(payloads.record_message(record) + beside, status=201,
+                                                        response=stored)
         return outcomes
 
     # --- dispositions (only for leads Aimbase accepted: adapters_for_lead) -----------
-    def _queue_activity(self, lead, *, entry_type: str, detail: str, user: str, at, dedupe_key: str = "",
-                        status_log=None, detail_from: str = "") -> None:
-        from apps.sync.outbox import queue_message
-
+    def _activity(self, lead, *, entry_type: str, detail: str, user: str, at, dedupe_key: str = "",
+                  status_log=None, detail_from: str = "") -> list[OutboundMessage]:
         known = aimbase_id(lead, self.account)
         if known is None:
-            return  # Aimbase gave no Id: the Disposition API cannot name the lead
+            return []  # Aimbase gave no Id: the Disposition API cannot name the lead
         activity, problems = payloads.build_activity(at=at, entry_type=entry_type, detail=detail, user=user,
                                                      lead_id=lead.pk, aimbase_id=known, detail_from=detail_from)
-        queue_message(self, lead, kind=DISPOSITION_KIND, payload=activity, problems=problems,
-                      status_log=status_log, dedupe_key=dedupe_key)
+        return [OutboundMessage(kind=DISPOSITION_KIND, payload=activity, problems=tuple(problems),
+                                status_log=status_log, dedupe_key=dedupe_key)]
 
     def build_outbox_payload(self, lead, log):
         """The ProspectActivity for a status (or stage) change, or None when Aimbase
         is not told: the lead's Id in Aimbase is unknown, or the dealer mapped the
         status to no Aimbase status (a stage change goes as StageChanged)."""
-        from apps.leads.models import StatusMapping
-
         known = aimbase_id(lead, self.account)
         if log is None or known is None:
             return None, []
@@ -268,34 +244,33 @@ class AimbaseAdapter(VendorAdapter):
                                        user=user, lead_id=lead.pk, aimbase_id=known,
                                        detail_from="the dealer's status mapping to Aimbase")
 
-    def record_status_change(self, lead, log) -> None:
-        from apps.sync.outbox import queue_message
-
+    def messages_for_status_change(self, lead, log) -> list[OutboundMessage]:
         payload, problems = self.build_outbox_payload(lead, log)
-        if payload is not None or problems:
-            queue_message(self, lead, kind=DISPOSITION_KIND, payload=payload, problems=problems, status_log=log,
-                          dedupe_key=f"status:{log.pk}")
+        if payload is None and not problems:
+            return []
+        return [OutboundMessage(kind=DISPOSITION_KIND, payload=payload, problems=tuple(problems), status_log=log,
+                                dedupe_key=f"status:{log.pk}")]
 
-    def record_followup(self, lead, followup, *, event: str) -> None:
+    def messages_for_followup(self, lead, followup, *, event: str) -> list[OutboundMessage]:
         """A scheduled follow-up is a FollowUp entry, a completed one an Activity;
         the detail is the activity type (payloads.FOLLOWUP_ACTIVITY). DealershipUser
         is "who did it": whoever completed it, or whoever scheduled it (its
         creator, not the salesperson it is assigned to)."""
         detail = payloads.FOLLOWUP_ACTIVITY.get(followup.kind, "Note")
         if event == "completed":
-            self._queue_activity(lead, entry_type="Activity", detail=detail, user=_user_label(followup.done_by),
-                                 at=followup.done_at or timezone.now(), dedupe_key=f"followup:{followup.pk}:done")
-        else:
-            self._queue_activity(lead, entry_type="FollowUp", detail=detail, user=_user_label(followup.created_by),
-                                 at=timezone.now(), dedupe_key=f"followup:{followup.pk}:scheduled")
+            return self._activity(lead, entry_type="Activity", detail=detail, user=_user_label(followup.done_by),
+                                  at=followup.done_at or timezone.now(), dedupe_key=f"followup:{followup.pk}:done")
+        return self._activity(lead, entry_type="FollowUp", detail=detail, user=_user_label(followup.created_by),
+                              at=timezone.now(), dedupe_key=f"followup:{followup.pk}:scheduled")
 
-    def record_owner_change(self, lead, actor=None) -> None:
+    def messages_for_owner_change(self, lead, actor=None) -> list[OutboundMessage]:
         """A new owner: StatusChanged "Assigned" (a status change Aimbase lists and
         maps) with DealershipUser "who did it" (`actor`, the user who assigned;
         omitted when LeadHub assigned it itself). Unassigning is not reported."""
-        if lead.owner_id:
-            self._queue_activity(lead, entry_type="StatusChanged", detail="Assigned",
-                                 user=_user_label(actor), at=timezone.now())
+        if not lead.owner_id:
+            return []
+        return self._activity(lead, entry_type="StatusChanged", detail="Assigned", user=_user_label(actor),
+                              at=timezone.now())
 
     def rebuild_outbox_payload(self, item):
         if item.kind == DISPOSITION_KIND:

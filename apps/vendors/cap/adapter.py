@@ -7,26 +7,23 @@ There is nothing to pull and no status to report. Decisions: docs/vendors/cap.md
 Never twice: CAP's document offers no idempotency key and no way to look an
 enquiry up, so a submission whose request may have reached CAP without LeadHub
 reading the answer (a read timeout, a connection reset after sending, a worker
-killed mid-request) is not resent automatically: it is held as failed, shown
-on the lead, alerted, and resent only by "Retry now" (or automatically when the
-account's resend_when_answer_lost setting says CAP de-duplicates on
-externalReferenceId). A request that never reached CAP, a 429 and a 5xx are
+killed mid-request) is not resent automatically (unconfirmed_policy HOLD: the
+engine holds it as failed, shown on the lead, alerted; "Retry now" resends),
+unless the account's resend_when_answer_lost setting says CAP de-duplicates on
+externalReferenceId. A request that never reached CAP, a 429 and a 5xx are
 retried by the outbox with backoff.
 """
 from __future__ import annotations
 
 from django.utils import timezone
 
-from apps.vendors.core.base import EndpointPreset, SettingField, VendorAdapter, VendorError
+from apps.leads.models import Lead
+from apps.vendors.core.base import HOLD, RESEND, EndpointPreset, SendOutcome, SettingField, VendorAdapter, VendorError
 
 from . import payloads, rules
 from .client import CapClient, read_answer
 
 DOC = "cap-gateway-lead-submission.txt"
-# Left on an item (committed) just before its request goes out; replaced by
-# whatever the attempt ends with. Finding it on a claimed item means a worker
-# died after sending: CAP may have the lead.
-STARTED = "request_started_at"
 YES = ("1", "yes", "true", "on")
 
 
@@ -72,8 +69,6 @@ class CapGatewayAdapter(VendorAdapter):
 
     def after_sent(self, item, outcome) -> None:
         """Keep CAP's references on the lead: submission_extras["cap"]["submissions"][account]."""
-        from apps.leads.models import Lead
-
         result = (outcome.response or {}).get("result") or {}
         lead = Lead.objects.select_for_update().get(pk=item.lead_id)
         extras = dict(lead.submission_extras or {})
@@ -90,94 +85,46 @@ class CapGatewayAdapter(VendorAdapter):
         item.lead.submission_extras = extras
 
     # --- sending ----------------------------------------------------------------------
-    def send(self, http, items):
-        """One POST per item, in order. Stops at the first answer that says CAP
-        cannot take anything now (401, 429, 5xx): the rest are not sent."""
-        from apps.sync.engine import SendOutcome
-
-        client = CapClient(self.account, http)
-        outcomes, credentials, lost = [], [], []
-        for index, item in enumerate(items):
-            outcome = self._send_one(client, item)
-            outcomes.append(outcome)
-            if outcome.status == 401:
-                credentials.append(item)
-            elif (outcome.response or {}).get("answer_lost"):
-                lost.append(item)
-            if outcome.status == 401 or (not outcome.ok and not outcome.permanent):
-                held = SendOutcome(False, permanent=outcome.permanent, status=None,
-                                   message=f"not sent: CAP answered an earlier lead with {outcome.message}",
-                                   response={"not_sent": True})
-                outcomes += [held] * (len(items) - index - 1)
-                credentials += items[index + 1:] if outcome.status == 401 else []
-                break
-        if credentials:
-            self._alert_credentials(credentials, outcomes[items.index(credentials[0])].message)
-        if lost:
-            self._alert_lost(lost)
-        return outcomes
-
-    def _send_one(self, client: CapClient, item):
-        from apps.sync.engine import SendOutcome
-        from apps.sync.models import OutboxItem
-
+    def unconfirmed_policy(self, item) -> str:
+        """CAP's document offers no idempotency key and no look-up: a submission
+        CAP may have received is never resent automatically (HOLD) unless the
+        account says CAP de-duplicates on externalReferenceId."""
         resend = str((self.account.options or {}).get("resend_when_answer_lost", "")).strip().lower() in YES
-        if (item.response or {}).get(STARTED) and not resend:
-            return _lost(f"the worker sending it stopped after its request left (at {item.response[STARTED]})")
-        OutboxItem.objects.filter(pk=item.pk).update(response={STARTED: timezone.now().isoformat()})
+        return RESEND if resend else HOLD
+
+    def hold_advice(self, item) -> str:
+        return (f"ask CAP about externalReferenceId {item.lead_id}; if CAP has no such enquiry, use Retry now to "
+                "send it again.")
+
+    def send(self, http, items):
+        """One POST per item (the engine sends one item per request and stops at
+        the first answer that says CAP cannot take anything now)."""
+        return [self._send_one(CapClient(self.account, http), item) for item in items]
+
+    def _send_one(self, client: CapClient, item) -> SendOutcome:
         try:
             raw = client.submit(item.payload)
         except VendorError as exc:
             if exc.received_status is not None and 200 <= exc.received_status < 300:
                 # CAP said 202 before the body was cut: accepted, references unknown.
-                return SendOutcome(True, status=exc.received_status,
-                                   response={"status": exc.received_status, "messages": [], "result": {},
-                                             "unreadable_body": exc.message})
-            if exc.reached is False or resend or (exc.received_status or 0) >= 500:
-                return SendOutcome(False, permanent=False, message=exc.message, status=exc.received_status,
-                                   response={"not_sent" if exc.reached is False else "error": exc.message})
-            return _lost(exc.message)
+                return SendOutcome.sent(status=exc.received_status,
+                                        response={"status": exc.received_status, "messages": [], "result": {},
+                                                  "unreadable_body": exc.message})
+            # A 5xx answered by CAP created nothing (docs/vendors/cap.md); a request
+            # that left without an answer may have.
+            reached = exc.reached is not False and (exc.received_status or 0) < 500
+            return SendOutcome.retry_later(exc.message, status=exc.received_status, may_have_reached=reached,
+                                           response={"not_sent" if exc.reached is False else "error": exc.message})
         answer = read_answer(raw)
         response = answer.as_response()
         if answer.kind == "accepted":
-            return SendOutcome(True, status=answer.status, response=response)
+            return SendOutcome.sent(status=answer.status, response=response)
         if answer.kind == "retry":
-            return SendOutcome(False, permanent=False, status=answer.status, retry_after=raw.retry_after(),
-                               message=f"CAP answered {answer.status}: {answer.text}", response=response)
+            return SendOutcome.retry_later(f"CAP answered {answer.status}: {answer.text}", status=answer.status,
+                                           retry_after=raw.retry_after(), response=response)
         if answer.kind == "credentials":
-            return SendOutcome(False, permanent=True, status=401, response=response,
-                               message=f"CAP refused the API key (401: {answer.text}); fix the account's API key, "
-                                       "then use Retry now on the outbox: the lead is kept.")
-        return SendOutcome(False, permanent=True, status=answer.status, response=response,
-                           message=f"CAP refused the lead ({answer.status}): {answer.text}")
-
-    def _alert_credentials(self, items, message: str) -> None:
-        from apps.sync import alerts
-        from apps.sync.models import OutboxItem, OutboxState
-
-        already = OutboxItem.objects.filter(account=self.account, state=OutboxState.FAILED, last_status_code=401,
-                                            alerted_at__isnull=False).exists()
-        if already or alerts.send_alert(self.account, "CAP refused the API key (401)", (
-                f"{message}\n\n{len(items)} lead(s) were not submitted and are kept: "
-                + ", ".join(str(item.lead_id) for item in items))) is False:
-            return
-        OutboxItem.objects.filter(pk__in=[item.pk for item in items]).update(alerted_at=timezone.now())
-
-    def _alert_lost(self, items) -> None:
-        from apps.sync import alerts
-
-        alerts.send_alert(self.account, "submission answer lost", (
-            "LeadHub sent these leads to CAP but did not read CAP's answer, so CAP may or may not have them. "
-            "They were not resent automatically (CAP's document offers no way to send one twice safely). "
-            "Ask CAP whether it has an enquiry with these externalReferenceIds; if not, use Retry now.\n\n"
-            + "\n".join(f"- lead {item.lead_id} (externalReferenceId {item.lead_id}, outbox {item.pk})"
-                        for item in items)))
-
-
-def _lost(why: str):
-    from apps.sync.engine import SendOutcome
-
-    return SendOutcome(False, permanent=True, message=(
-        f"CAP may have received this lead but its answer was lost ({why}). Not resent automatically, to never "
-        "create a second enquiry: ask CAP about externalReferenceId, then Retry now to resend if it has none."),
-        response={"answer_lost": True, "why": why})
+            return SendOutcome.refused(f"CAP refused the API key (401: {answer.text}); fix the account's API key, "
+                                       "then use Retry now on the outbox: the lead is kept.",
+                                       status=401, response=response, credentials_refused=True)
+        return SendOutcome.refused(f"CAP refused the lead ({answer.status}): {answer.text}", status=answer.status,
+                                   response=response)

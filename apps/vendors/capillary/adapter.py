@@ -12,10 +12,16 @@ from __future__ import annotations
 from django.db import transaction
 
 from apps.core.violations import Violation
-from apps.vendors.core.base import ApplyResult, MappingList, ParsedPage, SettingField, VendorAdapter, VendorError
+from apps.leads.models import FollowUp, ReasonMapping, StageMapping, StatusMapping
+from apps.vendors.core.base import (LOOKUP, ApplyResult, MappingList, OutboundMessage, ParsedPage, SettingField,
+                                    VendorAdapter, VendorError)
+from apps.vendors.core.http import VendorHTTP, call_with_retries
 
 from . import client as api
 from . import feed, payloads, rules
+from .inbound import Upsert, store_lists
+from .models import CapillaryLink, CapillaryReason, CapillarySubStatus, LinkKind
+from .outbound import Pusher, record_answer
 from .rules import KIND_FOLLOWUP, KIND_STATUS, KIND_UPDATE, STATUSES
 
 DOC = "capillary-lms-leads-v2.md"
@@ -70,8 +76,6 @@ class CapillaryAdapter(VendorAdapter):
 
     # --- mappings -------------------------------------------------------------------------
     def mappings(self) -> payloads.Mappings:
-        from apps.leads.models import ReasonMapping, StageMapping, StatusMapping
-
         dealer_id = self.account.dealer_id
         options = self.account.options or {}
         reasons = {}
@@ -94,8 +98,6 @@ class CapillaryAdapter(VendorAdapter):
     @classmethod
     def mapping_values(cls, what: str, dealer_id: int | None) -> list[str]:
         """Sub-statuses fetched for the dealer's Capillary accounts (the stage list)."""
-        from .models import CapillarySubStatus
-
         if what != "stage" or dealer_id is None:
             return []
         subs = CapillarySubStatus.objects.filter(account__dealer_id=dealer_id, account__vendor=cls.kind)
@@ -106,8 +108,6 @@ class CapillaryAdapter(VendorAdapter):
 
     @classmethod
     def _accepted_status(cls, dealer_id: int) -> str | None:
-        from apps.leads.models import StatusMapping
-
         return (StatusMapping.objects.filter(dealer_id=dealer_id, vendor=cls.kind, status="accepted")
                 .values_list("vendor_value", flat=True).first())
 
@@ -116,8 +116,6 @@ class CapillaryAdapter(VendorAdapter):
                       sub_status: str = "") -> list[Violation]:
         """A dealer admin's mapping checked against the organisation's fetched lists
         (the reasons and sub-statuses of the dealer's Capillary accounts)."""
-        from .models import CapillaryReason, CapillarySubStatus
-
         if what == "reason":
             known = set(CapillaryReason.objects.filter(account__dealer_id=dealer_id,
                                                        account__vendor=cls.kind).values_list("reason_id", flat=True))
@@ -158,8 +156,6 @@ class CapillaryAdapter(VendorAdapter):
                                      reason=log.reason, at=log.created_at)
 
     def build_submission(self, lead):
-        from apps.leads.models import FollowUp
-
         if lead.vendor_account_id == self.account.pk:
             return None, [Violation("lead", "from_capillary", "This lead came from this Capillary account.")]
         extras = (lead.submission_extras or {}).get(self.kind, {})
@@ -176,31 +172,28 @@ class CapillaryAdapter(VendorAdapter):
             extended_fields=extras.get("extendedFields") or {}, status_logs=logs, followups=followups)
         return payloads.build_create(self.mappings(), facts)
 
-    def record_followup(self, lead, followup, *, event: str) -> None:
+    def messages_for_followup(self, lead, followup, *, event: str) -> list[OutboundMessage]:
         """Capillary records follow-ups that happened ("followedUpOn*"): a completed
         one is sent; a scheduled one is not (Capillary has no schedule call; its
         date goes out as nextFollowUp with the follow-up that precedes it)."""
         if event != "completed":
-            return
-        from apps.sync.outbox import queue_message
-
+            return []
         payload, problems = self._followup_payload(lead, followup)
-        queue_message(self, lead, kind=KIND_FOLLOWUP, payload=payload, problems=problems,
-                      dedupe_key=f"{KIND_FOLLOWUP}:{followup.pk}")
+        return [OutboundMessage(kind=KIND_FOLLOWUP, payload=payload, problems=tuple(problems),
+                                dedupe_key=f"{KIND_FOLLOWUP}:{followup.pk}")]
 
     def _followup_payload(self, lead, followup):
         return payloads.build_followup(self.mappings(), done_at=followup.done_at, scheduled_at=followup.scheduled_at,
                                        notes=followup.outcome_notes or followup.notes,
                                        next_at=followup.next_follow_up_at or lead.next_follow_up_at)
 
-    def record_owner_change(self, lead, actor=None) -> None:
+    def messages_for_owner_change(self, lead, actor=None) -> list[OutboundMessage]:
         """PUT /leads/{id} with the owner's username (and the extended fields).
         An unassigned lead has no owner to send: nothing is queued."""
-        from apps.sync.outbox import queue_message
-
         payload, problems = self._update_payload(lead)
-        if payload is not None or problems:
-            queue_message(self, lead, kind=KIND_UPDATE, payload=payload, problems=problems)
+        if payload is None and not problems:
+            return []
+        return [OutboundMessage(kind=KIND_UPDATE, payload=payload, problems=tuple(problems))]
 
     def _update_payload(self, lead):
         extras = (lead.submission_extras or {}).get(self.kind, {})
@@ -208,8 +201,6 @@ class CapillaryAdapter(VendorAdapter):
                                           extended_fields=extras.get("extendedFields"))
 
     def rebuild_outbox_payload(self, item):
-        from apps.leads.models import FollowUp
-
         if item.kind == KIND_FOLLOWUP:
             followup = FollowUp.objects.filter(pk=int(item.dedupe_key.split(":")[1])).first()
             if followup is None:
@@ -234,14 +225,15 @@ class CapillaryAdapter(VendorAdapter):
         return [rules.check_message(item) for item in items]
 
     # --- push -----------------------------------------------------------------------------
-    def send(self, http, items):
-        from .outbound import Pusher
+    def unconfirmed_policy(self, item) -> str:
+        """A call whose answer was lost is looked up in Capillary before it is made
+        again (a lead or follow-up created twice is not undone)."""
+        return LOOKUP
 
+    def send(self, http, items):
         return Pusher(self, http).send(items)
 
     def after_sent(self, item, outcome) -> None:
-        from .outbound import record_answer
-
         record_answer(self, item, outcome)
 
     # --- pull -----------------------------------------------------------------------------
@@ -270,27 +262,18 @@ class CapillaryAdapter(VendorAdapter):
         # LeadHub submitted, its CapillaryLink) holds the latest copy of the item.
         return str(item["id"]) if isinstance(item, dict) and item.get("id") is not None else None
 
-    def stored_lead_ids(self, ids):
-        from .models import CapillaryLink, LinkKind
-
+    def linked_lead_ids(self, ids):
         linked = CapillaryLink.objects.filter(account=self.account, kind=LinkKind.LEAD, capillary_id__in=ids)
-        return super().stored_lead_ids(ids) | set(linked.values_list("capillary_id", flat=True))
+        return set(linked.values_list("capillary_id", flat=True))
 
     def apply_page(self, page: ParsedPage, *, kind: str) -> ApplyResult:
-        from .inbound import Upsert, store_lists
-
         lists = getattr(self, "_lists", None)
         if lists is not None:
             store_lists(self.account, *lists)
             self._lists = None
         return Upsert(self, self.mappings()).run(page.items)
 
-    def apply_items(self, items, *, kind):
-        return self.apply_page(ParsedPage(items), kind=kind)
-
     def apply_pending(self, lead, rows) -> int:
-        from .inbound import Upsert
-
         # One Upsert (the mappings read once) for every lead of a run.
         if getattr(self, "_pending_upsert", None) is None:
             self._pending_upsert = Upsert(self, self.mappings())
@@ -301,15 +284,10 @@ class CapillaryAdapter(VendorAdapter):
 
 def refresh_lists(account) -> tuple[int, int]:
     """GET /leads/reasons and /leads/substatuses into LeadHub; (reasons, sub-statuses)."""
-    from apps.sync.engine import _retrying_call
-    from apps.vendors.core.http import VendorHTTP
-
-    from .inbound import store_lists
-
     http = VendorHTTP(vendor=account.vendor, account=account.name)
     try:
         client = api.CapillaryClient(account, http)
-        reasons, subs = _retrying_call(client.reasons), _retrying_call(client.substatuses)
+        reasons, subs = call_with_retries(client.reasons), call_with_retries(client.substatuses)
     finally:
         http.close()
     with transaction.atomic():
@@ -332,8 +310,6 @@ def create_substatus(account, status: str, sub_status: str) -> list[Violation]:
 
 
 def _create(account, fn) -> list[Violation]:
-    from apps.vendors.core.http import VendorHTTP
-
     http = VendorHTTP(vendor=account.vendor, account=account.name)
     try:
         fn(api.CapillaryClient(account, http))

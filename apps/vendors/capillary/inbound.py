@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.leads.history import record_lead_history
 from apps.leads.lookup import leads_by_vendor_id
-from apps.leads.models import (EventKind, FollowUp, Lead, LeadEvent, Origin, PendingField, Reason, SalesStage,
+from apps.leads.models import (EventKind, FollowUp, Lead, LeadEvent, Origin, PendingField, PendingVendorValue, Reason, SalesStage,
                                Source, StatusLog)
 from apps.leads.pending import add_review_note, pending_record, pending_resolve_field
 from apps.leads.services import lead_record_vendor_owner, lead_record_vendor_status, lead_refresh_next_follow_up
@@ -331,8 +331,6 @@ class Upsert:
                                              ).update(status_log=log)
         if PendingField.OWNER in by_field:
             self.apply_owner(lead, by_field[PendingField.OWNER].vendor_value)
-        from apps.leads.models import PendingVendorValue
-
         return before - PendingVendorValue.objects.filter(lead=lead, account=self.account).count()
 
     def _may_apply(self, lead, row) -> bool:

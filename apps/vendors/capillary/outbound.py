@@ -1,13 +1,13 @@
 """Sending LeadHub's messages to Capillary, one call per message, in order per lead.
 
-- A message for a lead Capillary has no id for yet waits (a transient outcome)
-  until the lead's submission was accepted; in the same batch the new id is
-  used at once.
-- A message waits behind an earlier message of the same lead still queued, so
-  a retried status change is never overtaken by a later one.
+- A lead's messages go in order, each after the one before it was answered
+  (the engine claims one unfinished message per lead), so a message for a lead
+  LeadHub submitted goes once Capillary created it and knows its id.
 - A repeat of a call whose outcome LeadHub does not know (a timeout, a reset,
-  an unreadable answer) first looks in Capillary for the effect: a new lead or
-  a follow-up already there is taken as the answer instead of being created twice.
+  an unreadable answer, a worker that died: the engine hands it over as
+  unconfirmed, the LOOKUP policy) first looks in Capillary for the effect: a
+  new lead or a follow-up already there is taken as the answer instead of being
+  created twice.
 - Capillary's warnings and errors arrays are kept in OutboxItem.response and
   shown on the lead.
 """
@@ -17,7 +17,7 @@ import json
 
 from apps.leads.models import EventKind, FollowUp, LeadEvent
 from apps.sync.models import OutboxItem, OutboxState
-from apps.vendors.core.base import VendorError
+from apps.vendors.core.base import SendOutcome, VendorError
 
 from . import client as api
 from . import payloads
@@ -46,56 +46,33 @@ class Pusher:
         self.adapter = adapter
         self.account = adapter.account
         self.client = api.CapillaryClient(self.account, http)
-        self.created: dict[int, str] = {}  # lead pk -> Capillary id created in this batch
-        self.held: set[int] = set()  # leads with a message that did not go out in this batch
 
     def send(self, items) -> list:
-        from apps.sync.engine import SendOutcome
-
         outcomes = []
         for item in items:
             try:
-                outcome = self._one(item)
+                outcomes.append(self._one(item))
             except VendorError as exc:
-                outcome = SendOutcome.from_error(exc)
-            if not outcome.ok:
-                self.held.add(item.lead_id)
-            outcomes.append(outcome)
+                outcomes.append(SendOutcome.from_error(exc))
         return outcomes
 
-    def _wait(self, message: str):
-        from apps.sync.engine import SendOutcome
-
-        return SendOutcome(False, permanent=False, message=message)
-
     def _one(self, item):
-        from apps.sync.engine import SendOutcome
-
-        if item.lead_id in self.held:
-            return self._wait("waits behind an earlier message of this lead")
-        earlier = (OutboxItem.objects.filter(account=self.account, lead_id=item.lead_id, id__lt=item.pk)
-                   .filter(state__in=[OutboxState.PENDING, OutboxState.SENDING])
-                   .exclude(state=OutboxState.SENDING, claimed_by=item.claimed_by).order_by("id").first())
-        if earlier is not None and item.kind != KIND_CREATE:
-            return self._wait(f"waits behind outbox {earlier.pk} ({earlier.kind}) of this lead")
         if item.kind == KIND_CREATE:
             cap_id = None
         else:
-            cap_id = self.created.get(item.lead_id) or capillary_id_of(self.account, item.lead)
+            cap_id = capillary_id_of(self.account, item.lead)
             if cap_id is None:
                 submitted = OutboxItem.objects.filter(account=self.account, lead_id=item.lead_id,
                                                       kind=KIND_CREATE).exclude(state=OutboxState.SENT).first()
                 if submitted is None:
-                    return SendOutcome(False, permanent=True, message="The lead is not in Capillary: it was "
-                                                                      "neither received from nor submitted to it.")
-                if submitted.state in (OutboxState.FAILED, OutboxState.BLOCKED):
-                    # A resubmission is built from the lead as it is then, this change included.
-                    return SendOutcome(False, permanent=True,
-                                       message=f"Capillary did not create the lead (outbox {submitted.pk}); "
-                                               "submitting it again sends the lead as it is then")
-                return self._wait(f"waits until Capillary created the lead (outbox {submitted.pk}, "
-                                  f"{submitted.get_state_display().lower()})")
-        if item.attempts and item.last_status_code in (None, 200, 201):
+                    return SendOutcome.refused("The lead is not in Capillary: it was neither received from nor "
+                                               "submitted to it.")
+                # Not created (the engine sends a lead's messages in order, so a
+                # submission still queued would have held this one back).
+                # A resubmission is built from the lead as it is then, this change included.
+                return SendOutcome.refused(f"Capillary did not create the lead (outbox {submitted.pk}); "
+                                           "submitting it again sends the lead as it is then")
+        if getattr(item, "unconfirmed", False):
             found = self._already_done(item, cap_id)
             if found is not None:
                 return self._ok(item, found, 200, note="found in Capillary after an unanswered attempt")
@@ -104,8 +81,8 @@ class Pusher:
         raw = self.client.send(method, path, item.payload)
         code = raw.status_code
         if code == 429 or code >= 500:
-            return SendOutcome(False, permanent=False, status=code, retry_after=raw.retry_after(),
-                               message=f"{raw.request}: {code} {api.message_of(raw)}")
+            return SendOutcome.retry_later(f"{raw.request}: {code} {api.message_of(raw)}", status=code,
+                                           retry_after=raw.retry_after())
         try:
             data = json.loads(raw.body)
         except (ValueError, UnicodeDecodeError):
@@ -114,22 +91,21 @@ class Pusher:
             if 400 <= code < 500 and code != 408:  # 408: a proxy's timeout, nothing refused
                 # A refusal whatever its body says (an HTML error page from a proxy,
                 # say): nothing was done, and the same request would be refused again.
-                return SendOutcome(False, permanent=True, status=code,
-                                   message=f"Capillary refused it ({code}): {api.message_of(raw)}")
+                return SendOutcome.refused(f"Capillary refused it ({code}): {api.message_of(raw)}", status=code,
+                                           credentials_refused=code in (401, 403))
             # A 2xx (or another answer) we cannot read may have worked: retried, with
             # a look in Capillary first.
-            return SendOutcome(False, permanent=False, status=None,
-                               message=f"{raw.request}: {code} with an unreadable answer ({raw.body[:60]!r})")
+            return SendOutcome.retry_later(f"{raw.request}: {code} with an unreadable answer ({raw.body[:60]!r})",
+                                           may_have_reached=True)
         errors, warnings = api.problems_of(data)
         if code in (200, 201) and not errors:
             return self._ok(item, data, code)
         message = "; ".join(errors) or api.message_of(raw)
-        return SendOutcome(False, permanent=True, status=code, message=f"Capillary refused it ({code}): {message}",
-                           response={"errors": errors, "warnings": warnings})
+        return SendOutcome.refused(f"Capillary refused it ({code}): {message}", status=code,
+                                   response={"errors": errors, "warnings": warnings},
+                                   credentials_refused=code in (401, 403))
 
     def _ok(self, item, data: dict, code: int, note: str = ""):
-        from apps.sync.engine import SendOutcome
-
         errors, warnings = api.problems_of(data)
         response = {"id": data.get("id"), "userId": data.get("userId"), "status": data.get("status"),
                     "lastUpdatedOn": data.get("lastUpdatedOn"), "warnings": warnings, "errors": errors,
@@ -138,11 +114,10 @@ class Pusher:
         if note:
             response["note"] = note
         if item.kind == KIND_CREATE and data.get("id") is not None:
-            self.created[item.lead_id] = str(data["id"])
             # The whole lead as Capillary answered, for record_answer (the engine
             # calls after_sent on this same adapter): the next pull compares with it.
             self.adapter.created_answers[item.pk] = {k: v for k, v in data.items() if k not in ("warnings", "errors")}
-        return SendOutcome(True, status=code, response=response)
+        return SendOutcome.sent(status=code, response=response)
 
     def _already_done(self, item, cap_id) -> dict | None:
         """The lead as Capillary has it when the earlier attempt's effect is there."""

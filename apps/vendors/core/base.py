@@ -1,25 +1,31 @@
-"""The interface every vendor integration implements, and its one error type.
+"""The vendor contract: what every vendor integration implements, the results it
+hands back, and its one error type.
 
-A vendor is a package apps/vendors/<kind>/ whose adapter class declares:
-- what an account of that vendor needs (settings_fields: which are secret, which
-  required), and the endpoint presets from the vendor's document;
-- which of the dealer's lists must be mapped to which vendor values
-  (mapping_lists), so the admin can offer the vendor's values and show what is
-  unmapped;
-- the rules it adds to a status change (check_status_change), called by the one
-  status service.
-Transport and sync methods (pull, push, submit) are added per vendor by the
-integration issues; the sync layer calls them through this interface only.
+A vendor is a Django app apps/vendors/<kind>/ whose adapter subclasses
+VendorAdapter. The adapter never writes a sync row: it returns messages
+(OutboundMessage) and outcomes (SendOutcome, ApplyResult); the lead services,
+the outbox and the engine write the rows and own the policy around them
+(ordering, retries, holding back, marking before sending, alerts). So this
+module imports nothing of apps.leads or apps.sync.
+
+The contract has five parts, in this order below:
+- declarations: who the vendor is, what an account needs, what it supports;
+- rules: what the vendor adds to a dealer's change (violations as data);
+- inbound: fetching, parsing and applying pages of leads;
+- outbound: the messages a change produces, building payloads and sending;
+- retention: how retention reads a stored page.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from apps.core.violations import Violation
 
-if TYPE_CHECKING:  # pragma: no cover
-    from apps.leads.models import Lead
+# The kind of message that submits a dealer's lead to a vendor (one per lead and
+# account); the other kinds are the vendor's own ("status_update" by default).
+SUBMIT_KIND = "submit"
+STATUS_KIND = "status_update"
 
 
 class VendorError(Exception):
@@ -34,8 +40,7 @@ class VendorError(Exception):
     the vendor (False: the connection was never made, so nothing was received;
     True: sent, then the answer was lost or cut; None: not a transport failure or
     unknown) and `received_status` is the status line read before the body was
-    lost, if any. A vendor that creates something per request (a lead
-    submission) uses them to never resend what the vendor may already have.
+    lost, if any.
     """
 
     def __init__(self, message: str, *, permanent: bool, status: int | None = None,
@@ -49,6 +54,10 @@ class VendorError(Exception):
         self.reached = reached
         self.received_status = received_status
 
+    @property
+    def credentials_refused(self) -> bool:
+        return self.permanent and self.status in (401, 403)
+
 
 class PageUnreadable(Exception):
     """A vendor page that cannot be parsed (malformed or truncated body). The page
@@ -57,11 +66,12 @@ class PageUnreadable(Exception):
 
 @dataclass
 class ApplyResult:
-    """What applying one page of vendor items did."""
+    """What applying one page of vendor items did. `notes`: items flagged for a
+    person's review (reported on the run, they do not fail it)."""
 
     created: int = 0
     updated: int = 0
-    notes: list[str] = field(default_factory=list)  # anything flagged for review
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -78,6 +88,66 @@ class ParsedPage:
     items: list
     prepared: object = None
     cursor: dict | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboundMessage:
+    """One message a vendor must be told, as an adapter builds it; the outbox
+    queues it (pending, or blocked by `problems`, shown on the lead).
+
+    dedupe_key: unique per account when set (the database refuses a second one:
+    a follow-up reported once). status_log: the StatusLog it reports, if any."""
+
+    kind: str
+    payload: dict | None
+    problems: tuple[Violation, ...] = ()
+    status_log: object = None
+    dedupe_key: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendOutcome:
+    """What the vendor answered to one sent message. Build it with the named
+    constructors: SendOutcome.sent(), .refused(), .retry_later().
+
+    may_have_reached (a failure to retry): the vendor may have acted on the
+    request although LeadHub read no answer (a timeout after sending, a cut
+    answer); the engine then keeps the item marked unconfirmed and applies the
+    adapter's unconfirmed_policy before sending it again.
+    credentials_refused (a refusal): the account's credentials were refused; the
+    engine alerts the account's IT once until a message goes through again."""
+
+    ok: bool
+    permanent: bool = False
+    message: str = ""
+    status: int | None = None
+    retry_after: float | None = None
+    response: dict | None = None  # what the vendor answered for this item (stored on the item)
+    may_have_reached: bool = False
+    credentials_refused: bool = False
+
+    @classmethod
+    def sent(cls, *, status: int | None = None, response: dict | None = None) -> "SendOutcome":
+        return cls(ok=True, status=status, response=response)
+
+    @classmethod
+    def refused(cls, message: str, *, status: int | None = None, response: dict | None = None,
+                credentials_refused: bool = False) -> "SendOutcome":
+        return cls(ok=False, permanent=True, message=message, status=status, response=response,
+                   credentials_refused=credentials_refused)
+
+    @classmethod
+    def retry_later(cls, message: str, *, status: int | None = None, retry_after: float | None = None,
+                    response: dict | None = None, may_have_reached: bool = False) -> "SendOutcome":
+        return cls(ok=False, message=message, status=status, retry_after=retry_after, response=response,
+                   may_have_reached=may_have_reached)
+
+    @classmethod
+    def from_error(cls, exc: VendorError) -> "SendOutcome":
+        if exc.permanent:
+            return cls.refused(exc.message, status=exc.status, credentials_refused=exc.credentials_refused)
+        return cls.retry_later(exc.message, status=exc.status, retry_after=exc.retry_after,
+                               may_have_reached=exc.reached is not False)
 
 
 @dataclass(frozen=True)
@@ -115,33 +185,43 @@ class EndpointPreset:
     token_url: str = ""
 
 
+# What the engine does with a message whose earlier attempt may have reached the
+# vendor without LeadHub reading the answer (SendOutcome.may_have_reached, or a
+# worker that died while sending): see VendorAdapter.unconfirmed_policy.
+RESEND = "resend"
+LOOKUP = "lookup"
+HOLD = "hold"
+
+
 class VendorAdapter:
+    # --- declarations -------------------------------------------------------------------
     kind: ClassVar[str]
     verbose_name: ClassVar[str]
     document: ClassVar[str]  # file name in shared/vendor-docs
     settings_fields: ClassVar[tuple[SettingField, ...]] = ()
     endpoint_presets: ClassVar[dict[str, EndpointPreset]] = {}
-    # reason kind (apps.leads.models.ReasonKind value) -> MappingList
+    uses_token_url: ClassVar[bool] = False
+    # reason kind (apps.leads.statuses.ReasonKind value) -> MappingList
     reason_lists: ClassVar[dict[str, MappingList]] = {}
     # sales stages -> vendor stage values (None: the vendor has no stages)
     stage_list: ClassVar[MappingList | None] = None
     # dealer lead status (apps.leads.statuses.Status value) -> vendor status values
     status_list: ClassVar[MappingList | None] = None
-    uses_token_url: ClassVar[bool] = False
     supports_pull: ClassVar[bool] = False
     supports_historic: ClassVar[bool] = False
+    # Takes status updates: messages_for_status_change queues build_outbox_payload.
     supports_push: ClassVar[bool] = False
     # Takes leads made by the dealer (CAP, Aimbase, Capillary's POST /leads):
-    # build_submission, then send() with items of kind "submit".
+    # build_submission, sent as a message of kind SUBMIT_KIND.
     supports_submit: ClassVar[bool] = False
     # True when fetch_pages resumes from a cursor (an incremental, re-readable
     # feed): the pull then stops at a page it cannot read instead of moving past
     # it, and the next run asks for that page again. A destructive feed (Cat)
     # moves on and reconciles instead.
     resumable_feed: ClassVar[bool] = False
-    # True: hear of a lead's changes (record_* hooks) as soon as its submission is
-    # queued, not only once the vendor accepted it; send() then holds those
-    # messages until the vendor created the lead (apps.sync.outbox.adapters_for_lead).
+    # True: hears of a lead's changes (messages_for_*) as soon as its submission
+    # is queued, not only once the vendor accepted it; the engine holds those
+    # messages behind the submission (they are later items of the same lead).
     hears_before_created: ClassVar[bool] = False
 
     def __init__(self, account):
@@ -166,6 +246,13 @@ class VendorAdapter:
         return missing
 
     @classmethod
+    def mapping_values(cls, what: str, dealer_id: int | None) -> list[str]:
+        """Values of a list whose choices are the vendor organisation's own
+        (MappingList.choices empty), offered to the dealer's admin. None by default."""
+        return []
+
+    # --- rules (violations as data; nothing here writes) ----------------------------------
+    @classmethod
     def check_mapping(cls, dealer_id: int, what: str, vendor_value: str, vendor_code: str,
                       sub_status: str = "") -> list[Violation]:
         """A dealer's mapping ("reason", "status" or "stage") checked against the
@@ -173,52 +260,20 @@ class VendorAdapter:
         fetched reason ids and sub-statuses). None by default."""
         return []
 
-    @classmethod
-    def mapping_values(cls, what: str, dealer_id: int | None) -> list[str]:
-        """Values of a list whose choices are the vendor organisation's own
-        (MappingList.choices empty), offered to the dealer's admin. None by default."""
+    def check_status_change(self, lead, change) -> list[Violation]:
+        """Vendor rules a status change (apps.leads.services.StatusChange) of
+        `lead` must satisfy before it is recorded. The base adds none."""
         return []
 
-    def check_status_change(self, lead: Lead, change) -> list[Violation]:
-        """Vendor rules a status change must satisfy before it is recorded.
-
-        `change` is apps.leads.services.StatusChange. The base adds none.
-        """
-        return []
-
-    def required_form_fields(self, lead: Lead, to_status: str, *, actor=None) -> set[str]:
+    def required_form_fields(self, lead, to_status: str, *, actor=None) -> set[str]:
         """The status form's fields the vendor requires for `to_status`. None by default."""
         return set()
 
-    def record_followup(self, lead: Lead, followup, *, event: str) -> None:
-        """Queue what the vendor must hear of a follow-up; `event` is "scheduled"
-        or "completed". Called inside the follow-up service's transaction (like
-        record_status_change). Nothing by default."""
+    # validate_outbound(items) -> list[list[Violation]] (a classmethod): the vendor's
+    # rules over a list of outbound messages, for `validate_payload`. Every vendor
+    # defines it; the command refuses a vendor that does not.
 
-    def record_owner_change(self, lead: Lead, actor=None) -> None:
-        """Queue what the vendor must hear of a new owner (inside the assignment
-        service's transaction); actor: the user who assigned it (None: LeadHub
-        itself). Nothing by default."""
-
-    def record_status_change(self, lead: Lead, log) -> None:
-        """Queue whatever the vendor must be told about this change.
-
-        Called by the status service inside the transaction that wrote `log`, so
-        the change and its outbound message commit together or not at all. A
-        vendor that takes status updates (supports_push) gets an OutboxItem: queued,
-        or blocked with the reason shown on the lead (an unmapped reason or stage).
-        """
-        if not self.supports_push:
-            return
-        from apps.sync.outbox import queue_status_update
-
-        queue_status_update(self, lead, log)
-
-
-    # --- sync interface (apps/sync/engine.py calls these) -------------------------------
-    # A vendor sets supports_pull / supports_historic / supports_push and implements
-    # the matching methods; the engine never calls a method whose flag is False.
-
+    # --- inbound (the engine calls these only when supports_pull / _historic) -------------
     def fetch_pages(self, http, *, call, cursor: dict):
         """Yield RawResponses of new leads until the vendor has none; `call(fn, ...)`
         wraps each vendor call with LeadHub's retries. `cursor` is the position the
@@ -234,35 +289,17 @@ class VendorAdapter:
         """The items of a stored page; raises PageUnreadable."""
         raise NotImplementedError
 
-    def item_lead_id(self, item) -> str | None:
-        """The vendor's lead id of one stored page item (None: it has none).
-
-        Retention (apps/sync/retention.py) prunes a processed page only when every
-        item's lead is in the Lead table; a vendor that does not say how to read
-        the id keeps its pages forever (NotImplementedError)."""
-        raise NotImplementedError
-
-    def stored_lead_ids(self, ids: list[str]) -> set[str]:
-        """Which of these vendor lead ids LeadHub holds a lead for (retention's test
-        that a page is not the only copy). The account's leads by vendor lead id; a
-        vendor that links its ids to leads LeadHub created adds those."""
-        from apps.leads.lookup import lead_ids_by_vendor_id
-
-        return set(lead_ids_by_vendor_id(self.account.pk, ids))
-
-    def apply_items(self, items: list[dict], *, kind: str) -> ApplyResult:
-        """Upsert the page's items into leads (inside the caller's transaction)."""
-        raise NotImplementedError
-
     def prepare_page(self, body: bytes) -> ParsedPage:
         """Parse (and precompute from) a page body with no database access, so it
         can run while the previous page is written; raises PageUnreadable."""
         return ParsedPage(self.parse_page(body))
 
     def apply_page(self, page: ParsedPage, *, kind: str) -> ApplyResult:
-        return self.apply_items(page.items, kind=kind)
+        """Upsert the page's items into leads, through the lead services, inside
+        the engine's transaction (which also marks the page processed)."""
+        raise NotImplementedError
 
-    def apply_pending(self, lead: Lead, rows: list) -> int:
+    def apply_pending(self, lead, rows: list) -> int:
         """Apply what this account sent for `lead` that LeadHub could not apply
         when it came (`rows`: the lead's PendingVendorValues of this account),
         with the dealer's mappings as they are now, through the same services
@@ -274,12 +311,36 @@ class VendorAdapter:
         none to apply."""
         return 0
 
-    def build_outbox_payload(self, lead: Lead, log) -> tuple[dict | None, list[Violation]]:
+    # --- outbound --------------------------------------------------------------------------
+    # Messages: called by the lead services inside the transaction of the change,
+    # so the change and its messages commit together or not at all.
+    def messages_for_status_change(self, lead, log) -> list[OutboundMessage]:
+        """What the vendor must be told of `log` (a StatusLog): a status update
+        when the vendor takes them (build_outbox_payload), else nothing."""
+        if not self.supports_push:
+            return []
+        payload, problems = self.build_outbox_payload(lead, log)
+        if payload is None and not problems:
+            return []  # the vendor is not told about this status
+        return [OutboundMessage(kind=STATUS_KIND, payload=payload, problems=tuple(problems), status_log=log)]
+
+    def messages_for_followup(self, lead, followup, *, event: str) -> list[OutboundMessage]:
+        """What the vendor must hear of a follow-up; `event` is "scheduled" or
+        "completed". Nothing by default."""
+        return []
+
+    def messages_for_owner_change(self, lead, actor=None) -> list[OutboundMessage]:
+        """What the vendor must hear of a new owner; actor: the user who assigned
+        it (None: LeadHub itself). Nothing by default."""
+        return []
+
+    # Payloads: pure builders (the payload and the vendor rules it breaks).
+    def build_outbox_payload(self, lead, log) -> tuple[dict | None, list[Violation]]:
         """The message reporting `log` (a StatusLog) to the vendor, or None when the
         vendor is not told about that status; violations block it."""
         return None, []
 
-    def build_submission(self, lead: Lead) -> tuple[dict | None, list[Violation]]:
+    def build_submission(self, lead) -> tuple[dict | None, list[Violation]]:
         """The message submitting `lead` to the vendor as a new lead, and the
         vendor's field rules it breaks (which block it, shown on the lead)."""
         raise NotImplementedError(f"{self.verbose_name} takes no lead submissions")
@@ -289,26 +350,56 @@ class VendorAdapter:
         dealer may have fixed a mapping or a field); the engine retries blocked
         items with it. Status updates and submissions by default; adapters with
         other kinds of message (item.kind) override."""
-        from apps.sync.outbox import SUBMIT_KIND
-
         if item.kind == SUBMIT_KIND:
             return self.build_submission(item.lead)
         return self.build_outbox_payload(item.lead, item.status_log)
+
+    # Sending: the engine claims due items (one unfinished item per lead, oldest
+    # first), marks them before sending, groups them with requests(), calls send()
+    # per group and stops at a group the vendor could not take now.
+    def requests(self, items: list) -> list[list]:
+        """The claimed items grouped as the vendor takes them, in order: one
+        request per item by default; a vendor taking arrays groups them."""
+        return [[item] for item in items]
+
+    def send(self, http, items: list) -> list[SendOutcome]:
+        """Send one group of claimed OutboxItems (a request); one SendOutcome per
+        item, in order. `item.unconfirmed` is True when an earlier attempt may have
+        reached the vendor and the policy is LOOKUP: look for its effect first."""
+        raise NotImplementedError
+
+    def unconfirmed_policy(self, item) -> str:
+        """For an item whose earlier attempt may have reached the vendor: RESEND
+        (the vendor takes a repeat as the same message: an idempotent update),
+        LOOKUP (send() looks the effect up before sending again), or HOLD (never
+        resent automatically: failed, shown on the lead and alerted; "Retry now"
+        resends). RESEND by default."""
+        return RESEND
+
+    def hold_advice(self, item) -> str:
+        """What a person should check before resending a held item (HOLD)."""
+        return f"ask {self.verbose_name} whether it has it; if not, use Retry now to send it again."
+
+    def after_sent(self, item, outcome: SendOutcome) -> None:
+        """Record what the vendor answered to a sent item (its id for a created
+        lead, warnings...) on the lead; runs in the transaction that marks the
+        item sent. Nothing by default."""
 
     def describe_outbox_item(self, item) -> str:
         """One line for the lead's timeline when the item was sent."""
         return item.kind.replace("_", " ")
 
-    def after_sent(self, item, outcome) -> None:
-        """Record what the vendor answered to a sent item (its id for a created
-        lead, warnings...) on the lead; runs in the transaction that marks the
-        item sent. Nothing by default."""
+    # --- retention ---------------------------------------------------------------------------
+    def item_lead_id(self, item) -> str | None:
+        """The vendor's lead id of one stored page item (None: it has none).
 
-    def send(self, http, items) -> list:
-        """Send claimed OutboxItems; one apps.sync.engine.SendOutcome per item."""
+        Retention (apps/sync/retention.py) prunes a processed page only when every
+        item's lead is held by LeadHub; a vendor that does not say how to read
+        the id keeps its pages forever (NotImplementedError)."""
         raise NotImplementedError
 
-    @classmethod
-    def validate_outbound(cls, items: list) -> list[list[Violation]]:
-        """Check a list of outbound messages with the vendor's rules (validate_payload)."""
-        raise NotImplementedError(f"{cls.verbose_name}: validate_payload is not available yet")
+    def linked_lead_ids(self, ids: list[str]) -> set[str]:
+        """Which of these vendor lead ids name a lead LeadHub holds under another
+        id (Capillary: a lead LeadHub submitted, by its link). Retention adds
+        them to the account's leads found by vendor lead id. None by default."""
+        return set()

@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from django.conf import settings
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from apps.core.backoff import backoff_seconds
 
 from .base import VendorError
 
@@ -99,3 +102,25 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     vendor cannot have received the request."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def call_with_retries(fn, *args, on_transient=None, **kwargs):
+    """Call a vendor function, retrying transient VendorErrors with backoff and
+    jitter (Retry-After honoured), LEADHUB_RETRY_ATTEMPTS times in all. Cat:
+    "Retry mechanism should make API call at least 5 times before failing".
+    `on_transient(exc)` hears of every transient failure, including those a
+    later attempt recovers from. The engine hands it to fetch_pages as `call`;
+    the admin's and commands' one-off calls (Capillary's lists) use it too."""
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception()
+        if on_transient is not None:
+            on_transient(exc)
+        return backoff_seconds(state.attempt_number, base=settings.LEADHUB_RETRY_BASE_SECONDS,
+                               cap=settings.LEADHUB_RETRY_MAX_SECONDS,
+                               retry_after=getattr(exc, "retry_after", None))
+
+    for attempt in Retrying(retry=retry_if_exception(lambda e: isinstance(e, VendorError) and not e.permanent),
+                            stop=stop_after_attempt(max(1, settings.LEADHUB_RETRY_ATTEMPTS)), wait=wait,
+                            reraise=True):
+        with attempt:
+            return fn(*args, **kwargs)

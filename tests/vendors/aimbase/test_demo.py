@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management import call_command
 
-from apps.core.management.commands.run_demo import SANDBOXES
+from apps.vendors.core.management.commands.run_demo import SANDBOXES
 from apps.leads.models import Lead
 from apps.sync import engine
 from apps.sync.outbox import queue_submission

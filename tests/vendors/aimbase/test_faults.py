@@ -55,7 +55,7 @@ def test_a_faulty_answer_is_retried_and_each_lead_is_created_once(sandbox, aimba
     assert summary.pushed == 0 and summary.failed == 0 and summary.errors  # transient: kept, not failed
     item = OutboxItem.objects.filter(lead=three[0]).get()
     assert item.state == OutboxState.PENDING and item.next_attempt_at > timezone.now()  # backoff
-    assert item.response["request"]["LeadApiIdentifier"]  # the stamp of the unanswered request
+    assert item.unconfirmed_since is not None  # marked before sending, kept: the answer was not definite
     push_until_done(aimbase_account)
     assert created_once(sandbox, aimbase_account, three)
     assert len(lookups(sandbox)) == 1  # asked Aimbase by ExternalId before sending again
@@ -189,7 +189,7 @@ def test_a_failing_lookup_keeps_the_unanswered_lead_queued_and_still_sends_the_n
     assert item.state == OutboxState.PENDING and item.next_attempt_at > timezone.now()  # transient: backoff
     assert "lookup by ExternalId failed (GET /aimbase/odata/V2/Leads: " in item.last_error
     assert shown in item.last_error and "filter" not in item.last_error  # not the batch's $filter
-    assert item.response["request"]["ExternalId"] == str(unanswered.pk)  # the stamp stays for the next lookup
+    assert item.unconfirmed_since is not None  # still marked: the next attempt looks it up again
     assert sandbox.created_count(unanswered.pk) == 1  # not posted again blind
     push_until_done(aimbase_account)
     assert "Found in Aimbase by ExternalId" in OutboxItem.objects.get(lead=unanswered).response["StatusMessage"]

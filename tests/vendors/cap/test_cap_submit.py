@@ -9,7 +9,6 @@ from apps.leads.models import EventKind
 from apps.sync import engine
 from apps.sync.models import OutboxItem, OutboxState
 from apps.sync.outbox import queue_submission
-from apps.vendors.cap.adapter import STARTED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -194,7 +193,8 @@ def test_a_worker_killed_after_sending_leaves_the_lead_held_not_forgotten(cap_ac
         with pytest.raises(SystemExit):
             engine.push(cap_account)
     assert cap_sandbox.submissions_for(uk_lead.pk) == 1  # CAP has it; LeadHub never heard
-    assert _state(item) == OutboxState.SENDING and STARTED in item.response
+    # Marked before the request left (committed by the claim): the engine knows it may have reached CAP.
+    assert _state(item) == OutboxState.SENDING and item.unconfirmed_since is not None
     OutboxItem.objects.filter(pk=item.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
     from apps.sync.models import AccountLock
 

@@ -34,7 +34,7 @@ def test_the_demo_capillary_account_is_mapped_and_pulls_from_the_demo_sandbox(fa
 
 
 def test_run_demo_starts_the_capillary_sandbox_on_8002():
-    from apps.core.management.commands.run_demo import SANDBOXES
+    from apps.vendors.core.management.commands.run_demo import SANDBOXES
 
     port, args = SANDBOXES["Capillary sandbox"]
     assert port == 8002 and args[args.index("--port") + 1] == "8002"

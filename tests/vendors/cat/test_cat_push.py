@@ -123,8 +123,8 @@ def test_it_never_lets_a_leads_held_back_updates_starve_other_leads(sandbox, cat
 
 def test_the_cat_adapter_splits_a_batch_naming_a_lead_twice_into_ordered_requests(sandbox, cat_account, cat_leads,
                                                                                   alice, cat_mapped):
-    # The engine claims one item per lead; the adapter holds the same rule on
-    # its own, for any caller: the sandbox refuses an array naming a lead twice.
+    # The engine claims one item per lead; the adapter's requests() holds the same
+    # rule on its own, for any caller: the sandbox refuses an array naming a lead twice.
     first, other = cat_leads[0], cat_leads[1]
     accept(first, alice)
     accept(other, alice)
@@ -132,9 +132,12 @@ def test_the_cat_adapter_splits_a_batch_naming_a_lead_twice_into_ordered_request
                                        updates={"opportunity_amount": Decimal("1000.00"),
                                                 "target_date": date.today() + timedelta(days=30)}).ok
     items = list(OutboxItem.objects.select_related("lead").order_by("id"))
+    adapter = cat_account.adapter()
+    groups = adapter.requests(items)
+    assert [[item.pk for item in group] for group in groups] == [[items[0].pk, items[1].pk], [items[2].pk]]
     http = engine._http(cat_account, None)
     try:
-        outcomes = cat_account.adapter().send(http, items)
+        outcomes = [outcome for group in groups for outcome in adapter.send(http, group)]
     finally:
         http.close()
     assert [o.ok for o in outcomes] == [True, True, True]

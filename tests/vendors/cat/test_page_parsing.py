@@ -8,7 +8,7 @@ import pytest
 
 from apps.leads.models import Lead
 from apps.vendors.core.base import PageUnreadable
-from apps.vendors.cat.adapter import parse_items
+from apps.vendors.cat.inbound import parse_items
 
 
 def test_it_keeps_each_items_exact_text():

@@ -5,6 +5,8 @@ import json
 import sys
 
 from apps.core.commands import LeadHubCommand
+from apps.vendors.capillary.adapter import create_reason, create_substatus, refresh_lists
+from apps.vendors.capillary.models import CapillaryReason, CapillarySubStatus
 from apps.vendors.core.base import VendorError
 from apps.vendors.core.models import VendorAccount
 
@@ -20,9 +22,6 @@ class Command(LeadHubCommand):
                             help="Create this sub-status in Capillary first (POST /leads/substatus); repeatable.")
 
     def handle(self, *args, name, add_reason, add_substatus, **options):
-        from apps.vendors.capillary.adapter import create_reason, create_substatus, refresh_lists
-        from apps.vendors.capillary.models import CapillaryReason, CapillarySubStatus
-
         account = VendorAccount.objects.filter(name=name).first()
         if account is None:
             raise self.usage_error(f"no vendor account {name!r}")
