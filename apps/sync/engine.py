@@ -43,12 +43,13 @@ CLAIM_LEASE = timedelta(seconds=settings.LEADHUB_OUTBOX_CLAIM_SECONDS)  # a dead
 MAX_PAGES_PER_RUN = 2000  # 200,000 leads: a guard against a vendor that never says "empty"
 
 
-PAGE_NOTE = "page "
-PENDING_NOTE = "waiting for a mapping: "
-
-
 @dataclass
 class Summary:
+    """What a run did. `errors` fail the run (a vendor error, a refused update, a
+    run that could not start); `notes` are reported and do not (an item flagged
+    for review on a page, values still waiting for a mapping). Both are shown on
+    the run and printed by `sync`."""
+
     account: str
     fetched: int = 0
     created: int = 0
@@ -56,21 +57,25 @@ class Summary:
     pushed: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"account": self.account, "fetched": self.fetched, "created": self.created,
-                "updated": self.updated, "pushed": self.pushed, "failed": self.failed, "errors": self.errors}
+                "updated": self.updated, "pushed": self.pushed, "failed": self.failed, "errors": self.errors,
+                "notes": self.notes}
 
     def failed_run(self) -> bool:
-        """Refused updates or vendor errors fail a sync; notes on a page's items
-        (a flagged field, prefixed "page N:") and on values still waiting for a
-        mapping are reported but do not."""
-        return self.failed > 0 or any(not error.startswith((PAGE_NOTE, PENDING_NOTE)) for error in self.errors)
+        return self.failed > 0 or bool(self.errors)
+
+    def reported(self) -> list[str]:
+        """Errors, then notes: what the run's row keeps."""
+        return self.errors + self.notes
 
     def add(self, other: "Summary") -> "Summary":
         for name in ("fetched", "created", "updated", "pushed", "failed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors += other.errors
+        self.notes += other.notes
         return self
 
 
@@ -153,6 +158,7 @@ def pull(account, *, holder: str | None = None) -> Summary:
         summary.created += recovered.created
         summary.fetched += recovered.fetched
         summary.errors += recovered.errors
+        summary.notes += recovered.notes
     return summary
 
 
@@ -324,7 +330,7 @@ def _process_page(page: InboxPage, adapter, run, summary, parsed=None) -> bool:
     summary.fetched += len(parsed.items)
     summary.created += result.created
     summary.updated += result.updated
-    summary.errors += [f"{PAGE_NOTE}{page.pk}: {note}" for note in result.notes]
+    summary.notes += [f"page {page.pk}: {note}" for note in result.notes]
     return True
 
 
@@ -341,14 +347,15 @@ def apply_pending(account, *, holder: str | None = None) -> Summary:
         return summary
     with account_lock(account.pk, "pull", holder=holder) as lock:
         if not lock.held:
-            summary.errors.append(f"{PENDING_NOTE}a pull of this account is running; it applies them as it ends")
+            summary.notes.append("waiting for a mapping: a pull of this account is running; it applies them as it "
+                                 "ends")
             return summary
         run = SyncRun.objects.create(account=account, kind="mapping", worker=lock.holder)
         runcontext.bind(account, run)
         _apply_pending(account, account.adapter(), summary)
         run.state = RunState.FAILED if summary.failed_run() else RunState.OK
         run.finished_at = timezone.now()
-        run.updated, run.errors = summary.updated, summary.errors[:200]
+        run.updated, run.errors = summary.updated, summary.reported()[:200]
         run.save()
     return summary
 
@@ -371,7 +378,8 @@ def _apply_pending(account, adapter, summary) -> None:
             summary.updated += 1
     left = sum(len(rows) for rows in rows_by_lead.values()) and _count_pending(account)
     if left:
-        summary.errors.append(f"{PENDING_NOTE}{left} value(s) of this account's leads (Sync health lists them)")
+        summary.notes.append(f"waiting for a mapping: {left} value(s) of this account's leads (Sync health lists "
+                             "them)")
 
 
 def _count_pending(account) -> int:
@@ -709,7 +717,7 @@ def _finish_run(run: SyncRun, summary: Summary, kind: str) -> None:
     run.finished_at = now
     for name in ("fetched", "created", "updated", "pushed", "failed"):
         setattr(run, name, getattr(summary, name))
-    run.errors = summary.errors[:200]
+    run.errors = summary.reported()[:200]
     run.save()
     state = _state(run.account)
     if ok:

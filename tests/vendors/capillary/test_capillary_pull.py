@@ -211,4 +211,4 @@ def test_an_unmapped_capillary_status_is_flagged_not_guessed(account, mapped, sa
     summary = pull(account)
     lead = Lead.objects.get(vendor_lead_id=str(made["id"]))
     assert lead.status == "new" and lead.needs_review and "'WON' is not mapped" in lead.review_note
-    assert any("'WON' is not mapped" in e for e in summary.errors) and not summary.failed_run()
+    assert any("'WON' is not mapped" in e for e in summary.notes) and not summary.failed_run()

@@ -281,7 +281,7 @@ def test_the_sync_command_prints_a_json_summary_and_fails_visibly(sandbox, cat_a
     call_command("sync", "a100-cat", "--pull")
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last == {"account": "a100-cat", "fetched": 12, "created": 12, "updated": 0, "pushed": 0, "failed": 0,
-                    "errors": []}
+                    "errors": [], "notes": []}
     sandbox.inject("500", times=5, path="leads")
     with pytest.raises(SystemExit) as exited:
         call_command("sync", "a100-cat", "--pull")
