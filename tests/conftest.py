@@ -143,7 +143,7 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
         CapillarySubStatus.objects.create(account=account, status="ON_HOLD", sub_status=f"{dealer.code} waiting")
         lead = make_lead(dealer, vendor_account=account, vendor_lead_id=f"{dealer.code}-LEAD-1",
                          first_name=f"{dealer.code}first", email=f"lead@{dealer.code.lower()}.test", owner=staff)
-        followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=staff)
+        followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=staff).followup
         result = services.lead_change_status(lead=lead, to_status="accepted", actor=staff)
         assert result.ok, result.errors
         from apps.sync.models import InboxPage, OutboxItem, SyncHealth, SyncRun

@@ -28,7 +28,7 @@ from . import selectors, services, workbench
 from .forms import (AssignForm, ImportUploadForm, ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm,
                     add_violations)
 from .models import (FollowUp, ImportKind, ImportState, Lead, LeadEvent, PendingVendorValue, Reason, ReasonMapping,
-                     SalesStage, StageMapping, StatusLog, StatusMapping)
+                     SalesStage, Source, StageMapping, StatusLog, StatusMapping)
 from .pending import leads_waiting_q
 from .pagination import CappedPaginator
 from .search import search_leads
@@ -219,9 +219,9 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
     def _assign(self, request, queryset, owner):
         done, refused = 0, []
         for lead in queryset.select_related("dealer"):
-            problems = services.lead_assign_owner(lead=lead, owner=owner, actor=request.user)
-            if problems:
-                refused.append(f"#{lead.pk}: {problems[0].message}")
+            result = services.lead_assign_owner(lead=lead, owner=owner, actor=request.user)
+            if not result.ok:
+                refused.append(f"#{lead.pk}: {result.errors[0].message}")
             else:
                 done += 1
         who = owner.get_username() if owner else "nobody"
@@ -422,11 +422,8 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
             raise PermissionDenied
         form = StatusChangeForm(request.POST or None, lead=lead)
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            result = services.lead_change_status(
-                lead=lead, to_status=data["to_status"], actor=request.user, reason=data["reason"],
-                stage=data["stage"], probability=data["probability"], sub_status=data["sub_status"],
-                comment=data["comment"], updates=form.outcome_updates())
+            result = services.lead_apply_status_change(lead=lead, change=form.status_change(actor=request.user),
+                                                       source=Source.ADMIN)
             if result.ok:
                 messages.success(request, f"{lead}: now {lead.get_status_display()}.")
                 return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))

@@ -7,6 +7,7 @@ from apps.accounts.admin_scoping import scoped_users
 from apps.vendors.core.registry import ADAPTERS, adapter_class
 
 from .models import FollowUpKind, ImportKind, Reason, ReasonMapping, SalesStage, StageMapping, StatusMapping
+from .services import StatusChange
 from .statuses import Status, allowed_targets
 
 
@@ -95,6 +96,15 @@ class StatusChangeForm(forms.Form):
                                     if isinstance(value, bool) or value is None else value)
         if not lead.currency:
             self.initial["currency"] = lead.dealer.default_currency
+
+    def status_change(self, *, actor):
+        """The StatusChange this valid form asks for, by `actor`: what the admin's
+        "Change status" screen and the workbench hand to
+        services.lead_apply_status_change (and its check without writing)."""
+        data = self.cleaned_data
+        return StatusChange(to_status=data["to_status"], reason=data["reason"], stage=data["stage"],
+                            probability=data["probability"], sub_status=data["sub_status"] or "",
+                            comment=data["comment"] or "", updates=self.outcome_updates(), actor=actor)
 
     def outcome_updates(self) -> dict:
         return {name: self.cleaned_data.get(name) if name != "currency" else (self.cleaned_data.get(name) or "").upper()

@@ -52,7 +52,8 @@ from apps.core.csvsafe import yes_no
 
 from .bulk import LeadRows, insert_lead_rows_ids
 from .history import record_lead_history
-from .models import Lead, Origin, normalize_phone
+from .models import Lead, Origin
+from .phones import normalize_phone
 from .signals import leads_created
 
 IMPORT_COLUMNS = ["id", "dealer", "external_ref", "first_name", "last_name", "company", "email", "phone",

@@ -28,7 +28,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
-from .models import normalize_phone
+from .phones import normalize_phone
 
 # The columns searched by prefix; each has a LOWER(col) text_pattern_ops index on PostgreSQL.
 PREFIX_COLUMNS = ("first_name", "last_name", "company", "email", "vendor_lead_id", "external_ref")

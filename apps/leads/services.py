@@ -2,14 +2,18 @@
 through these functions, whether it comes from the admin, the dealer screens,
 a CSV import or a vendor sync.
 
-Errors are returned as data (a list of Violations); nothing is written when
-there are any.
+One error convention: what a person, an import row or a vendor's data can get
+refused for comes back as data, a result whose `errors` lists Violations
+(`ok` when there are none), and nothing is written when there are any. An
+exception means the caller broke the contract (an unknown outcome field, a lead
+twice in one batch): a bug to fix, never a message for a dealer.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
@@ -44,11 +48,31 @@ class StatusChange:
 
 
 @dataclass
-class StatusChangeResult:
-    ok: bool
+class ServiceResult:
+    """What every write service here returns (the module's error convention)."""
+
     errors: list[Violation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class StatusChangeResult(ServiceResult):
     log: StatusLog | None = None
     lead: Lead | None = None
+
+
+@dataclass
+class AssignResult(ServiceResult):
+    lead: Lead | None = None
+
+
+@dataclass
+class FollowUpResult(ServiceResult):
+    followup: FollowUp | None = None  # the one scheduled or completed
+    next: FollowUp | None = None  # the next one, scheduled with a completion
 
 
 def _actor_label(actor, actor_label: str) -> str:
@@ -75,27 +99,38 @@ def lead_change_status(
     updates: dict | None = None,
     adapters: list | None = None,
 ) -> StatusChangeResult:
-    """Change a lead's status (or, for an accepted lead, its sales stage).
+    """lead_apply_status_change with the change given field by field (jobs,
+    commands, the demo, tests): the same StatusChange, the same service."""
+    change = StatusChange(to_status=to_status, reason=reason, stage=stage, probability=probability,
+                          sub_status=sub_status or "", comment=comment or "", updates=dict(updates or {}),
+                          actor=actor)
+    return lead_apply_status_change(lead=lead, change=change, actor_label=actor_label, source=source, at=at,
+                                    adapters=adapters)
+
+
+def lead_apply_status_change(*, lead: Lead, change: StatusChange, source: str, actor_label: str = "",
+                             at: datetime | None = None, adapters: list | None = None) -> StatusChangeResult:
+    """Change a lead's status (or, for an accepted lead, its sales stage): the one
+    entry point; the admin's "Change status" screen and the workbench build the
+    StatusChange from the same form (StatusChangeForm.status_change).
 
     Checks the transition, the dealer's reason and stage rules and the rules of
     the lead's vendor; on success updates the lead and appends one StatusLog row
     in a single transaction, and lets the vendor adapter queue what it must send
-    in that same transaction. `updates` sets OUTCOME_FIELDS of the lead in the same
-    transaction (the vendor's rules see them). Returns a StatusChangeResult; `errors` lists every
-    Violation found, and nothing is written when there are any. A concurrent
-    change to the same lead is detected (the row is locked and re-read) and
-    reported as a `conflict` violation. `adapters`: the lead's
-    apps.leads.outbound.adapters_for_lead, when the caller already has them (a bulk
-    import asks for all its leads at once).
+    in that same transaction. `change.updates` sets OUTCOME_FIELDS of the lead in
+    the same transaction (the vendor's rules see them). Returns a
+    StatusChangeResult; `errors` lists every Violation found, and nothing is
+    written when there are any. A concurrent change to the same lead is detected
+    (the row is locked and re-read) and reported as a `conflict` violation.
+    `adapters`: the lead's apps.leads.outbound.adapters_for_lead, when the caller
+    already has them (a bulk import asks for all its leads at once).
     """
-    updates = dict(updates or {})
-    _check_outcome_fields(updates)
-    change = StatusChange(to_status=to_status, reason=reason, stage=stage, probability=probability,
-                          sub_status=sub_status or "", comment=comment or "", updates=updates, actor=actor)
+    _check_outcome_fields(change.updates)
     errors = _violations(lead, change, adapters)
     if errors:
-        return StatusChangeResult(ok=False, errors=errors, lead=lead)
+        return StatusChangeResult(errors=errors, lead=lead)
 
+    actor = change.actor
     at = at or timezone.now()
     with transaction.atomic():
         # Only the lead's row is locked (of=self); its dealer, account and owner come
@@ -103,19 +138,19 @@ def lead_change_status(
         current = _locked_leads([lead.pk]).get(pk=lead.pk)
         conflict = _conflict(lead, current)
         if conflict:
-            return StatusChangeResult(ok=False, lead=current, errors=[conflict])
+            return StatusChangeResult(lead=current, errors=[conflict])
         from_status = current.status
         log = _apply(current, change, actor=actor, actor_label=actor_label, source=source, at=at)
-        _audit(current, actor, _history_reason(from_status, to_status, source))
+        _audit(current, actor, _history_reason(from_status, change.to_status, source))
         current.save(update_fields=["status", "sales_stage", "probability", "first_contacted_at", "updated_at",
-                                    *updates])
+                                    *change.updates])
         log.save()
         # Asked again under the lock unless the caller gave them: an account that
         # accepted the lead's submission meanwhile must hear of this change too.
         outbound.report_status_change(adapters if adapters is not None else outbound.adapters_for_lead(current),
                                       current, log)
     _copy_into(lead, current)
-    return StatusChangeResult(ok=True, log=log, lead=lead)
+    return StatusChangeResult(log=log, lead=lead)
 
 
 def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=None, actor_label: str = "",
@@ -144,7 +179,7 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
         adapters = adapters_by_lead.get(lead.pk) if adapters_by_lead is not None else None
         errors = _violations(lead, change, adapters)
         if errors:
-            results[index] = StatusChangeResult(ok=False, errors=errors, lead=lead)
+            results[index] = StatusChangeResult(errors=errors, lead=lead)
         else:
             valid.append(index)
     if not valid:
@@ -158,12 +193,12 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
             lead, change = changes[index]
             current = locked.get(lead.pk)
             if current is None:  # deleted since it was read
-                results[index] = StatusChangeResult(ok=False, lead=lead, errors=[Violation(
+                results[index] = StatusChangeResult(lead=lead, errors=[Violation(
                     "to_status", "conflict", "This lead was deleted meanwhile.")])
                 continue
             conflict = _conflict(lead, current)
             if conflict:
-                results[index] = StatusChangeResult(ok=False, lead=current, errors=[conflict])
+                results[index] = StatusChangeResult(lead=current, errors=[conflict])
                 continue
             from_status = current.status
             columns = ["status", "sales_stage_id", "probability", "first_contacted_at",
@@ -197,7 +232,7 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
     for index, current, log, _ in applied:
         lead = changes[index][0]
         _copy_into(lead, current)
-        results[index] = StatusChangeResult(ok=True, log=log, lead=lead)
+        results[index] = StatusChangeResult(log=log, lead=lead)
     return results
 
 
@@ -263,26 +298,12 @@ def _copy_into(lead: Lead, current: Lead) -> None:
             f.set_cached_value(lead, f.get_cached_value(current))
 
 
-def lead_status_change_violations(
-    *,
-    lead: Lead,
-    to_status: str,
-    actor=None,
-    reason: Reason | None = None,
-    stage: SalesStage | None = None,
-    probability: int | None = None,
-    sub_status: str = "",
-    comment: str = "",
-    updates: dict | None = None,
-) -> list[Violation]:
-    """What lead_change_status would refuse for these arguments, writing nothing.
+def lead_status_change_violations(*, lead: Lead, change: StatusChange) -> list[Violation]:
+    """What lead_apply_status_change would refuse for this change, writing nothing.
 
     The same checks (LeadHub's lifecycle and the vendor's rules), so a screen can
-    show them while staff type; lead_change_status still checks again on save.
+    show them while staff type; lead_apply_status_change still checks again on save.
     """
-    change = StatusChange(to_status=to_status, reason=reason, stage=stage, probability=probability,
-                          sub_status=sub_status or "", comment=comment or "", updates=dict(updates or {}),
-                          actor=actor)
     return _violations(lead, change)
 
 
@@ -354,11 +375,11 @@ def _violations(lead: Lead, change: StatusChange, adapters: list | None = None) 
     return found
 
 
-def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
+def lead_assign_owner(*, lead: Lead, owner, actor=None) -> AssignResult:
     """Give the lead to `owner` (None: unassign). The owner must work for the lead's dealer."""
     problems = owner_violations(owner, lead.dealer)
     if problems:
-        return problems
+        return AssignResult(errors=problems, lead=lead)
     with transaction.atomic():
         # Re-read under a lock, so the history row holds the lead as it is, not a
         # stale copy from the admin's changelist.
@@ -368,14 +389,14 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None) -> list[Violation]:
             # the owner was checked against the old one.
             problems = owner_violations(owner, current.dealer)
             if problems:
-                return problems
+                return AssignResult(errors=problems, lead=lead)
         current.owner = owner
         _audit(current, actor, "Assigned" if owner else "Unassigned")
         current.save(update_fields=["owner", "updated_at"])
         lead.owner = owner
         # actor: who assigned it, for a vendor that reports it (Aimbase's DealershipUser)
         outbound.report_owner_change(outbound.adapters_for_lead(lead), lead, actor=actor)
-    return []
+    return AssignResult(lead=lead)
 
 
 def lead_record_vendor_owner(*, lead: Lead, owner, source_account) -> None:
@@ -405,30 +426,33 @@ def _audit(obj, actor, reason: str) -> None:
 
 
 def followup_schedule(*, lead: Lead, scheduled_at: datetime, kind: str = "call", assigned_to=None, notes: str = "",
-                      actor=None) -> FollowUp:
-    """Schedule a follow-up and keep the lead's next_follow_up_at current."""
+                      actor=None) -> FollowUpResult:
+    """Schedule a follow-up and keep the lead's next_follow_up_at current; every
+    vendor that knows the lead hears of it. A follow-up refused (for someone of
+    another dealer, an unknown kind) comes back as errors."""
+    followup = FollowUp(lead=lead, scheduled_at=scheduled_at, kind=kind, notes=notes,
+                        assigned_to=assigned_to or lead.owner, created_by=actor)
+    errors = _model_violations(followup)
+    if errors:
+        return FollowUpResult(errors=errors)
     with transaction.atomic():
-        followup = FollowUp(lead=lead, scheduled_at=scheduled_at, kind=kind, notes=notes,
-                            assigned_to=assigned_to or lead.owner, created_by=actor)
-        followup.full_clean()
         followup.save()
         lead_refresh_next_follow_up(lead)
         outbound.report_followup(outbound.adapters_for_lead(lead), lead, followup, event="scheduled")
-    return followup
+    return FollowUpResult(followup=followup)
 
 
 def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = "",
                       next_at: datetime | None = None, next_kind: str | None = None,
-                      at: datetime | None = None) -> FollowUp | None:
-    """Mark a follow-up done; schedule the next one when `next_at` is given.
-
-    Returns the next FollowUp, or None. Completing twice is refused (ValueError),
-    so a double click never records two outcomes.
-    """
+                      at: datetime | None = None) -> FollowUpResult:
+    """Mark a follow-up done; schedule the next one when `next_at` is given
+    (result.next). Completing twice is refused (an `already_done` error), so a
+    double click or a second tab never records two outcomes."""
     with transaction.atomic():
         locked = FollowUp.objects.select_for_update().get(pk=followup.pk)
         if locked.done_at is not None:
-            raise ValueError("This follow-up is already done.")
+            return FollowUpResult(followup=locked, errors=[Violation(
+                "followup", "already_done", "This follow-up is already done.")])
         locked.done_at = at or timezone.now()
         locked.done_by = actor
         locked.outcome_notes = outcome_notes
@@ -444,7 +468,17 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
         if nxt is not None:
             outbound.report_followup(adapters, locked.lead, nxt, event="scheduled")
     followup.refresh_from_db()
-    return nxt
+    return FollowUpResult(followup=followup, next=nxt)
+
+
+def _model_violations(obj) -> list[Violation]:
+    """The model's own validation (full_clean) as Violations."""
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        return [Violation(name if name != "__all__" else "", "invalid", message)
+                for name, messages in exc.message_dict.items() for message in messages]
+    return []
 
 
 def followup_save_edited(*, followup: FollowUp, actor) -> FollowUp:
@@ -456,8 +490,11 @@ def followup_save_edited(*, followup: FollowUp, actor) -> FollowUp:
     as they are. Returns the saved follow-up."""
     done_at, outcome_notes = followup.done_at, followup.outcome_notes
     if followup.pk is None:
-        created = followup_schedule(lead=followup.lead, scheduled_at=followup.scheduled_at, kind=followup.kind,
-                                    assigned_to=followup.assigned_to, notes=followup.notes, actor=actor)
+        scheduled = followup_schedule(lead=followup.lead, scheduled_at=followup.scheduled_at, kind=followup.kind,
+                                      assigned_to=followup.assigned_to, notes=followup.notes, actor=actor)
+        if not scheduled.ok:  # the admin's form ran the same model validation first
+            raise ValidationError({v.field or "__all__": v.message for v in scheduled.errors})
+        created = scheduled.followup
         if done_at is not None:
             followup_complete(followup=created, actor=followup.done_by or actor, outcome_notes=outcome_notes,
                               at=done_at)

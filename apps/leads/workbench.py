@@ -135,11 +135,8 @@ def _assign_form(request, lead, data=None):
 
 def _change_status(request, lead, form):
     """Validate and apply the outcome; returns the Violations (empty when saved)."""
-    data = form.cleaned_data
-    result = services.lead_change_status(
-        lead=lead, to_status=data["to_status"], actor=request.user, reason=data["reason"], stage=data["stage"],
-        probability=data["probability"], sub_status=data["sub_status"], comment=data["comment"],
-        updates=form.outcome_updates(), source=Source.WORKBENCH)
+    result = services.lead_apply_status_change(lead=lead, change=form.status_change(actor=request.user),
+                                               source=Source.WORKBENCH)
     return result.errors
 
 
@@ -166,32 +163,32 @@ def workbench_view(model_admin, request, object_id):
             form = forms["assign"] = _assign_form(request, lead, request.POST)
             if form.is_valid():
                 owner = form.cleaned_data["owner"]
-                problems = services.lead_assign_owner(lead=lead, owner=owner, actor=request.user)
-                if not problems:
+                result = services.lead_assign_owner(lead=lead, owner=owner, actor=request.user)
+                if result.ok:
                     messages.success(request, f"{lead}: assigned to {owner.get_username() if owner else 'nobody'}.")
                     return HttpResponseRedirect(_url(lead))
-                add_violations(form, problems)
+                add_violations(form, result.errors)
         elif action == "schedule":
             form = forms["schedule"] = FollowUpScheduleForm(request.POST, prefix="schedule")
             if form.is_valid():
-                services.followup_schedule(lead=lead, actor=request.user, **form.cleaned_data)
-                messages.success(request, "Follow-up scheduled.")
-                return HttpResponseRedirect(_url(lead))
+                result = services.followup_schedule(lead=lead, actor=request.user, **form.cleaned_data)
+                if result.ok:
+                    messages.success(request, "Follow-up scheduled.")
+                    return HttpResponseRedirect(_url(lead))
+                add_violations(form, result.errors)
         elif action == "complete":
             form = FollowUpCompleteForm(request.POST, prefix="complete")
             if form.is_valid():
                 followup = get_object_or_404(FollowUp, pk=form.cleaned_data["followup"], lead=lead)
-                try:
-                    services.followup_complete(followup=followup, actor=request.user,
-                                               outcome_notes=form.cleaned_data["outcome_notes"],
-                                               next_at=form.cleaned_data["next_at"],
-                                               next_kind=form.cleaned_data["next_kind"] or None)
-                except ValueError as exc:  # done already (a second click, another tab)
-                    form.add_error(None, str(exc))
-                else:
+                result = services.followup_complete(followup=followup, actor=request.user,
+                                                    outcome_notes=form.cleaned_data["outcome_notes"],
+                                                    next_at=form.cleaned_data["next_at"],
+                                                    next_kind=form.cleaned_data["next_kind"] or None)
+                if result.ok:
                     messages.success(request, "Follow-up done." + (" Next one scheduled."
                                                                    if form.cleaned_data["next_at"] else ""))
                     return HttpResponseRedirect(_url(lead))
+                add_violations(form, result.errors)  # done already (a second click, another tab)
             forms["complete"] = form
         else:
             return HttpResponseBadRequest("Unknown action.")
@@ -244,11 +241,8 @@ def workbench_check_view(model_admin, request, object_id):
         raise PermissionDenied
     form = _status_form(lead, request.POST)
     if form.is_valid():
-        data = form.cleaned_data
         add_violations(form, services.lead_status_change_violations(
-            lead=lead, to_status=data["to_status"], actor=request.user, reason=data["reason"], stage=data["stage"],
-            probability=data["probability"], sub_status=data["sub_status"], comment=data["comment"],
-            updates=form.outcome_updates()))
+            lead=lead, change=form.status_change(actor=request.user)))
     errors = {name or "__all__": [str(message) for message in messages_]
               for name, messages_ in form.errors.items()}
     return JsonResponse({"errors": errors})

@@ -68,7 +68,7 @@ def test_a_status_change_and_follow_ups_are_recorded(alice, dealer_a):
     lead = make_lead(dealer_a)
     assert services.lead_change_status(lead=lead, to_status="accepted", actor=alice).ok
     assert changes(lead)[-1][:3] == ("~", "alice", "Status new → accepted (admin)")
-    followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=alice)
+    followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=alice).followup
     services.followup_complete(followup=followup, actor=alice, outcome_notes="done")
     assert [c[0] for c in changes(followup)] == ["+", "~"] and "done_at" in changes(followup)[-1][3]
     # The lead's next follow-up (kept by UPDATE) is recorded both times it moved.
@@ -178,7 +178,7 @@ def test_inline_objects_changes_show_on_their_parents_history_page(client, adam,
     mapping.save()
     lead = make_lead(dealer_a)
     followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=adam,
-                                          notes="Call about the loader")
+                                          notes="Call about the loader").followup
     client.force_login(adam)
     body = client.get(f"/admin/leads/reason/{reason.pk}/history/").content.decode()
     assert "reason mappings: changes" in body.lower()

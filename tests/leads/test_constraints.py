@@ -77,7 +77,7 @@ def test_it_normalises_phones_for_search_and_keeps_the_raw_value(dealer_a):
 def test_the_phone_fast_path_agrees_with_phonenumbers(raw, region):
     import phonenumbers
 
-    from apps.leads.models import normalize_phone
+    from apps.leads.phones import normalize_phone
 
     try:
         number = phonenumbers.parse(raw, (region or "").upper() or None)

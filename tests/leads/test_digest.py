@@ -17,7 +17,7 @@ def test_each_person_gets_their_overdue_and_due_today_follow_ups(alice, adam, bo
     services.followup_schedule(lead=lead, scheduled_at=now - timedelta(days=1), assigned_to=alice, notes="late")
     services.followup_schedule(lead=lead, scheduled_at=now + timedelta(hours=3), assigned_to=alice, notes="later")
     services.followup_schedule(lead=lead, scheduled_at=now + timedelta(days=3), assigned_to=alice, notes="not yet")
-    done = services.followup_schedule(lead=lead, scheduled_at=now - timedelta(hours=2), assigned_to=adam)
+    done = services.followup_schedule(lead=lead, scheduled_at=now - timedelta(hours=2), assigned_to=adam).followup
     services.followup_complete(followup=done, actor=adam)
     assert send_followup_digests(now) == 1  # adam's only follow-up is done; bob has none
     [message] = mail.outbox

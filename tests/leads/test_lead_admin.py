@@ -149,7 +149,7 @@ def test_the_lead_page_has_one_timeline_of_everything(client, alice, dealer_a):
 
     lead = make_lead(dealer_a, owner=alice)
     followup = services.followup_schedule(lead=lead, scheduled_at=timezone.now() + timedelta(days=1), actor=alice,
-                                          notes="Bring the brochure")
+                                          notes="Bring the brochure").followup
     services.lead_change_status(lead=lead, to_status="accepted", actor=alice, comment="Called, interested")
     services.followup_complete(followup=followup, actor=alice, outcome_notes="Demo booked")
     LeadEvent.objects.create(lead=lead, kind=EventKind.PUSH_SENT, summary="Reported to Cat: Accepted")

@@ -6,7 +6,7 @@ import random
 import phonenumbers
 import pytest
 
-from apps.leads.models import _country_rules, _normalize_phone_slow, normalize_phone
+from apps.leads.phones import _country_rules, _normalize_phone_slow, normalize_phone
 
 
 def test_it_agrees_with_phonenumbers_for_every_country_code_and_shape():

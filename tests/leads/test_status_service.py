@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from apps.leads import services
-from apps.leads.models import Lead, StatusLog
+from apps.leads.models import FollowUp, Lead, StatusLog
 from apps.leads.statuses import FINAL_STATUSES, TRANSITIONS, Status
 from tests.conftest import make_lead, make_reasons, make_stages
 
@@ -178,8 +179,8 @@ def test_the_database_refuses_to_rewrite_the_status_log(lead_a):
 
 
 def test_it_assigns_owners_only_within_the_dealer(lead_a, alice, bob):
-    assert services.lead_assign_owner(lead=lead_a, owner=bob)[0].code == "other_dealer"
-    assert services.lead_assign_owner(lead=lead_a, owner=alice) == []
+    assert services.lead_assign_owner(lead=lead_a, owner=bob).errors[0].code == "other_dealer"
+    assert services.lead_assign_owner(lead=lead_a, owner=alice).ok
     assert Lead.objects.get(pk=lead_a.pk).owner == alice
 
 
@@ -190,15 +191,16 @@ def test_follow_ups_keep_the_leads_next_follow_up_current(lead_a, alice):
 
     soon = timezone.now() + timedelta(hours=2)
     later = soon + timedelta(days=2)
-    first = services.followup_schedule(lead=lead_a, scheduled_at=later, actor=alice)
-    second = services.followup_schedule(lead=lead_a, scheduled_at=soon, actor=alice)
+    first = services.followup_schedule(lead=lead_a, scheduled_at=later, actor=alice).followup
+    second = services.followup_schedule(lead=lead_a, scheduled_at=soon, actor=alice).followup
     assert Lead.objects.get(pk=lead_a.pk).next_follow_up_at == soon
     nxt = services.followup_complete(followup=second, actor=alice, outcome_notes="left voicemail",
-                                     next_at=soon + timedelta(days=1))
+                                     next_at=soon + timedelta(days=1)).next
     assert second.done_by == alice and second.outcome_notes == "left voicemail"
     assert Lead.objects.get(pk=lead_a.pk).next_follow_up_at == nxt.scheduled_at
-    with pytest.raises(ValueError):
-        services.followup_complete(followup=second, actor=alice)
+    again = services.followup_complete(followup=second, actor=alice)  # a second click: refused, as data
+    assert not again.ok and [e.code for e in again.errors] == ["already_done"]
+    assert FollowUp.objects.get(pk=second.pk).outcome_notes == "left voicemail"  # the first outcome stands
     services.followup_complete(followup=nxt, actor=alice)
     services.followup_complete(followup=first, actor=alice)
     assert Lead.objects.get(pk=lead_a.pk).next_follow_up_at is None
@@ -220,3 +222,11 @@ def test_the_status_change_screen_names_the_rule_it_refuses(client, lead_a, reas
 def test_the_status_change_screen_is_not_reachable_for_another_dealer(client, lead_b, alice):
     client.force_login(alice)
     assert client.get(f"/admin/leads/lead/{lead_b.pk}/status/").status_code == 404
+
+
+def test_a_followup_the_model_refuses_comes_back_as_errors_and_writes_nothing(lead_a, bob, alice):
+    """The services' one error convention: refusals are data, never an exception."""
+    result = services.followup_schedule(lead=lead_a, scheduled_at=timezone.now(), assigned_to=bob, actor=alice)
+    assert not result.ok and result.followup is None
+    assert {e.field for e in result.errors} == {"assigned_to"}
+    assert not FollowUp.objects.exists()

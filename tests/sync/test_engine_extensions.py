@@ -213,7 +213,7 @@ def test_it_tells_every_account_that_knows_the_lead(fake_account, dealer_a, lead
     result = services.lead_change_status(lead=lead_a, to_status=Status.ACCEPTED, actor=alice)
     assert result.ok, result.errors
     services.lead_assign_owner(lead=lead_a, owner=alice, actor=alice)
-    followup = services.followup_schedule(lead=lead_a, scheduled_at=timezone.now() + timedelta(days=1), actor=alice)
+    followup = services.followup_schedule(lead=lead_a, scheduled_at=timezone.now() + timedelta(days=1), actor=alice).followup
     services.followup_complete(followup=followup, actor=alice, next_at=timezone.now() + timedelta(days=2))
     assert HEARD == [("a100-fake-2", "status", "accepted"), ("a100-fake-2", "owner", alice.pk),
                      ("a100-fake-2", "followup", "scheduled"), ("a100-fake-2", "followup", "completed"),

@@ -13,7 +13,8 @@ from apps.accounts.models import Dealer
 from apps.leads.bulk import JSONText, LeadRows, insert_lead_rows
 from apps.leads.history import record_lead_history
 from apps.leads.lookup import leads_by_vendor_id
-from apps.leads.models import EventKind, Lead, LeadEvent, Origin, PendingField, PendingVendorValue, normalize_phone
+from apps.leads.models import EventKind, Lead, LeadEvent, Origin, PendingField, PendingVendorValue
+from apps.leads.phones import normalize_phone
 from apps.leads.pending import pending_resolve
 from apps.vendors.core.base import ApplyResult, PageUnreadable
 

@@ -65,7 +65,7 @@ def test_nothing_is_reported_for_a_lead_aimbase_has_not_accepted(sandbox, aimbas
 
 def test_follow_ups_are_reported_as_follow_up_and_activity_entries(sandbox, aimbase_account, accepted_lead, alice):
     followup = services.followup_schedule(lead=accepted_lead, scheduled_at=timezone.now() + timedelta(days=1),
-                                          kind="visit", actor=alice)
+                                          kind="visit", actor=alice).followup
     services.followup_complete(followup=followup, actor=alice, outcome_notes="Came to the showroom",
                                next_at=timezone.now() + timedelta(days=3), next_kind="quote")
     assert engine.push(aimbase_account).pushed == 3
@@ -76,8 +76,8 @@ def test_follow_ups_are_reported_as_follow_up_and_activity_entries(sandbox, aimb
 def test_a_new_owner_is_reported_as_assigned_by_the_user_who_assigned_it(
         sandbox, aimbase_account, accepted_lead, adam, alice):
     # status changes "(Viewed, Assigned, Working, Sold, Lost, Abandoned)"; "DealershipUser (≤50, who did it)"
-    assert services.lead_assign_owner(lead=accepted_lead, owner=adam, actor=alice) == []
-    assert services.lead_assign_owner(lead=accepted_lead, owner=alice) == []  # no actor: LeadHub itself
+    assert services.lead_assign_owner(lead=accepted_lead, owner=adam, actor=alice).ok
+    assert services.lead_assign_owner(lead=accepted_lead, owner=alice).ok  # no actor: LeadHub itself
     assert engine.push(aimbase_account).pushed == 2
     by_alice, by_leadhub = sandbox.activities()
     assert (by_alice["EntryType"], by_alice["EntryDetail"], by_alice["DealershipUser"]) == (
@@ -88,7 +88,7 @@ def test_a_new_owner_is_reported_as_assigned_by_the_user_who_assigned_it(
 def test_a_follow_up_is_reported_as_done_by_whoever_scheduled_or_completed_it(sandbox, aimbase_account,
                                                                               accepted_lead, alice, adam):
     followup = services.followup_schedule(lead=accepted_lead, scheduled_at=timezone.now() + timedelta(days=1),
-                                          kind="call", assigned_to=adam, actor=alice)
+                                          kind="call", assigned_to=adam, actor=alice).followup
     services.followup_complete(followup=followup, actor=adam, outcome_notes="Called back")
     assert engine.push(aimbase_account).pushed == 2
     assert [(a["EntryType"], a["DealershipUser"]) for a in sandbox.activities()] == [

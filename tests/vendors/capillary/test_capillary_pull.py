@@ -50,8 +50,8 @@ def test_a_next_follow_up_leadhub_reported_and_completed_is_not_brought_back(acc
     pull(account)
     lead = Lead.objects.get(vendor_lead_id=str(made["id"]))
     at = datetime(2030, 10, 5, 2, 30, tzinfo=dt_timezone.utc)
-    first = followup_schedule(lead=lead, scheduled_at=datetime(2030, 10, 1, tzinfo=dt_timezone.utc), actor=alice)
-    nxt = followup_complete(followup=first, actor=alice, outcome_notes="Called", next_at=at)
+    first = followup_schedule(lead=lead, scheduled_at=datetime(2030, 10, 1, tzinfo=dt_timezone.utc), actor=alice).followup
+    nxt = followup_complete(followup=first, actor=alice, outcome_notes="Called", next_at=at).next
     followup_complete(followup=nxt, actor=alice, outcome_notes="Called again")
     push(account)
     sandbox.update_lead(made["id"], next_follow_up="2030-10-05T08:00:00+05:30")  # Capillary kept our date

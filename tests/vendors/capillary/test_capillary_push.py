@@ -82,7 +82,7 @@ def test_a_change_without_a_mapped_reason_is_refused_before_it_is_queued(pulled,
 def test_a_completed_followup_is_posted_and_linked(pulled, account, sandbox, alice):
     lead, made = pulled
     due = timezone.now() - timedelta(hours=1)
-    followup = followup_schedule(lead=lead, scheduled_at=due, notes="call", actor=alice)
+    followup = followup_schedule(lead=lead, scheduled_at=due, notes="call", actor=alice).followup
     assert not OutboxItem.objects.filter(lead=lead).exists()  # scheduling alone is not sent
     followup_complete(followup=followup, actor=alice, outcome_notes="customer will visit")
     assert push(account).pushed == 1
@@ -96,7 +96,7 @@ def test_a_completed_followup_is_posted_and_linked(pulled, account, sandbox, ali
 
 def test_an_owner_change_puts_the_owners_username(pulled, account, sandbox, alice):
     lead, made = pulled
-    assert lead_assign_owner(lead=lead, owner=alice, actor=alice) == []
+    assert lead_assign_owner(lead=lead, owner=alice, actor=alice).ok
     assert push(account).pushed == 1
     method, path, body = sandbox.received[-1]
     assert (method, path, body) == ("PUT", f"/v2/leads/{made['id']}", {"owner": "alice"})
@@ -235,7 +235,7 @@ def test_a_4xx_with_an_unreadable_body_is_a_refusal_not_a_maybe(account, mapped,
 def test_a_followup_whose_answer_was_lost_is_not_posted_twice(pulled, account, sandbox, alice, settings):
     settings.LEADHUB_HTTP_READ_TIMEOUT = 0.3
     lead, made = pulled
-    followup = followup_schedule(lead=lead, scheduled_at=timezone.now(), actor=alice)
+    followup = followup_schedule(lead=lead, scheduled_at=timezone.now(), actor=alice).followup
     followup_complete(followup=followup, actor=alice, outcome_notes="done")
     sandbox.inject("reset", path="write", deliver=True)
     assert push(account).pushed == 0
@@ -287,7 +287,7 @@ def test_capillarys_extended_fields_are_not_overwritten_by_an_owner_change(pulle
     sandbox.update_lead(made["id"], extended={"trial_status": "Done"})
     pull(account)
     lead.refresh_from_db()
-    assert lead_assign_owner(lead=lead, owner=alice, actor=alice) == []
+    assert lead_assign_owner(lead=lead, owner=alice, actor=alice).ok
     push(account)
     assert sandbox.received[-1][2] == {"owner": "alice", "extendedFields": {"trial_status": "Done"}}
 

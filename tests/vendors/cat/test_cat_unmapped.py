@@ -47,7 +47,7 @@ def test_the_job_moves_an_unworked_lead_once_the_account_serves_the_code(sandbox
     from apps.leads.services import lead_assign_owner
 
     far, worked = _pull_unknown_code(sandbox, cat_account)
-    assert lead_assign_owner(lead=worked, owner=alice, actor=alice) == []
+    assert lead_assign_owner(lead=worked, owner=alice, actor=alice).ok
     z999 = Dealer.objects.create(code="Z999", name="Zed Machinery")
     queued = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kwargs: queued.append((func, args)))
@@ -114,6 +114,6 @@ def test_an_owner_checked_before_the_move_is_not_given_the_lead_after_it(sandbox
     far, _ = _pull_unknown_code(sandbox, cat_account)
     _serve_z999(cat_account)
     tasks.apply_pending_values(cat_account.pk)
-    problems = lead_assign_owner(lead=far, owner=alice, actor=alice)
+    problems = lead_assign_owner(lead=far, owner=alice, actor=alice).errors
     assert [p.code for p in problems] == ["other_dealer"]
     assert Lead.objects.get(pk=far.pk).owner is None
