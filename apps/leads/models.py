@@ -17,7 +17,7 @@ from simple_history.models import HistoricalRecords
 
 from apps.accounts.models import validate_currency
 from apps.core.fields import RawJSONField
-from apps.vendors.core.registry import ADAPTERS, VENDOR_CHOICES, adapter_class
+from apps.vendors.core.registry import ADAPTERS, adapter_class, vendor_choices
 
 from .phones import normalize_phone
 from .rules import owner_violations  # rules import nothing from models; keep it so
@@ -342,7 +342,7 @@ class ReasonMapping(models.Model):
     """A dealer reason -> the vendor's standard value (Cat) or id (Capillary)."""
 
     reason = models.ForeignKey(Reason, on_delete=models.CASCADE, related_name="mappings")
-    vendor = models.CharField(max_length=16, choices=VENDOR_CHOICES)
+    vendor = models.CharField(max_length=16, choices=vendor_choices)
     vendor_value = models.CharField(max_length=255, blank=True, help_text="The vendor's value, e.g. Cat's reason text.")
     vendor_code = models.CharField(max_length=64, blank=True, help_text="The vendor's id, e.g. a Capillary reason id.")
 
@@ -372,7 +372,7 @@ class StageMapping(models.Model):
     """A dealer sales stage -> the vendor's stage and the probability reported."""
 
     stage = models.ForeignKey(SalesStage, on_delete=models.CASCADE, related_name="mappings")
-    vendor = models.CharField(max_length=16, choices=VENDOR_CHOICES)
+    vendor = models.CharField(max_length=16, choices=vendor_choices)
     vendor_value = models.CharField(max_length=100)
     probability = models.PositiveSmallIntegerField(null=True, blank=True, validators=PERCENT,
                                                    help_text="Probability sent for this stage; must fit the vendor's range.")
@@ -410,7 +410,7 @@ class StatusMapping(models.Model):
 
     dealer = models.ForeignKey("accounts.Dealer", on_delete=models.CASCADE, related_name="status_mappings")
     status = models.CharField(max_length=20, choices=Status.choices)
-    vendor = models.CharField(max_length=16, choices=VENDOR_CHOICES)
+    vendor = models.CharField(max_length=16, choices=vendor_choices)
     vendor_value = models.CharField(max_length=100)
     vendor_sub_status = models.CharField(max_length=100, blank=True)
 

@@ -455,8 +455,8 @@ def push(account, *, holder: str | None = None) -> Summary:
 # The sending policy, the same for every vendor (docs/architecture.md, "Sending"):
 # - a lead's messages go in order: claim_due takes only a lead's oldest
 #   unfinished item, so a later one waits behind one to be retried;
-# - every claimed item is marked (unconfirmed_since, committed) before its
-#   request leaves; only a definite answer clears the mark, so after a crash or
+# - every item is marked (unconfirmed_since, committed) just before its request
+#   leaves; only a definite answer clears the mark, so after a crash or
 #   a lost answer the vendor's unconfirmed_policy decides: resend, look up, or
 #   hold for a person (never a blind resend of what must not exist twice);
 # - the first request the vendor cannot take now (a transient failure) or whose
@@ -480,6 +480,10 @@ def _send_claimed(account, adapter, http, items, summary) -> bool:
                                                    "stopped, or the answer was lost)")
     groups = adapter.requests(to_send)
     for index, group in enumerate(groups):
+        # Marked (committed) just before the request leaves: after a crash or a lost
+        # answer the mark says the vendor may have this; items never sent are unmarked.
+        OutboxItem.objects.filter(pk__in=[item.pk for item in group]).update(
+            unconfirmed_since=Coalesce("unconfirmed_since", Value(timezone.now())))
         try:
             outcomes = adapter.send(http, group)
         except VendorError as exc:
@@ -562,9 +566,9 @@ def claim_due(account, holder: str, limit: int) -> list[OutboxItem]:
     holds back the lead's later ones, so the vendor gets them in the order they
     were made (docs/vendors/cat.md).
 
-    The claim marks each item unconfirmed (committed before any request leaves);
-    `item.unconfirmed_before` is its mark from before this claim (None: no
-    earlier attempt is in doubt)."""
+    `item.unconfirmed_before` is the item's mark from before this claim (None: no
+    earlier attempt is in doubt); _send_claimed marks each request's items just
+    before it leaves."""
     now = timezone.now()
     # Held-back items are left out in SQL, not after the LIMIT: a lead with many
     # items waiting behind a failed one must not fill the batch's window and
@@ -576,8 +580,7 @@ def claim_due(account, holder: str, limit: int) -> list[OutboxItem]:
     if not due:
         return []
     OutboxItem.objects.filter(id__in=list(due), state=OutboxState.PENDING).update(
-        state=OutboxState.SENDING, claimed_by=holder, claimed_until=now + CLAIM_LEASE,
-        unconfirmed_since=Coalesce("unconfirmed_since", Value(now)))
+        state=OutboxState.SENDING, claimed_by=holder, claimed_until=now + CLAIM_LEASE)
     items = list(OutboxItem.objects.filter(id__in=list(due), state=OutboxState.SENDING, claimed_by=holder)
                  .select_related("lead").order_by("id"))
     for item in items:

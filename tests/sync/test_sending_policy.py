@@ -184,3 +184,25 @@ def test_refused_credentials_fail_the_batch_alike_and_alert_once_per_outage(acco
     engine.push(account)  # fixed: everything goes, and the next outage alerts again
     assert AccountSyncState.objects.get(account=account).credentials_alerted_at is None
     assert set(OutboxItem.objects.values_list("state", flat=True)) == {OutboxState.SENT}
+
+
+def test_only_the_items_whose_request_left_are_marked_when_a_worker_dies(account, dealer_a):
+    POLICY[:] = [HOLD]
+    first, second, third = leads(dealer_a, 3)
+    items = [queue(account, lead)[0] for lead in (first, second, third)]
+    ANSWERS[:] = [SendOutcome.sent(status=200), SystemExit("killed during the second request")]
+    with pytest.raises(SystemExit):
+        engine.push(account)
+    for item in items:
+        item.refresh_from_db()
+    assert [i.state for i in items] == [OutboxState.SENT, OutboxState.SENDING, OutboxState.SENDING]
+    assert items[1].unconfirmed_since is not None and items[2].unconfirmed_since is None
+    past = timezone.now() - timedelta(seconds=1)
+    OutboxItem.objects.update(claimed_until=past)
+    AccountLock.objects.update(expires_at=past)
+    SENT.clear()
+    engine.push(account)
+    for item in items:
+        item.refresh_from_db()
+    assert items[1].state == OutboxState.FAILED  # may have reached the vendor: held for a person
+    assert items[2].state == OutboxState.SENT and SENT == [(third.pk, False)]  # never left: sent now

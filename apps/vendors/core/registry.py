@@ -22,6 +22,13 @@ VENDOR_APPS = [dotted.split(".adapter.")[0] for dotted, _ in ADAPTERS.values()]
 VENDOR_CHOICES = [(kind, name) for kind, (_, name) in ADAPTERS.items()]
 
 
+def vendor_choices() -> list[tuple[str, str]]:
+    """The `choices` of every model field naming a vendor kind. A callable, so the
+    migrations name this function rather than copy the list: adding a vendor to
+    ADAPTERS needs no migration."""
+    return list(VENDOR_CHOICES)
+
+
 class UnknownVendor(KeyError):
     pass
 
