@@ -20,7 +20,9 @@ UK = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.co.uk"
 
 def _cap(dealer, name, base_url="http://127.0.0.1:9/cap"):
     account = VendorAccount(name=name, vendor="cap", dealer=dealer, base_url=base_url)
-    account.set_settings({"api_key": "lh-key", "campaign_id": DEMO_CAMPAIGN})
+    # CAP needs an acquisition channel (docs/vendors/cap.md): the account's default
+    # when a lead has no source.
+    account.set_settings({"api_key": "lh-key", "campaign_id": DEMO_CAMPAIGN, "acquisition_channel": "Showroom"})
     account.save()
     return account
 
@@ -161,7 +163,7 @@ def test_the_lead_page_links_to_submitting_it_by_hand(client, alice, dealer_a, t
 
 def test_a_lead_is_submitted_by_hand_and_shows_the_vendors_rules(client, alice, dealer_a, two_caps):
     audi, _ = two_caps
-    good, bad = make_lead(dealer_a, **UK), make_lead(dealer_a, first_name="Cy", last_name="", email="cy@x.co.uk")
+    good, bad = make_lead(dealer_a, product_interest="Audi Q6 e-tron", **UK), make_lead(dealer_a, first_name="Cy", last_name="", email="cy@x.co.uk")
     client.force_login(alice)
     page = client.get(_submit_url(good, bad)).content.decode()
     assert "contactDetail.lastName is required" in page and "Not submitted" in page
@@ -190,7 +192,7 @@ def test_a_lead_accepted_through_routing_is_never_submitted_again_by_hand(client
     with CapSandbox(api_key="lh-key") as sandbox:
         account = _cap(dealer_a, "a100-cap", base_url=sandbox.base_url)
         RoutingRule.objects.create(dealer=dealer_a, name="all", account=account)
-        lead = make_lead(dealer_a, **UK)
+        lead = make_lead(dealer_a, product_interest="Audi Q6 e-tron", **UK)
         engine.push(account)
         client.force_login(alice)
         response = client.post(_submit_url(lead), {"account": account.pk}, follow=True)

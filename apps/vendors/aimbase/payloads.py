@@ -71,6 +71,11 @@ def build_lead(lead, options: dict) -> tuple[dict, list[Violation]]:
     for option, name in OPTION_FIELDS.items():
         if _text(options.get(option)):
             payload[name] = _text(options.get(option))
+    for name in ("DealerIds", "ProductIds"):
+        if name in payload:
+            # A dealer admin types "12, 345"; Aimbase's list is "12,345" (an empty
+            # item or another delimiter stays, for the rules to refuse).
+            payload[name] = ",".join(part.strip() for part in payload[name].split(","))
     if _text(options.get("dealer_number")):
         dealer = {"DealerNumber": _text(options["dealer_number"])}
         for option, name in (("dealer_location", "DealerLocation"), ("dealer_name", "DealerName")):

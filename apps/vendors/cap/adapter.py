@@ -18,10 +18,10 @@ from __future__ import annotations
 from django.utils import timezone
 
 from apps.leads.models import Lead
-from apps.vendors.core.base import HOLD, RESEND, EndpointPreset, SendOutcome, SettingField, VendorAdapter, VendorError
+from apps.vendors.core.base import HOLD, RESEND, EndpointPreset, SettingField, VendorAdapter
 
-from . import payloads, rules
-from .client import CapClient, read_answer
+from . import outbound, payloads, rules
+from .client import CapClient
 
 DOC = "cap-gateway-lead-submission.txt"
 YES = ("1", "yes", "true", "on")
@@ -99,32 +99,5 @@ class CapGatewayAdapter(VendorAdapter):
     def send(self, http, items):
         """One POST per item (the engine sends one item per request and stops at
         the first answer that says CAP cannot take anything now)."""
-        return [self._send_one(CapClient(self.account, http), item) for item in items]
-
-    def _send_one(self, client: CapClient, item) -> SendOutcome:
-        try:
-            raw = client.submit(item.payload)
-        except VendorError as exc:
-            if exc.received_status is not None and 200 <= exc.received_status < 300:
-                # CAP said 202 before the body was cut: accepted, references unknown.
-                return SendOutcome.sent(status=exc.received_status,
-                                        response={"status": exc.received_status, "messages": [], "result": {},
-                                                  "unreadable_body": exc.message})
-            # A 5xx answered by CAP created nothing (docs/vendors/cap.md); a request
-            # that left without an answer may have.
-            reached = exc.reached is not False and (exc.received_status or 0) < 500
-            return SendOutcome.retry_later(exc.message, status=exc.received_status, may_have_reached=reached,
-                                           response={"not_sent" if exc.reached is False else "error": exc.message})
-        answer = read_answer(raw)
-        response = answer.as_response()
-        if answer.kind == "accepted":
-            return SendOutcome.sent(status=answer.status, response=response)
-        if answer.kind == "retry":
-            return SendOutcome.retry_later(f"CAP answered {answer.status}: {answer.text}", status=answer.status,
-                                           retry_after=raw.retry_after(), response=response)
-        if answer.kind == "credentials":
-            return SendOutcome.refused(f"CAP refused the API key (401: {answer.text}); fix the account's API key, "
-                                       "then use Retry now on the outbox: the lead is kept.",
-                                       status=401, response=response, credentials_refused=True)
-        return SendOutcome.refused(f"CAP refused the lead ({answer.status}): {answer.text}", status=answer.status,
-                                   response=response)
+        client = CapClient(self.account, http)
+        return [outbound.send_one(client, item) for item in items]

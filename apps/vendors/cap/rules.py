@@ -6,23 +6,35 @@ lead), the submit screen, `validate_payload cap FILE` and the sandbox server.
 Field names are the payload's dotted paths (contactDetail.phoneNumber).
 
 Decisions where the document is unclear (quotes in docs/vendors/cap.md):
-- The payload table lost its property names; the example payload gives them.
-- Always required: metadata.campaignId, metadata.enquiryDateTime,
-  metadata.enquiryType, contactDetail.firstName/lastName/emailAddress and the
-  optInConsents object. phoneNumber and postcode are "Required for certain
-  campaigns": the account lists what its campaign requires (REQUIRABLE).
+- The payload table lost its property names; the example payload gives them,
+  and no other property is taken (UNKNOWN: refused, never passed on).
+- Required, read from the table's rows (their marks lost their layout) with the
+  example as evidence: campaignId, enquiryDateTime, enquiryType, the
+  acquisitionChannel (so the enquirySource object), contactDetail with
+  firstName, lastName and emailAddress, optInConsents with its four channels
+  (each true, false or null), vehicle.name (so the vehicle object). Optional:
+  externalReferenceId, ipAddress (the example sends null). phoneNumber and
+  postcode are "Required for certain campaigns": the account lists what its
+  campaign requires (REQUIRABLE). An empty string is a missing value.
 - enquiryDateTime: "ISO 8601 format, Coordinated Universal Time (UTC), to the
-  second" with "T" between date and time. The document's own example carries a
-  fraction (".52") and no offset, so a fraction and a "Z"/"+00:00" are accepted;
-  any other offset is refused (the time must be UTC).
-- Phone: "+44 or 0 prefix accepted": spaces, hyphens and brackets are ignored;
-  then +44 or 0, then 9 or 10 digits (UK numbers).
+  second" with "T" between date and time: YYYY-MM-DDTHH:MM:SS, a real date and
+  time, with no offset or Z/+00:00 (UTC); the document's own example carries a
+  fraction (".52"), so one is accepted; any other offset is refused (not UTC),
+  and so is a time more than FUTURE_SLACK ahead (a clock or time-zone error).
+- Phone: "+44 or 0 prefix accepted": spaces and hyphens (the example writes
+  "+4420 8759 9036") are ignored; then +44 or 0 and 9 or 10 digits. Anything
+  else is refused, brackets and dots included, and so is an empty string (leave
+  the property out or send null).
+- Postcode: a UK postcode (the special GIR 0AA included) with at most one space
+  between its outward and inward codes.
+- E-mail: an address without spaces around it.
+- ipAddress: an IPv4 or IPv6 literal (no zone, no spaces) or null.
 """
 from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -37,12 +49,31 @@ REQUIRABLE = {
     "phoneNumber": "contactDetail.phoneNumber",
     "postcode": "contactDetail.address.postcode",
     "ipAddress": "metadata.ipAddress",
+    "externalReferenceId": "metadata.externalReferenceId",
+    # Always required now (docs/vendors/cap.md); still accepted in the setting.
     "acquisitionChannel": "metadata.enquirySource.acquisitionChannel",
     "vehicle": "vehicle.name",
 }
 ALWAYS_REQUIRED = ("metadata.campaignId", "metadata.enquiryDateTime", "metadata.enquiryType",
-                   "contactDetail.firstName", "contactDetail.lastName", "contactDetail.emailAddress")
-TOP_LEVEL = ("metadata", "contactDetail", "optInConsents", "vehicle")
+                   "metadata.enquirySource.acquisitionChannel", "contactDetail.firstName", "contactDetail.lastName",
+                   "contactDetail.emailAddress", "vehicle.name")
+# Every property the document names (the example's), by object: anything else is refused.
+PROPERTIES = {
+    "": ("metadata", "contactDetail", "optInConsents", "vehicle"),
+    "metadata": ("campaignId", "enquiryDateTime", "externalReferenceId", "enquiryType", "ipAddress",
+                 "enquirySource"),
+    "metadata.enquirySource": ("acquisitionChannel",),
+    "contactDetail": ("firstName", "lastName", "emailAddress", "phoneNumber", "address"),
+    "contactDetail.address": ("postcode",),
+    "optInConsents": CONSENT_CHANNELS,
+    "vehicle": ("name",),
+}
+REQUIRED_OBJECTS = ("metadata", "metadata.enquirySource", "contactDetail", "optInConsents", "vehicle")
+STRINGS = ("metadata.externalReferenceId", "metadata.enquiryType", "metadata.ipAddress",
+           "metadata.enquirySource.acquisitionChannel", "contactDetail.firstName", "contactDetail.lastName",
+           "contactDetail.emailAddress", "contactDetail.phoneNumber", "contactDetail.address.postcode",
+           "vehicle.name", "metadata.campaignId", "metadata.enquiryDateTime")
+FUTURE_SLACK = timedelta(minutes=5)
 
 # ASCII digits only and \Z, not $ (which also matches before a final newline).
 _DATETIME_RE = re.compile(r"(?P<stamp>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,7})?(Z|\+00:00)?\Z")
@@ -50,9 +81,12 @@ _OFFSET_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(
 _UK_PHONE_RE = re.compile(r"(\+44|0)[0-9]{9,10}\Z")
 # A GUID as text, the form the document's example sends: 8-4-4-4-12 hexadecimal digits.
 _GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+# What the payload builder removes from a lead's number (people type all of these).
 _PHONE_NOISE = re.compile(r"[\s\-().]")
-# UK postcode (outward code, inward code), space optional: "L39AG", "SW1A 1AA".
-_POSTCODE_RE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?\s*[0-9][A-Z]{2}\Z", re.IGNORECASE | re.ASCII)
+# What a payload's number may contain besides the prefix and digits (the example's spaces, hyphens).
+_PHONE_SEPARATORS = re.compile(r"[ \-]")
+# UK postcode: outward code, at most one space, inward code; or the special GIR 0AA.
+_POSTCODE_RE = re.compile(r"(GIR ?0AA|[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})\Z", re.IGNORECASE | re.ASCII)
 
 
 def parse_required_fields(text: str) -> tuple[list[str], list[str]]:
@@ -64,12 +98,15 @@ def parse_required_fields(text: str) -> tuple[list[str], list[str]]:
 
 
 def clean_phone(value: str) -> str:
-    """The number as CAP takes it: spaces, hyphens, brackets and dots removed."""
+    """A lead's number as the payload builder sends it: spaces, hyphens, brackets
+    and dots removed (is_uk_phone then says whether CAP takes it)."""
     return _PHONE_NOISE.sub("", str(value or ""))
 
 
 def is_uk_phone(value: str) -> bool:
-    return bool(_UK_PHONE_RE.match(clean_phone(value)))
+    """A number in a payload as CAP takes it: +44 or 0, then 9-10 digits, with
+    spaces and hyphens between them ignored."""
+    return isinstance(value, str) and bool(_UK_PHONE_RE.match(_PHONE_SEPARATORS.sub("", value)))
 
 
 def is_guid(value) -> bool:
@@ -90,114 +127,167 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def validate_submission(payload, *, required: list[str] | tuple[str, ...] = ()) -> list[Violation]:
+def validate_submission(payload, *, required: list[str] | tuple[str, ...] = (),
+                        now: datetime | None = None) -> list[Violation]:
     """Every rule of the document on one submission. `required`: extra payload
-    paths the account's campaign requires (parse_required_fields)."""
+    paths the account's campaign requires (parse_required_fields); `now`: the
+    time a future enquiryDateTime is measured against (default: now)."""
     if not isinstance(payload, dict):
         return [Violation("", "not_an_object", f"A submission must be a JSON object, not {type(payload).__name__}.")]
     problems: list[Violation] = []
-    for key in TOP_LEVEL:
-        if key in payload and payload[key] is not None and not isinstance(payload[key], dict):
-            problems.append(Violation(key, "not_an_object", f"{key} must be an object."))
-    address = _get(payload, "contactDetail.address")
-    if address is not None and not isinstance(address, dict):  # the example: "address": {"postcode": ...}
-        problems.append(Violation("contactDetail.address", "not_an_object",
-                                  'contactDetail.address must be an object: {"postcode": "..."}.'))
-    if "metadata" not in payload or "contactDetail" not in payload:
-        missing = [k for k in ("metadata", "contactDetail") if k not in payload]
-        problems += [Violation(k, "required", f"{k} is required.") for k in missing]
+    problems += _check_shape(payload)
+    for path in REQUIRED_OBJECTS:
+        if _get(payload, path) is None and not _reported_above(payload, path):
+            problems.append(Violation(path, "required", f"{path} is required."))
     for path in (*ALWAYS_REQUIRED, *required):
-        if _blank(_get(payload, path)):
+        if _blank(_get(payload, path)) and not _reported_above(payload, path):
             problems.append(Violation(path, "required", f"{path} is required"
                                       + ("" if path in ALWAYS_REQUIRED else " by this account's campaign") + "."))
-    problems += _check_values(payload)
+    problems += _check_values(payload, now=now or datetime.now(timezone.utc))
     return _unique(problems)
 
 
-def _check_values(payload: dict) -> list[Violation]:
+def _reported_above(payload: dict, path: str) -> bool:
+    """Whether an object holding `path` is already reported (a required object
+    missing, or a value that is not an object), so `path` is not reported again."""
+    parts = path.split(".")
+    for size in range(1, len(parts)):
+        above = ".".join(parts[:size])
+        node = _get(payload, above)
+        if (node is None and above in REQUIRED_OBJECTS) or (node is not None and not isinstance(node, dict)):
+            return True
+    return False
+
+
+def _check_shape(payload: dict) -> list[Violation]:
+    """Objects where the document shows objects; no property it does not name."""
     problems = []
+    for where, names in PROPERTIES.items():
+        node = payload if not where else _get(payload, where)
+        if node is None:
+            continue
+        if not isinstance(node, dict):
+            example = {"metadata.enquirySource": '{"acquisitionChannel": "..."}',
+                       "contactDetail.address": '{"postcode": "..."}', "vehicle": '{"name": "..."}'}.get(where)
+            problems.append(Violation(where, "not_an_object",
+                                      f"{where} must be an object" + (f": {example}." if example else ".")))
+            continue
+        for key in node:
+            if key not in names:
+                path = f"{where}.{key}" if where else str(key)
+                problems.append(Violation(path, "unknown_property",
+                                          f"{path}: CAP's document names no such property"
+                                          + (f" (known here: {', '.join(names)})." if names else ".")))
+    return problems
+
+
+def _check_values(payload: dict, *, now: datetime) -> list[Violation]:
+    problems = []
+    for path in STRINGS:
+        value = _get(payload, path)
+        if value is not None and not isinstance(value, str):
+            problems.append(Violation(path, "not_a_string", f"{path} must be a JSON string, not {value!r}."))
     campaign = _get(payload, "metadata.campaignId")
-    if not _blank(campaign) and not is_guid(campaign):
+    if isinstance(campaign, str) and campaign.strip() and not is_guid(campaign):
         problems.append(Violation("metadata.campaignId", "invalid_guid",
                                   f"metadata.campaignId {campaign!r} is not a GUID (a string such as "
                                   "966c7488-bfa7-45b5-8510-d26ba3008879)."))
     when = _get(payload, "metadata.enquiryDateTime")
-    if not _blank(when):
-        text = str(when)
-        if _OFFSET_RE.match(text) and not _DATETIME_RE.match(text):
-            problems.append(Violation("metadata.enquiryDateTime", "not_utc",
-                                      f"metadata.enquiryDateTime {text!r} must be in UTC (no offset)."))
-        elif not _is_datetime(text):
-            problems.append(Violation("metadata.enquiryDateTime", "invalid_datetime",
-                                      f"metadata.enquiryDateTime {text!r} must be ISO 8601 to the second, "
-                                      "e.g. 2024-09-12T10:20:59."))
+    if isinstance(when, str) and when.strip():
+        problems += _check_enquiry_time(when, now)
     kind = _get(payload, "metadata.enquiryType")
-    if not _blank(kind) and kind not in ENQUIRY_TYPES:
+    if isinstance(kind, str) and kind.strip() and kind not in ENQUIRY_TYPES:
         problems.append(Violation("metadata.enquiryType", "invalid_choice",
                                   f"metadata.enquiryType {kind!r} is not one of: {', '.join(ENQUIRY_TYPES)}."))
     ip = _get(payload, "metadata.ipAddress")
-    if not _blank(ip):
-        try:
-            ipaddress.ip_address(str(ip))
-        except ValueError:
-            problems.append(Violation("metadata.ipAddress", "invalid_ip", f"metadata.ipAddress {ip!r} is not an IP address."))
-    source = _get(payload, "metadata.enquirySource")
-    if source is not None and not isinstance(source, dict):
-        problems.append(Violation("metadata.enquirySource", "not_an_object",
-                                  'metadata.enquirySource must be an object: {"acquisitionChannel": "..."}.'))
-    for path in ("metadata.externalReferenceId", "metadata.enquirySource.acquisitionChannel",
-                 "contactDetail.firstName", "contactDetail.lastName", "contactDetail.emailAddress",
-                 "contactDetail.phoneNumber", "contactDetail.address.postcode", "vehicle.name"):
-        value = _get(payload, path)
-        if value is not None and not isinstance(value, str):
-            problems.append(Violation(path, "not_a_string", f"{path} must be a string."))
+    if isinstance(ip, str) and not _is_ip(ip):
+        problems.append(Violation("metadata.ipAddress", "invalid_ip",
+                                  f"metadata.ipAddress {ip!r} is not an IPv4 or IPv6 address (leave it null when "
+                                  "unknown)."))
     email = _get(payload, "contactDetail.emailAddress")
-    if isinstance(email, str) and email.strip():
-        try:
-            validate_email(email.strip())
-        except ValidationError:
-            problems.append(Violation("contactDetail.emailAddress", "invalid_email",
-                                      f"contactDetail.emailAddress {email!r} is not an e-mail address."))
+    if isinstance(email, str) and email.strip() and not _is_email(email):
+        problems.append(Violation("contactDetail.emailAddress", "invalid_email",
+                                  f"contactDetail.emailAddress {email!r} is not an e-mail address"
+                                  + (" (spaces around it)." if email != email.strip() else ".")))
     phone = _get(payload, "contactDetail.phoneNumber")
-    if isinstance(phone, str) and phone.strip() and not is_uk_phone(phone):
+    if isinstance(phone, str) and not is_uk_phone(phone):
         problems.append(Violation("contactDetail.phoneNumber", "invalid_phone",
-                                  f"contactDetail.phoneNumber {phone!r} must start with +44 or 0 "
-                                  "(CAP accepts UK numbers only)."))
+                                  f"contactDetail.phoneNumber {phone!r} must be +44 or 0 and 9-10 digits, spaces "
+                                  "or hyphens allowed between them (CAP accepts UK numbers only; leave it out or "
+                                  "null when there is none)."))
     postcode = _get(payload, "contactDetail.address.postcode")
-    if isinstance(postcode, str) and postcode.strip() and not _POSTCODE_RE.match(postcode.strip()):
+    if isinstance(postcode, str) and postcode.strip() and not _POSTCODE_RE.match(postcode):
         problems.append(Violation("contactDetail.address.postcode", "invalid_postcode",
-                                  f"contactDetail.address.postcode {postcode!r} is not a UK postcode."))
+                                  f"contactDetail.address.postcode {postcode!r} is not a UK postcode (such as "
+                                  "SW1A 1AA or L39AG, at most one space)."))
     problems += _check_consents(payload.get("optInConsents", None), present="optInConsents" in payload)
     return problems
 
 
-def _is_datetime(text: str) -> bool:
-    """The shape, and a date and time that exist (not February 30th, not 25:61)."""
+def _check_enquiry_time(text: str, now: datetime) -> list[Violation]:
+    if _OFFSET_RE.match(text) and not _DATETIME_RE.match(text):
+        return [Violation("metadata.enquiryDateTime", "not_utc",
+                          f"metadata.enquiryDateTime {text!r} must be in UTC (no offset).")]
+    moment = _parse_datetime(text)
+    if moment is None:
+        return [Violation("metadata.enquiryDateTime", "invalid_datetime",
+                          f"metadata.enquiryDateTime {text!r} must be a real UTC date and time, ISO 8601 to the "
+                          "second, e.g. 2024-09-12T10:20:59.")]
+    if moment > now + FUTURE_SLACK:
+        return [Violation("metadata.enquiryDateTime", "in_the_future",
+                          f"metadata.enquiryDateTime {text!r} is in the future: a clock or time-zone error "
+                          "(the time must be UTC).")]
+    return []
+
+
+def _parse_datetime(text: str) -> datetime | None:
+    """The shape, and a date and time that exist (not February 30th, not 24:00), as UTC."""
     match = _DATETIME_RE.match(text)
     if not match:
+        return None
+    try:
+        return datetime.strptime(match["stamp"], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _is_ip(text: str) -> bool:
+    """An IPv4 or IPv6 literal as written: no zone ("%eth0"), no spaces, no name."""
+    if "%" in text or text != text.strip():
         return False
     try:
-        datetime.strptime(match["stamp"], "%Y-%m-%dT%H:%M:%S")
+        ipaddress.ip_address(text)
     except ValueError:
         return False
     return True
 
 
+def _is_email(text: str) -> bool:
+    if text != text.strip():
+        return False
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return True
+
+
 def _check_consents(consents, *, present: bool) -> list[Violation]:
-    """"Accepted values: true, false, null" per channel."""
+    """"Accepted values: true, false, null" for each of the four channels, all
+    four given (null: not asked), as the example does."""
     if not present or consents is None:
         return [Violation("optInConsents", "required",
                           "optInConsents is required (true, false or null per channel).")]
     if not isinstance(consents, dict):
         return []  # reported as not_an_object
     problems = []
-    for channel, value in consents.items():
+    for channel in CONSENT_CHANNELS:
         path = f"optInConsents.{channel}"
-        if channel not in CONSENT_CHANNELS:
-            problems.append(Violation(path, "unknown_channel",
-                                      f"{path}: unknown channel; CAP's are {', '.join(CONSENT_CHANNELS)}."))
-        elif value is not None and not isinstance(value, bool):
-            problems.append(Violation(path, "invalid_consent", f"{path} must be true, false or null, not {value!r}."))
+        if channel not in consents:
+            problems.append(Violation(path, "required", f"{path} is required (true, false or null)."))
+        elif consents[channel] is not None and not isinstance(consents[channel], bool):
+            problems.append(Violation(path, "invalid_consent",
+                                      f"{path} must be true, false or null, not {consents[channel]!r}."))
     return problems
 
 

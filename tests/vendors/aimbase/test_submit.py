@@ -213,7 +213,7 @@ def test_records_without_an_identifier_are_matched_by_position_when_every_lead_h
 
 
 def test_a_record_without_an_identifier_is_not_guessed_when_the_counts_differ():
-    from apps.vendors.aimbase.adapter import _match_records
+    from apps.vendors.aimbase.outbound import match_records as _match_records
 
     named = {"LeadApiIdentifier": "B", "Status": "Success"}
     anonymous = {"LeadApiIdentifier": None, "Status": "Success"}

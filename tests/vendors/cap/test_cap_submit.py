@@ -73,7 +73,8 @@ def test_it_shows_caps_400_messages_on_the_lead_and_keeps_the_answer(cap_account
 def test_a_401_alerts_keeps_the_leads_and_retry_now_submits_them(cap_account, cap_sandbox, uk_lead, dealer_a):
     from tests.conftest import make_lead
 
-    other = make_lead(dealer_a, first_name="Bo", last_name="Brown", email="bo@example.co.uk")
+    other = make_lead(dealer_a, first_name="Bo", last_name="Brown", email="bo@example.co.uk",
+                      product_interest="Q4 e-tron", brand="Audi", source="Website")
     cap_account.set_settings({"api_key": "wrong-key"})
     cap_account.save()
     items = [_submit(cap_account, uk_lead), _submit(cap_account, other)]
@@ -216,7 +217,8 @@ def test_a_worker_killed_before_sending_resends_safely(cap_account, cap_sandbox,
 def test_a_lead_breaking_caps_rules_is_blocked_before_sending_and_sent_once_fixed(cap_account, cap_sandbox, dealer_a):
     from tests.conftest import make_lead
 
-    lead = make_lead(dealer_a, first_name="Cy", last_name="Cole", email="cy@example.co.uk", phone="+1 309 555 0101")
+    lead = make_lead(dealer_a, first_name="Cy", last_name="Cole", email="cy@example.co.uk", phone="+1 309 555 0101",
+                     product_interest="Audi Q6 e-tron", source="Website")
     item, problems = queue_submission(cap_account.adapter(), lead)
     assert [(p.field, p.code) for p in problems] == [("phone", "invalid_phone")]
     assert _state(item) == OutboxState.BLOCKED
@@ -234,7 +236,8 @@ def test_the_lead_page_shows_caps_reference_and_caps_refusal(client, alice, cap_
 
     from tests.conftest import make_lead
 
-    refused = make_lead(dealer_a, first_name="Bo", last_name="Brown", email="bo@example.co.uk")
+    refused = make_lead(dealer_a, first_name="Bo", last_name="Brown", email="bo@example.co.uk",
+                      product_interest="Q4 e-tron", brand="Audi", source="Website")
     _submit(cap_account, uk_lead)
     engine.push(cap_account)
     cap_sandbox.add_campaign(cap_account.options["campaign_id"], "phoneNumber")
@@ -245,3 +248,19 @@ def test_the_lead_page_shows_caps_reference_and_caps_refusal(client, alice, cap_
     assert cap_sandbox.enquiries()[0]["enquiryReferenceCode"] in page
     page = client.get(reverse("admin:leads_lead_change", args=[refused.pk])).content.decode()
     assert "contactDetail.phoneNumber is required by this account&#x27;s campaign" in page
+
+
+def test_a_lead_without_a_vehicle_or_channel_is_blocked_naming_the_lead_fields(cap_account, cap_sandbox, dealer_a):
+    """CAP's table marks vehicle.name and acquisitionChannel like campaignId (docs/vendors/cap.md)."""
+    from tests.conftest import make_lead
+
+    lead = make_lead(dealer_a, first_name="Di", last_name="Dunn", email="di@example.co.uk")
+    item, problems = queue_submission(cap_account.adapter(), lead)
+    assert {(p.field, p.code) for p in problems} == {("product_interest", "required"), ("source", "required")}
+    assert _state(item) == OutboxState.BLOCKED and cap_sandbox.requests == []
+    cap_account.set_settings({"acquisition_channel": "Walk-in"})  # the account's default channel
+    cap_account.save()
+    lead.product_interest = "Audi Q6 e-tron"
+    lead.save()
+    engine.push(cap_account)
+    assert _state(item) == OutboxState.SENT

@@ -73,8 +73,9 @@ def test_values_from_the_accepted_lists_only():
         assert _codes(_with("metadata.enquiryType", kind)) == set()
     assert ("metadata.campaignId", "invalid_guid") in _codes(_with("metadata.campaignId", "campaign-1"))
     # a GUID is text in the example's 8-4-4-4-12 form, not a number or another spelling
-    for odd in (96612345678901234567890123456789, "966c7488bfa745b58510d26ba3008879",
-                "urn:uuid:966c7488-bfa7-45b5-8510-d26ba3008879"):
+    assert ("metadata.campaignId", "not_a_string") in _codes(_with("metadata.campaignId",
+                                                                    96612345678901234567890123456789))
+    for odd in ("966c7488bfa745b58510d26ba3008879", "urn:uuid:966c7488-bfa7-45b5-8510-d26ba3008879"):
         assert ("metadata.campaignId", "invalid_guid") in _codes(_with("metadata.campaignId", odd))
     assert ("metadata.ipAddress", "invalid_ip") in _codes(_with("metadata.ipAddress", "300.1.1.1"))
     assert _codes(_with("metadata.ipAddress", "2001:db8::1")) == set()
@@ -85,8 +86,12 @@ def test_values_from_the_accepted_lists_only():
 
 def test_consents_are_true_false_or_null_per_known_channel():
     assert _codes(_with("optInConsents", {"PhoneCall": None, "Post": None, "Email": True, "Sms": False})) == set()
-    assert _codes(_with("optInConsents", {"Email": "true", "Fax": True})) == {
-        ("optInConsents.Email", "invalid_consent"), ("optInConsents.Fax", "unknown_channel")}
+    assert _codes(_with("optInConsents", {"PhoneCall": None, "Post": None, "Email": "true", "Sms": None,
+                                          "Fax": True})) == {
+        ("optInConsents.Email", "invalid_consent"), ("optInConsents.Fax", "unknown_property")}
+    # all four channels, as the example sends them (null: not asked)
+    assert ("optInConsents.Sms", "required") in _codes(_with("optInConsents", {"PhoneCall": True, "Post": None,
+                                                                              "Email": None}))
     assert ("optInConsents", "required") in _codes(_with("optInConsents", _DROP))
 
 

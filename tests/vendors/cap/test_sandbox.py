@@ -52,7 +52,7 @@ def test_it_refuses_a_wrong_key_and_an_invalid_enquiry_with_the_rules_messages(s
     bad["contactDetail"]["phoneNumber"] = "+1 309 555 0101"
     response = _post(sandbox, bad)
     assert response.status_code == 400 and response.json()["success"] is False
-    assert "must start with +44 or 0" in response.json()["messages"][0]
+    assert "must be +44 or 0" in response.json()["messages"][0]
     assert response.json()["result"]["enquiryReferenceCode"] is None
     assert sandbox.enquiries() == []
 

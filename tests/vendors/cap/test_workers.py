@@ -21,7 +21,7 @@ dealer = Dealer.objects.get(code="W2")
 RoutingRule.objects.create(dealer=dealer, name="all", account=VendorAccount.objects.get(name="w2-cap"))
 for i in range({n}):
     Lead.objects.create(dealer=dealer, first_name="Walk", last_name=f"In{{i}}", email=f"w{{i}}@example.co.uk",
-                        phone="020 8759 9036", brand="Audi")
+                        phone="020 8759 9036", brand="Audi", product_interest="Q6 e-tron", source="Walk-in")
 """
 STATES = ("from apps.sync.models import OutboxItem; import json; print(json.dumps(sorted("
           "[i.state, i.lead_id, bool(i.response.get('answer_lost'))] for i in OutboxItem.objects.all())))")
