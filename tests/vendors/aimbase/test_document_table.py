@@ -79,3 +79,20 @@ def test_the_documents_rule(field, value, broken):
 
 def test_the_valid_lead_passes():
     assert rules.lead_violations(VALID, now=NOW) == []
+
+
+def test_the_sandbox_refuses_exactly_what_the_table_refuses():
+    """The sandbox Aimbase runs the same rules, one record per lead of the batch
+    (rows measured against this test's fixed clock aside)."""
+    import requests
+
+    from sandboxes.aimbase import AimbaseSandbox
+
+    rows = [row for row in TABLE if not (row[2] and row[2][1] == "in_the_future")]
+    with AimbaseSandbox(username="u", token="t", manufacturer="BRP") as sandbox:
+        answer = requests.post(f"{sandbox.base_url}/marketing/api/lead", params={"manufacturer": "BRP"},
+                               json=[{**VALID, field: value} for field, value, _ in rows],
+                               headers={"Authenticate": "Avala-Api u:t"}, timeout=5)
+    assert answer.status_code == 201
+    records = answer.json()["LeadResponseRecords"]
+    assert [r["Status"] for r in records] == ["Failure" if broken else "Success" for _, _, broken in rows]

@@ -146,3 +146,19 @@ def test_a_campaign_that_requires_it_refuses_a_missing_one(name, path):
     missing = changed("contactDetail.address", DROP) if name == "postcode" else changed(path, None)
     assert (path, "required") in codes(missing, required=required)
     assert codes(missing) == set()
+
+
+def test_the_sandbox_refuses_exactly_what_the_table_refuses():
+    """The sandbox CAP runs the same rules: a 400 for every broken row, an enquiry
+    for every allowed one (rows measured against this test's fixed clock aside)."""
+    import requests
+
+    from apps.vendors.cap.client import SUBMIT_PATH
+    from sandboxes.cap import CapSandbox
+
+    rows = [row for row in TABLE if not (row[2] and row[2][1] == "in_the_future")]
+    with CapSandbox(api_key="k") as sandbox:
+        for path, value, broken in rows:
+            answer = requests.post(sandbox.base_url + SUBMIT_PATH, json=changed(path, value),
+                                   headers={"X-API-Key": "k"}, timeout=5)
+            assert answer.status_code == (400 if broken else 202), (path, value, answer.text)
