@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.backends.postgresql.operations import get_json_dumps
+from psycopg.types.json import Json
 
 
 class RawJSONField(models.JSONField):
@@ -27,8 +29,6 @@ class RawJSONField(models.JSONField):
     def get_db_prep_value(self, value, connection, prepared=False):
         if connection.vendor != "postgresql":
             return super().get_db_prep_value(value, connection, prepared)
-        from django.db.backends.postgresql.operations import get_json_dumps
-        from psycopg.types.json import Json
 
         if not prepared:
             value = self.get_prep_value(value)

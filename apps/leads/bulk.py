@@ -15,10 +15,14 @@ give what save() would compute (phone_normalized: see normalize_phone).
 """
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import UTC
+import psycopg
 
 from django.db import connection, models, transaction
 from django.utils import timezone
+from psycopg.types.json import Json, Jsonb
 
 from apps.core import runcontext
 
@@ -38,7 +42,6 @@ class JSONText(str):
 
 def _json_converter(field):
     if connection.vendor == "postgresql":
-        from psycopg.types.json import Json, Jsonb
 
         wrapper = Json if field.db_type(connection) == "json" else Jsonb
 
@@ -55,7 +58,6 @@ def _json_converter(field):
 
 def _datetime_converter(field):
     if connection.vendor == "sqlite":
-        from datetime import UTC
 
         def convert(value):  # what Django's SQLite backend stores: naive UTC, ISO with a space
             if value.tzinfo is not None:
@@ -180,7 +182,6 @@ def _insert_postgresql(table: str, columns: str, rows: list[list]) -> list[int]:
     CONFLICT wrote every row twice; when the pull already knows which leads are
     new (it looked, under the account's pull lock), straight COPY halves that
     (bench/README.md has the figures)."""
-    import psycopg
 
     connection.ensure_connection()
     with transaction.atomic(savepoint=False), psycopg.Cursor(connection.connection) as cursor:
@@ -205,7 +206,6 @@ def _insert_postgresql_staged(cursor, table: str, columns: str, rows: list[list]
     new. The staging table is a TEMP table (this connection only) with the
     leads' column types and no constraints; its name carries a hash of the
     column list, so a migration that changes the columns gets a new one."""
-    import hashlib
 
     stage = "lead_stage_" + hashlib.sha1(columns.encode(), usedforsecurity=False).hexdigest()[:10]
     # The SQL below is built only from the model's quoted table and column names

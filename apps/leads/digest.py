@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils import timezone
+from django_q.models import Schedule
 
 from apps.accounts.scoping import dealer_ids_for, forget_memberships
 
@@ -64,7 +65,6 @@ def send_followup_digests(now: datetime | None = None) -> int:
 
 def ensure_schedule(**kwargs) -> None:
     """The daily schedule (post_migrate), once, at the next LEADHUB_DIGEST_HOUR."""
-    from django_q.models import Schedule
 
     local = timezone.localtime()
     first = local.replace(hour=settings.LEADHUB_DIGEST_HOUR, minute=0, second=0, microsecond=0)

@@ -12,6 +12,7 @@ bench, see bench/README.md).
 """
 from __future__ import annotations
 
+import psycopg
 from django.db import connection
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -49,7 +50,6 @@ def record_lead_history(lead_ids, *, history_type: str = CHANGED, reason: str = 
     if connection.vendor == "postgresql":
         # One array parameter, bound on the server: Django's cursor binds on the
         # client, which wrote (and the server parsed) every id as a literal.
-        import psycopg
 
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:

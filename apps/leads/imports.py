@@ -19,6 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_q import tasks as django_q_tasks  # looked up per call: tests swap async_task
 
 from apps.accounts.admin_scoping import dealers_with_perm
 from apps.core.csvread import CsvFileError
@@ -60,9 +61,7 @@ def job_start(job: ImportJob, *, write: bool) -> None:
         return
 
     def enqueue():
-        from django_q.tasks import async_task  # django-q2 reads its settings at import: import when used
-
-        async_task("apps.leads.imports.job_run", job.pk, task_name=f"import-{job.pk}", group="import")
+        django_q_tasks.async_task("apps.leads.imports.job_run", job.pk, task_name=f"import-{job.pk}", group="import")
 
     transaction.on_commit(enqueue)
 

@@ -18,11 +18,13 @@ import contextvars
 import logging
 import queue
 import threading
+import psycopg
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db import connections
 from django.db.models import Exists, OuterRef, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -210,7 +212,6 @@ class Prefetched:
         self._thread.start()
 
     def _fetch(self, iterator, limit):
-        from django.db import connections
 
         try:
             for count, item in enumerate(iterator, start=1):
@@ -265,7 +266,6 @@ def store_page(account, kind: str, raw, run) -> InboxPage:
     if connection.vendor != "postgresql":
         page.save(force_insert=True)
         return page
-    import psycopg
 
     fields = [f for f in InboxPage._meta.concrete_fields if f is not InboxPage._meta.pk]
     qn = connection.ops.quote_name

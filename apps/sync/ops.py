@@ -26,6 +26,10 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_q.brokers import get_broker
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from apps.vendors.core.models import VendorAccount
 
@@ -58,7 +62,7 @@ def check_broker() -> str | None:
     if not settings.Q_REDIS_URL:
         return check_database()
     try:
-        import redis
+        import redis  # optional (leadhub[redis]): only a Redis broker needs it, so imported when one is set
 
         client = redis.Redis.from_url(settings.Q_REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
         try:
@@ -113,8 +117,6 @@ def metrics(request):
         response = HttpResponse("a bearer token is required\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="leadhub-metrics"'
         return response
-    from prometheus_client import CollectorRegistry, generate_latest
-    from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LeadHubCollector())
@@ -125,7 +127,6 @@ class LeadHubCollector:
     """Reads the figures from the database at each scrape (prometheus_client)."""
 
     def collect(self):
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         now = timezone.now()
         names = dict(VendorAccount.objects.values_list("pk", "name"))
@@ -174,7 +175,6 @@ class LeadHubCollector:
 
         depth = GaugeMetricFamily("leadhub_task_queue_depth", "Tasks waiting in the django-q2 broker (-1: unreachable).")
         try:
-            from django_q.brokers import get_broker
 
             depth.add_metric([], get_broker().queue_size() or 0)
         except Exception:  # noqa: BLE001 - a scrape never fails for the broker

@@ -12,6 +12,7 @@ by rules.validate_update, the same function the form and validate_payload use.
 from __future__ import annotations
 
 import functools
+import zoneinfo
 
 from datetime import datetime
 from decimal import Decimal
@@ -200,7 +201,6 @@ def build_update(*, lead, to_status: str, reason=None, stage=None, comment: str 
 
 
 def _zone(lead):
-    import zoneinfo
 
     return zoneinfo.ZoneInfo(lead.dealer.time_zone)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator, validate_email
 import hashlib
+from urllib.parse import urlsplit
 
 from django.db import models
 from django.db.models.functions import Cast
@@ -42,7 +43,6 @@ def validate_email_list(value: str) -> None:
 
 def validate_vendor_url(value: str) -> None:
     url_validator(value)
-    from urllib.parse import urlsplit
 
     parts = urlsplit(value)
     if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):

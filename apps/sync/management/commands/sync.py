@@ -4,6 +4,7 @@ summary; the exit status is 1 when the sync failed."""
 import json
 import sys
 from datetime import date
+from django.utils import timezone
 
 from apps.core.commands import LeadHubCommand
 from apps.sync import engine
@@ -50,7 +51,6 @@ class Command(LeadHubCommand):
         if start:
             if not cls.supports_historic:
                 raise self.usage_error(f"{account.vendor} accounts have no historic reconciliation")
-            from django.utils import timezone
 
             summary.add(engine.reconcile(account, start, end or timezone.localdate()))
         elif do_pull and cls.supports_pull:
