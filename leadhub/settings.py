@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Who changed what (django-simple-history reads the user from the request).
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Dealer staff land on "My leads" after logging in (apps/leads/landing.py).
+    "apps.leads.landing.LandingMiddleware",
     # Login lockout: must come last (django-axes).
     "axes.middleware.AxesMiddleware",
     # A busy database is a 503 "try again" page; a tampered admin action a 400

@@ -423,9 +423,10 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         form = StatusChangeForm(request.POST or None, lead=lead)
         if request.method == "POST" and form.is_valid():
             result = services.lead_apply_status_change(lead=lead, change=form.status_change(actor=request.user),
-                                                       source=Source.ADMIN)
+                                                       source=Source.ADMIN, take_if_unassigned=True)
             if result.ok:
-                messages.success(request, f"{lead}: now {lead.get_status_display()}.")
+                messages.success(request, f"{lead}: now {lead.get_status_display()}."
+                                 + (" It had no owner, so it is now yours." if result.taken_by_actor else ""))
                 return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
             add_violations(form, result.errors, {"to_status": "to_status"})
         context = {

@@ -26,6 +26,13 @@ def _tri_state(value):
     return {"true": True, "false": False}.get(value)
 
 
+class NoteForm(forms.Form):
+    """A plain note on a lead (services.lead_add_note)."""
+
+    text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3}), max_length=4000,
+                           help_text="For your team: not a follow-up, not sent to any vendor.")
+
+
 class AssignForm(forms.Form):
     owner = forms.ModelChoiceField(queryset=None, label="Assign to")
 

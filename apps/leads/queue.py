@@ -49,7 +49,7 @@ def my_queue(user, *, now=None) -> list[Bucket]:
     undelivered = outbound.undelivered(OuterRef("pk"))
     specs = [
         ("new", "New, not yet contacted", "Oldest first: the speed-to-lead clock is running.",
-         mine.filter(status=Status.NEW).order_by("created_at", "id")),
+         mine.filter(status=Status.NEW, first_contacted_at__isnull=True).order_by("created_at", "id")),
         ("overdue", "Follow-ups overdue", "Past their follow-up time.",
          mine.filter(followups_due_q(now, overdue=True)).order_by("next_follow_up_at", "id")),
         ("today", "Follow-ups due today", "Later today.",

@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.core.violations import Violation
 from . import outbound
 from .history import record_lead_history
-from .models import FollowUp, Lead, Reason, SalesStage, Source, StatusLog
+from .models import EventKind, FollowUp, Lead, LeadEvent, Reason, SalesStage, Source, StatusLog
 from .rules import ReasonFacts, StageFacts, owner_violations, status_change_violations
 from .statuses import FIXED_PROBABILITY, Status
 
@@ -62,6 +62,7 @@ class ServiceResult:
 class StatusChangeResult(ServiceResult):
     log: StatusLog | None = None
     lead: Lead | None = None
+    taken_by_actor: bool = False  # the lead had no owner and the person who accepted or closed it took it
 
 
 @dataclass
@@ -109,7 +110,8 @@ def lead_change_status(
 
 
 def lead_apply_status_change(*, lead: Lead, change: StatusChange, source: str, actor_label: str = "",
-                             at: datetime | None = None, adapters: list | None = None) -> StatusChangeResult:
+                             at: datetime | None = None, adapters: list | None = None,
+                             take_if_unassigned: bool = False) -> StatusChangeResult:
     """Change a lead's status (or, for an accepted lead, its sales stage): the one
     entry point; the admin's "Change status" screen and the workbench build the
     StatusChange from the same form (StatusChangeForm.status_change).
@@ -124,6 +126,9 @@ def lead_apply_status_change(*, lead: Lead, change: StatusChange, source: str, a
     (the row is locked and re-read) and reported as a `conflict` violation.
     `adapters`: the lead's apps.leads.outbound.adapters_for_lead, when the caller
     already has them (a bulk import asks for all its leads at once).
+    `take_if_unassigned` (the screens where a person records an outcome): an
+    unassigned lead that person accepts or closes becomes theirs
+    (`result.taken_by_actor`), and the vendors hear of the new owner.
     """
     _check_outcome_fields(change.updates)
     errors = _violations(lead, change, adapters)
@@ -141,16 +146,36 @@ def lead_apply_status_change(*, lead: Lead, change: StatusChange, source: str, a
             return StatusChangeResult(lead=current, errors=[conflict])
         from_status = current.status
         log = _apply(current, change, actor=actor, actor_label=actor_label, source=source, at=at)
-        _audit(current, actor, _history_reason(from_status, change.to_status, source))
+        taken = take_if_unassigned and _takes_the_lead(current, change, actor)
+        _audit(current, actor, _history_reason(from_status, change.to_status, source)
+               + (f"; assigned to {actor.get_username()}" if taken else ""))
         current.save(update_fields=["status", "sales_stage", "probability", "first_contacted_at", "updated_at",
-                                    *change.updates])
+                                    "owner", *change.updates])
         log.save()
         # Asked again under the lock unless the caller gave them: an account that
         # accepted the lead's submission meanwhile must hear of this change too.
-        outbound.report_status_change(adapters if adapters is not None else outbound.adapters_for_lead(current),
-                                      current, log)
+        adapters = adapters if adapters is not None else outbound.adapters_for_lead(current)
+        outbound.report_status_change(adapters, current, log)
+        if taken:
+            outbound.report_owner_change(adapters, current, actor=actor)
     _copy_into(lead, current)
-    return StatusChangeResult(log=log, lead=lead)
+    return StatusChangeResult(log=log, lead=lead, taken_by_actor=taken)
+
+
+# Outcomes that make an unassigned lead the actor's: whoever accepts a lead works it,
+# whoever closes one won or lost it (the salesperson a vendor's report names).
+TAKING_STATUSES = frozenset({Status.ACCEPTED, Status.CLOSED_WON, Status.CLOSED_LOST, Status.CLOSED_NO_DEAL})
+
+
+def _takes_the_lead(current: Lead, change: StatusChange, actor) -> bool:
+    """An unassigned lead accepted or closed by a person becomes theirs, when they
+    work for its dealer (imports, syncs and jobs do not ask for this). Sets the
+    owner on `current` (not saved)."""
+    if (current.owner_id is not None or change.to_status not in TAKING_STATUSES
+            or getattr(actor, "pk", None) is None or owner_violations(actor, current.dealer)):
+        return False
+    current.owner = actor
+    return True
 
 
 def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=None, actor_label: str = "",
@@ -458,6 +483,7 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
         locked.outcome_notes = outcome_notes
         locked.next_follow_up_at = next_at
         locked.save(update_fields=["done_at", "done_by", "outcome_notes", "next_follow_up_at", "updated_at"])
+        _count_as_contact(locked)
         nxt = None
         if next_at is not None:
             nxt = FollowUp.objects.create(lead=locked.lead, scheduled_at=next_at, kind=next_kind or locked.kind,
@@ -469,6 +495,38 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
             outbound.report_followup(adapters, locked.lead, nxt, event="scheduled")
     followup.refresh_from_db()
     return FollowUpResult(followup=followup, next=nxt)
+
+
+# Follow-up kinds that reach the customer: completing one is contact (a note is not).
+CONTACT_KINDS = frozenset({"call", "email", "text", "visit", "appointment", "quote"})
+
+
+def _count_as_contact(followup: FollowUp) -> None:
+    """A completed call, e-mail, text, visit, appointment or quote is the lead's
+    first contact when it had none: it leaves "New, not yet contacted" (the queue)
+    and its speed-to-lead clock stops. The status stays as it is (an outcome is a
+    separate decision, and a vendor hears of it only then)."""
+    if followup.kind not in CONTACT_KINDS:
+        return
+    contacted_at = followup.done_at or timezone.now()
+    updated = Lead.objects.filter(pk=followup.lead_id, first_contacted_at__isnull=True).update(
+        first_contacted_at=contacted_at, updated_at=timezone.now())
+    if updated:
+        record_lead_history([followup.lead_id], reason=f"First contact: {followup.get_kind_display().lower()} done")
+        followup.lead.first_contacted_at = contacted_at
+
+
+def lead_add_note(*, lead: Lead, text: str, actor) -> ServiceResult:
+    """A plain note on the lead (no date, not a follow-up), shown in its timeline.
+    Vendors are not told: a note is the dealer's own."""
+    text = (text or "").strip()
+    if not text:
+        return ServiceResult(errors=[Violation("text", "required", "Write the note first.")])
+    if len(text) > 4000:
+        return ServiceResult(errors=[Violation("text", "max_length", "Keep a note under 4,000 characters.")])
+    LeadEvent.objects.create(lead=lead, kind=EventKind.NOTE, actor_label=_actor_label(actor, ""),
+                             summary=text[:500], details={"text": text, "by": getattr(actor, "pk", None)})
+    return ServiceResult()
 
 
 def _model_violations(obj) -> list[Violation]:

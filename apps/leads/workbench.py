@@ -24,7 +24,8 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from . import outbound, selectors, services
-from .forms import AssignForm, FollowUpCompleteForm, FollowUpScheduleForm, StatusChangeForm, add_violations
+from .forms import (AssignForm, FollowUpCompleteForm, FollowUpScheduleForm, NoteForm, StatusChangeForm,
+                    add_violations)
 from .models import FollowUp, Source
 from .statuses import REASON_KIND_FOR_STATUS, Status
 
@@ -134,10 +135,9 @@ def _assign_form(request, lead, data=None):
 
 
 def _change_status(request, lead, form):
-    """Validate and apply the outcome; returns the Violations (empty when saved)."""
-    result = services.lead_apply_status_change(lead=lead, change=form.status_change(actor=request.user),
-                                               source=Source.WORKBENCH)
-    return result.errors
+    """Apply the outcome through the status service; its StatusChangeResult."""
+    return services.lead_apply_status_change(lead=lead, change=form.status_change(actor=request.user),
+                                             source=Source.WORKBENCH, take_if_unassigned=True)
 
 
 def workbench_view(model_admin, request, object_id):
@@ -154,11 +154,12 @@ def workbench_view(model_admin, request, object_id):
         if action == "status":
             form = forms["status"] = _status_form(lead, request.POST)
             if form.is_valid():
-                errors = _change_status(request, lead, form)
-                if not errors:
-                    messages.success(request, f"{lead}: now {lead.get_status_display()}.")
+                result = _change_status(request, lead, form)
+                if result.ok:
+                    messages.success(request, f"{lead}: now {lead.get_status_display()}."
+                                     + (" It had no owner, so it is now yours." if result.taken_by_actor else ""))
                     return HttpResponseRedirect(_url(lead))
-                add_violations(form, errors)
+                add_violations(form, result.errors)
         elif action == "assign":
             form = forms["assign"] = _assign_form(request, lead, request.POST)
             if form.is_valid():
@@ -167,6 +168,14 @@ def workbench_view(model_admin, request, object_id):
                 if result.ok:
                     messages.success(request, f"{lead}: assigned to {owner.get_username() if owner else 'nobody'}.")
                     return HttpResponseRedirect(_url(lead))
+                add_violations(form, result.errors)
+        elif action == "note":
+            form = forms["note"] = NoteForm(request.POST, prefix="note")
+            if form.is_valid():
+                result = services.lead_add_note(lead=lead, text=form.cleaned_data["text"], actor=request.user)
+                if result.ok:
+                    messages.success(request, "Note added.")
+                    return HttpResponseRedirect(_url(lead) + "#timeline")
                 add_violations(form, result.errors)
         elif action == "schedule":
             form = forms["schedule"] = FollowUpScheduleForm(request.POST, prefix="schedule")
@@ -219,6 +228,7 @@ def workbench_view(model_admin, request, object_id):
         "field_spec": field_spec(lead, status_form, required),
         "assign_form": forms.get("assign") or _assign_form(request, lead),
         "schedule_form": forms.get("schedule") or FollowUpScheduleForm(prefix="schedule"),
+        "note_form": forms.get("note") or NoteForm(prefix="note"),
         "open_followups": open_followups,
         "now": timezone.now(),
         "timeline": selectors.lead_timeline(lead),
