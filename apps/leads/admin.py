@@ -36,6 +36,7 @@ from . import imports
 from .csv_export import streamed_csv
 from .lead_import import IMPORT_COLUMNS
 from .outcomes_import import OUTCOME_COLUMNS
+from . import queue
 from .queue import humane_age, my_queue
 from .resources import LeadResource, lead_export_formats
 
@@ -75,6 +76,36 @@ class WaitingForMappingFilter(admin.SimpleListFilter):
             if not value.isdigit():
                 return queryset.none()  # a tampered link: nothing, never an error page
             return queryset.filter(leads_waiting_q(int(value)))
+        return queryset
+
+
+class ToDoFilter(admin.SimpleListFilter):
+    """The queue's buckets as a filter, so each bucket's "See all" is this list
+    (apps/leads/queue.py holds the one definition)."""
+
+    title = "to do"
+    parameter_name = "todo"
+
+    def lookups(self, request, model_admin):
+        return [(key, title) for key, title, _ in queue.BUCKETS]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {key for key, _, _ in queue.BUCKETS}:
+            return queryset
+        whose = request.GET.get(WhoseFilter.parameter_name) or "mine_and_unassigned"
+        return queue.bucket_filter(queryset, self.value(), user=request.user, whose=whose, now=timezone.now())
+
+
+class WhoseFilter(admin.SimpleListFilter):
+    title = "whose"
+    parameter_name = "whose"
+
+    def lookups(self, request, model_admin):
+        return queue.WHOSE
+
+    def queryset(self, request, queryset):
+        if self.value() in {key for key, _ in queue.WHOSE}:
+            return queryset.filter(queue.whose_q(request.user, self.value()))
         return queryset
 
 
@@ -151,8 +182,8 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
     list_display = ["id", "display_name", "company", "status", "sales_stage", "owner", "dealer", "vendor_display",
                     "vendor_lead_id", "follow_up_display", "created_at"]
     list_display_links = ["id"]
-    list_filter = ["status", VendorFilter, FollowUpDueFilter, "dealer", "owner", "origin", "needs_review",
-                   WaitingForMappingFilter]
+    list_filter = [ToDoFilter, WhoseFilter, "status", VendorFilter, FollowUpDueFilter, "dealer", "owner", "origin",
+                   "needs_review", WaitingForMappingFilter]
     list_select_related = ["dealer", "owner", "sales_stage", "vendor_account"]
     search_fields = ["first_name"]  # shows the search box; get_search_results does the searching
     search_help_text = ("The start of a name, company, e-mail or vendor lead id, or a whole phone number "
@@ -348,12 +379,16 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         """My leads: what to do next, by urgency (apps/leads/queue.py)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        buckets = my_queue(request.user)
+        whose = request.GET.get("whose")
+        whose = whose if whose in {key for key, _ in queue.WHOSE} else "mine_and_unassigned"
+        buckets = my_queue(request.user, whose=whose)
         for bucket in buckets:
             for lead in bucket.leads:
                 lead.age_label = humane_age(lead.age)
+            bucket.list_url = f"{reverse('admin:leads_lead_changelist')}?todo={bucket.key}&whose={whose}"
         context = {**self.admin_site.each_context(request), "title": "My leads", "opts": self.opts,
-                   "buckets": buckets}
+                   "buckets": buckets, "whose": whose,
+                   "switch": [(key, label) for key, label in queue.WHOSE if key != "unassigned"]}
         return TemplateResponse(request, "admin/leads/lead/queue.html", context)
 
     # --- CSV imports (apps/leads/imports.py): upload, check, import, in the background ---
