@@ -352,6 +352,11 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
             super().save_formset(request, form, formset, change)
 
     # --- the status change screen ---------------------------------------------------
+    def changelist_view(self, request, extra_context=None):
+        # The lead list is a work list with many columns: it takes the whole width on
+        # a laptop (the admin's app menu stays a click away: Home in the breadcrumbs).
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
+
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
@@ -387,6 +392,8 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
                 lead.age_label = humane_age(lead.age)
             bucket.list_url = f"{reverse('admin:leads_lead_changelist')}?todo={bucket.key}&whose={whose}"
         context = {**self.admin_site.each_context(request), "title": "My leads", "opts": self.opts,
+                   # The work lists need the width (a tablet, a laptop): breadcrumbs lead back.
+                   "is_nav_sidebar_enabled": False,
                    "buckets": buckets, "whose": whose,
                    "switch": [(key, label) for key, label in queue.WHOSE if key != "unassigned"]}
         return TemplateResponse(request, "admin/leads/lead/queue.html", context)

@@ -391,12 +391,18 @@ def _violations(lead: Lead, change: StatusChange, adapters: list | None = None) 
     # itself is impossible, which makes any vendor finding noise.
     impossible = any(v.field == "to_status" for v in found)
     if not impossible:
+        # One message per problem: a field LeadHub's own rules already ask for (the
+        # reason a rejection needs) is not asked for again in a vendor's words.
+        seen_fields = {v.field for v in found if v.field}
         seen = {(v.field, v.message) for v in found}
         for adapter in adapters if adapters is not None else outbound.adapters_for_lead(lead):
             for violation in adapter.check_status_change(lead, change):
-                if (violation.field, violation.message) not in seen:
-                    seen.add((violation.field, violation.message))
-                    found.append(violation)
+                if violation.field in seen_fields or (violation.field, violation.message) in seen:
+                    continue
+                seen.add((violation.field, violation.message))
+                if violation.field:
+                    seen_fields.add(violation.field)
+                found.append(violation)
     return found
 
 

@@ -19,7 +19,9 @@
   }
 
   function show(errors) {
-    form.querySelectorAll(".live-errors").forEach(function (list) { list.remove(); });
+    // The server's answer replaces every error shown, the page's own included (a
+    // failed save renders them, then this check runs again): each appears once.
+    form.querySelectorAll(".errorlist").forEach(function (list) { list.remove(); });
     Object.keys(errors).forEach(function (name) {
       var list = document.createElement("ul");
       list.className = "errorlist live-errors";

@@ -59,8 +59,12 @@ def test_staff_work_a_cat_lead_on_the_workbench(page, setup):
     assert "rejectedReasonComments" in live.inner_text()
     # ...and saving anyway is refused with the same rule, nothing recorded.
     page.click("#outcome-form input[type=submit]")
-    error = page.locator("#outcome-form .errorlist:not(.live-errors)").first.inner_text()
+    page.wait_for_load_state()
+    page.locator("#outcome-form .live-errors").first.wait_for()  # the page's errors, then the live check's
+    error = page.locator("#outcome-form .errorlist").first.inner_text()
     assert "rejectedReasonComments" in error and "For Another Dealer" in error
+    shown = page.locator("#outcome-form .errorlist li", has_text="rejectedReasonComments")
+    assert shown.count() == 1  # each error once, not the page's and the live check's
     assert Lead.objects.get(pk=lead.pk).status == "new"
 
     # Fix it and save: the timeline shows the change with its reason.

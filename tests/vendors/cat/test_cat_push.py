@@ -155,6 +155,8 @@ def test_cat_rules_refuse_the_change_and_name_the_rule(cat_leads, alice, cat_map
     assert {"customer_number", "opportunity_amount", "target_date"} <= fields
     assert any("dealerCustomerNumber" in v.message for v in result.errors)
     assert Lead.objects.get(pk=lead.pk).status == "accepted"
+    cat_mapped["reasons"]["rejection"].requires_comment = False  # so the comment is Cat's rule alone
+    cat_mapped["reasons"]["rejection"].save()
     reject = services.lead_change_status(lead=cat_leads[1], to_status="rejected", actor=alice,
                                          reason=cat_mapped["reasons"]["rejection"])  # "For Another Dealer"
     assert any(v.field == "comment" and "rejectedReasonComments" in v.message for v in reject.errors)
