@@ -32,6 +32,7 @@ from .models import (FollowUp, ImportKind, ImportState, Lead, LeadEvent, Pending
 from .pending import leads_waiting_q
 from .pagination import CappedPaginator
 from .search import search_leads
+from .statuses import Status
 from . import imports
 from .csv_export import streamed_csv
 from .lead_import import IMPORT_COLUMNS
@@ -195,7 +196,7 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
     # apps.sync adds its outbox inline after these (apps/sync/admin.py).
     inlines = [FollowUpInline, StatusLogInline, LeadEventInline]
     related_history = [(FollowUp, "lead")]  # audit: the follow-ups' changes on the lead's History page
-    actions = ["assign_to_me", "assign_to", "unassign", "submit_to_vendor"]
+    actions = ["accept_selected", "assign_to_me", "assign_to", "unassign", "submit_to_vendor"]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
                        "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized",
                        "timeline", "waiting_for_mapping"]
@@ -259,6 +260,39 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         self.message_user(request, f"{done} lead(s) assigned to {who}.", messages.SUCCESS)
         if refused:
             self.message_user(request, "Not assigned: " + "; ".join(refused[:10]), messages.WARNING)
+
+    # --- bulk outcomes: only those that need nothing per lead ----------------------------
+    BULK_LIMIT = 500  # one request's worth: more is a CSV outcome import (background, batched)
+
+    @admin.action(description="Accept selected leads", permissions=["change"])
+    def accept_selected(self, request, queryset):
+        """Accept each selected lead through the status service, as the workbench
+        would (LeadHub's and each vendor's rules per lead; an unassigned lead becomes
+        the actor's), and say what happened to each one that was not accepted."""
+        leads = list(queryset.select_related("dealer", "owner", "vendor_account", "sales_stage")[:self.BULK_LIMIT + 1])
+        if len(leads) > self.BULK_LIMIT:
+            self.message_user(request, f"More than {self.BULK_LIMIT} leads selected: narrow the list, or use "
+                                       "Import outcomes (CSV) for large batches. Nothing was changed.", messages.ERROR)
+            return
+        accepted, taken, refused = 0, 0, []
+        for lead in leads:
+            if not self.has_change_permission(request, lead):
+                refused.append(f"{lead}: you may not change this lead")
+                continue
+            result = services.lead_apply_status_change(
+                lead=lead, change=services.StatusChange(to_status=Status.ACCEPTED, actor=request.user),
+                source=Source.ADMIN, take_if_unassigned=True)
+            if result.ok:
+                accepted += 1
+                taken += result.taken_by_actor
+            else:
+                refused.append(f"{lead}: " + " ".join(dict.fromkeys(v.message for v in result.errors)))
+        if accepted:
+            self.message_user(request, f"{accepted} lead(s) accepted" + (
+                f"; {taken} had no owner and are now yours." if taken else "."), messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"{len(refused)} not accepted: " + "; ".join(refused[:20])
+                              + ("; …" if len(refused) > 20 else ""), messages.WARNING)
 
     @admin.action(description="Assign to me", permissions=["change"])
     def assign_to_me(self, request, queryset):

@@ -44,7 +44,23 @@
       if (reason.selectedOptions.length && reason.selectedOptions[0].hidden) { reason.value = ""; }
     }
   }
-  select.addEventListener("change", mark);
+  // Switching the outcome resets what the previous choice's fields held once they
+  // are hidden (to the value the page came with): a hidden amount or reason typed
+  // for another outcome is never saved with this one.
+  function resetHidden() {
+    form.querySelectorAll("fieldset .form-row.wb-hidden").forEach(function (row) {
+      row.querySelectorAll("input, select, textarea").forEach(function (input) {
+        if (input.type === "checkbox" || input.type === "radio") {
+          input.checked = input.defaultChecked;
+        } else if (input.tagName === "SELECT") {
+          Array.prototype.forEach.call(input.options, function (option) { option.selected = option.defaultSelected; });
+        } else if (input.type !== "hidden") {
+          input.value = input.defaultValue;
+        }
+      });
+    });
+  }
+  select.addEventListener("change", function () { mark(); resetHidden(); });
   if (reason) { reason.addEventListener("change", mark); }
   if (showAll) { showAll.addEventListener("change", mark); }
   mark();
