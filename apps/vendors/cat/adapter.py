@@ -81,6 +81,12 @@ class CatAdapter(VendorAdapter):
         future = copy.copy(lead)
         for name, value in (change.updates or {}).items():
             setattr(future, name, value)
+        # The probability the change leaves (as the status service sets it), checked
+        # against the stage's Cat range here, where staff can still fix it.
+        if change.probability is not None:
+            future.probability = change.probability
+        elif change.stage is not None and change.stage.default_probability is not None:
+            future.probability = change.stage.default_probability
         if future.first_contacted_at is None and lead.status == "new":
             future.first_contacted_at = timezone.now()
         _, problems = payloads.build_update(lead=future, to_status=change.to_status, reason=change.reason,

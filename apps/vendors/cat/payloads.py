@@ -253,9 +253,11 @@ def _add_opportunity(payload, lead, to_status, stage, problems) -> None:
 
 
 def _stage_probability(lead, stage, problems) -> int | None:
-    """The dealer's stage mapped to a Cat stage: the lead's own probability if it
-    lies in the Cat stage's range (Caterpillar Opportunity Stages), else the
-    mapping's probability, else the range's lowest."""
+    """The dealer's stage mapped to a Cat stage: the lead's own probability, which
+    must lie in the Cat stage's range (Caterpillar Opportunity Stages) — outside it
+    the update is refused on the probability field, never sent with another number
+    put in silently; a lead with no probability takes the mapping's, else the
+    range's lowest."""
     if stage is None:
         return lead.probability
     mapping = stage.mappings.filter(vendor="cat").first()
@@ -265,7 +267,12 @@ def _stage_probability(lead, stage, problems) -> int | None:
                                   "admin must map it before this update can be sent."))
         return None
     low, high = rules.probability_range(mapping.vendor_value)
-    if lead.probability is not None and low <= lead.probability <= high:
+    if lead.probability is not None:
+        if not low <= lead.probability <= high:
+            problems.append(Violation(
+                "probabilityOfClosurePercentage", "out_of_range",
+                f"Enter a probability from {low} to {high} %: Cat's stage '{mapping.vendor_value}' (the dealer's "
+                f"'{stage.name}') takes no other; {lead.probability} % was given."))
         return lead.probability
     return mapping.probability if mapping.probability is not None else low
 

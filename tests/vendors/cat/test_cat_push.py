@@ -341,3 +341,21 @@ def test_a_sales_rep_name_cut_to_50_characters_is_sent_without_a_trailing_space(
     assert item.state == OutboxState.PENDING, item.last_error
     assert engine.push(cat_account).pushed == 1
     assert sandbox.received_updates()[-1]["dealerSalesRep"] == "A" * 49
+
+
+def test_a_probability_outside_the_cat_stage_range_is_refused_on_its_field_never_replaced(cat_leads, alice,
+                                                                                           cat_mapped):
+    """Issue 17: 'Proposal/Negotiation' takes 41-99 % (Caterpillar Opportunity Stages); a
+    30 % there is an error staff see on the probability, not a number swapped in the payload."""
+    lead = cat_leads[0]
+    accept(lead, alice)
+    stage = cat_mapped["stages"][1]
+    facts = {"opportunity_amount": Decimal("1000.00"), "target_date": date.today() + timedelta(days=30)}
+    refused = services.lead_change_status(lead=lead, to_status="accepted", stage=stage, probability=30, actor=alice,
+                                          updates=facts)
+    assert [(v.field, v.code) for v in refused.errors] == [("probability", "out_of_range")]
+    assert "from 41 to 99 %" in refused.errors[0].message
+    assert Lead.objects.get(pk=lead.pk).sales_stage_id is None  # nothing written
+    sent = services.lead_change_status(lead=lead, to_status="accepted", stage=stage, probability=60, actor=alice,
+                                       updates=facts)
+    assert sent.ok and sent.log.outbox.get().payload["probabilityOfClosurePercentage"] == 60
