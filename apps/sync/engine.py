@@ -650,9 +650,9 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
                 exhausted.append((item, outcome))
     for reason, ids in settled.items():
         record_outbox_history(ids, reason=reason)
-    if summary.pushed and AccountSyncState.objects.filter(account=account,
-                                                          credentials_alerted_at__isnull=False).exists():
-        AccountSyncState.objects.filter(account=account).update(credentials_alerted_at=None)  # they work again
+    if summary.pushed:  # the credentials work again: the next outage alerts anew (one UPDATE, often of nothing)
+        AccountSyncState.objects.filter(account=account, credentials_alerted_at__isnull=False).update(
+            credentials_alerted_at=None)
     if exhausted:
         _alert_exhausted(account, exhausted)
     if refused_credentials:

@@ -9,15 +9,13 @@ sandbox accepts. Decisions where the document is ambiguous: docs/vendors/aimbase
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import pycountry
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
+from apps.core.formats import is_email_address, is_ip_literal
 from apps.core.violations import Violation
 
 STRING, BOOL, GUID, LEAD_DATE, DATE, LIST, YN, CONDITION, YEAR, ID_LIST, IP, EMAIL = (
@@ -129,8 +127,8 @@ def _check_value(name: str, field: Field, value, label: str, now: datetime) -> l
         YN: ({"Y", "N"}.__contains__, "Y or N"),
         CONDITION: ({"N", "U", "S"}.__contains__, "N (new), U (used) or S (showroom)"),
         ID_LIST: (_ID_LIST.match, "Aimbase ids separated by commas (such as 12,345), with no spaces or empty items"),
-        IP: (_is_ip, "an IPv4 or IPv6 address"),
-        EMAIL: (_is_email, "an e-mail address with no spaces around it"),
+        IP: (is_ip_literal, "an IPv4 or IPv6 address"),
+        EMAIL: (is_email_address, "an e-mail address with no spaces around it"),
     }
     if kind in checks:
         test, wanted = checks[kind]
@@ -188,24 +186,6 @@ def _moment(match) -> datetime | str | None:
     return moment
 
 
-def _is_ip(text: str) -> bool:
-    if "%" in text or text != text.strip():
-        return False
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_email(text: str) -> bool:
-    if text != text.strip():
-        return False
-    try:
-        validate_email(text)
-    except ValidationError:
-        return False
-    return True
 
 
 def _check_record(record, table: dict[str, Field], prefix: str, now: datetime) -> list[Violation]:

@@ -32,13 +32,11 @@ Decisions where the document is unclear (quotes in docs/vendors/cap.md):
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from datetime import datetime, timedelta, timezone
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
+from apps.core.formats import is_email_address, is_ip_literal
 from apps.core.violations import Violation
 
 ENQUIRY_TYPES = ("Test Drive", "Quotation", "Retailer Contact", "KMI", "Interest Only", "Register Of Interest")
@@ -200,12 +198,12 @@ def _check_values(payload: dict, *, now: datetime) -> list[Violation]:
         problems.append(Violation("metadata.enquiryType", "invalid_choice",
                                   f"metadata.enquiryType {kind!r} is not one of: {', '.join(ENQUIRY_TYPES)}."))
     ip = _get(payload, "metadata.ipAddress")
-    if isinstance(ip, str) and not _is_ip(ip):
+    if isinstance(ip, str) and not is_ip_literal(ip):
         problems.append(Violation("metadata.ipAddress", "invalid_ip",
                                   f"metadata.ipAddress {ip!r} is not an IPv4 or IPv6 address (leave it null when "
                                   "unknown)."))
     email = _get(payload, "contactDetail.emailAddress")
-    if isinstance(email, str) and email.strip() and not _is_email(email):
+    if isinstance(email, str) and email.strip() and not is_email_address(email):
         problems.append(Violation("contactDetail.emailAddress", "invalid_email",
                                   f"contactDetail.emailAddress {email!r} is not an e-mail address"
                                   + (" (spaces around it)." if email != email.strip() else ".")))
@@ -251,25 +249,6 @@ def _parse_datetime(text: str) -> datetime | None:
         return None
 
 
-def _is_ip(text: str) -> bool:
-    """An IPv4 or IPv6 literal as written: no zone ("%eth0"), no spaces, no name."""
-    if "%" in text or text != text.strip():
-        return False
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_email(text: str) -> bool:
-    if text != text.strip():
-        return False
-    try:
-        validate_email(text)
-    except ValidationError:
-        return False
-    return True
 
 
 def _check_consents(consents, *, present: bool) -> list[Violation]:
