@@ -20,11 +20,15 @@ class Violation:
         ``invalid_choice``, ``comment_required_for_reason``...), for tests and
         for mapping onto form fields.
     message: one sentence a dealer can act on; it names the rule.
+    detail: where a vendor's rule was put in staff's words (message), the
+        vendor's own wording: its field name and document reference, shown
+        as a secondary line under the message. "" when message says it all.
     """
 
     field: str
     code: str
     message: str
+    detail: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)

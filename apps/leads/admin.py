@@ -32,7 +32,7 @@ from .models import (FollowUp, ImportKind, ImportState, Lead, LeadEvent, Pending
 from .pending import leads_waiting_q
 from .pagination import CappedPaginator
 from .search import search_leads
-from .statuses import Status
+from .statuses import FINAL_STATUSES, Status
 from . import imports
 from .csv_export import streamed_csv
 from .lead_import import IMPORT_COLUMNS
@@ -180,7 +180,7 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
     resource_classes = [LeadResource]
     export_formats = lead_export_formats()  # CSV and TSV with a UTF-8 BOM, like "Download CSV"
     change_list_template = "admin/leads/lead/change_list.html"  # import-export wraps it, adding Export
-    list_display = ["id", "display_name", "company", "status", "sales_stage", "owner", "dealer", "vendor_display",
+    list_display = ["id", "display_name", "company", "status", "stage_display", "owner", "dealer", "vendor_display",
                     "vendor_lead_id", "follow_up_display", "created_at"]
     list_display_links = ["id"]
     list_filter = [ToDoFilter, WhoseFilter, "status", VendorFilter, FollowUpDueFilter, "dealer", "owner", "origin",
@@ -337,6 +337,13 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         # full edit form (docs/architecture.md, "The lead workbench").
         return format_html('<a href="{}" class="workbench-link">{}</a>',
                            reverse("admin:leads_lead_workbench", args=[obj.pk]), obj.full_name or obj.email or "—")
+
+    @admin.display(description="sales stage", ordering="sales_stage__position")
+    def stage_display(self, obj):
+        # A final lead's stage is history: its status column says how it ended.
+        if obj.status in FINAL_STATUSES or not obj.sales_stage_id:
+            return "—"
+        return f"{obj.sales_stage.name}" + (f" · {obj.probability}%" if obj.probability is not None else "")
 
     @admin.display(description="vendor", ordering="vendor_account__vendor")
     def vendor_display(self, obj):

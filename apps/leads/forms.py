@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.utils import ErrorList
+from django.utils.html import format_html, format_html_join
 
 from apps.accounts.admin_scoping import scoped_users
 from apps.vendors.core.registry import ADAPTERS, adapter_class
@@ -12,11 +15,43 @@ from .statuses import Status, allowed_targets
 
 
 def add_violations(form: forms.Form, violations, field_map: dict[str, str] | None = None) -> None:
-    """Put each Violation on its form field (or on the form when it has none)."""
+    """Put each Violation on its form field (or on the form when it has none), its
+    detail (a vendor's own wording) kept for DetailedErrorList's secondary line."""
     field_map = field_map or {}
     for v in violations:
         name = field_map.get(v.field, v.field)
-        form.add_error(name if name in form.fields else None, v.message)
+        error = v.message
+        if v.detail:
+            # The detail travels as a param; Django formats message % params, so a
+            # literal % in the message is doubled to come out as it was.
+            error = ValidationError(v.message.replace("%", "%%"), code=v.code, params={"detail": v.detail})
+        form.add_error(name if name in form.fields else None, error)
+
+
+def error_items(errors) -> list[dict]:
+    """An ErrorList as [{"message", "detail"}]: what the page and the workbench's
+    live check show (the detail "" when the message says it all)."""
+    items = []
+    for error in errors.as_data():
+        params = error.params if isinstance(error.params, dict) else {}
+        message = error.message % params if params else error.message
+        items.append({"message": str(message), "detail": str(params.get("detail", ""))})
+    return items
+
+
+class DetailedErrorList(ErrorList):
+    """Each error in plain words, and under it, smaller, the vendor's own wording
+    (its field name and document reference) when a vendor rule raised it."""
+
+    def render(self, template_name=None, context=None, renderer=None):
+        if not self.data:
+            return ""
+        return format_html('<ul class="{}">{}</ul>', self.error_class, format_html_join(
+            "", "<li>{}{}</li>", ((item["message"], format_html('<span class="error-detail">{}</span>',
+                                                                 item["detail"]) if item["detail"] else "")
+                                  for item in error_items(self))))
+
+    __str__ = render
 
 
 YES_NO_UNKNOWN = [("", "Unknown"), ("true", "Yes"), ("false", "No")]
@@ -91,6 +126,7 @@ class StatusChangeForm(forms.Form):
                       "target_date", "rating", "customer_number", "quote_id", "quote_sent_date")
 
     def __init__(self, *args, lead, **kwargs):
+        kwargs.setdefault("error_class", DetailedErrorList)
         super().__init__(*args, **kwargs)
         self.lead = lead
         labels = dict(Status.choices)

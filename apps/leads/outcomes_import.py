@@ -189,7 +189,7 @@ def _apply_group(group, result: ImportResult, *, actor, actor_label) -> None:
             if outcome.ok:
                 result.changed += 1
             else:
-                result.errors += [RowError(line, _column(v.field), v.message) for v in outcome.errors]
+                result.errors += [RowError(line, _column(v.field), _said(v)) for v in outcome.errors]
         batch.clear()
         in_batch.clear()
 
@@ -208,6 +208,12 @@ def _apply_group(group, result: ImportResult, *, actor, actor_label) -> None:
         in_batch.add(lead.pk)
     if batch:
         apply_batch()
+
+
+def _said(violation) -> str:
+    """The row's message: the plain words, then the vendor's own (an import report
+    is read by the dealer admin who may have to take it up with the vendor)."""
+    return f"{violation.message} ({violation.detail})" if violation.detail else violation.message
 
 
 def _column(field_name: str) -> str:

@@ -10,7 +10,7 @@ from apps.vendors.core.models import VendorAccount
 from apps.vendors.core.registry import adapter_class
 
 from .models import FollowUp, LeadEvent, Reason, ReasonMapping, SalesStage, StageMapping, StatusLog, StatusMapping
-from .statuses import Status
+from .statuses import FINAL_STATUSES, Status
 
 
 @dataclass(frozen=True)
@@ -120,3 +120,13 @@ def lead_timeline(lead) -> list[TimelineEntry]:
         entries.append(TimelineEntry(event.created_at, "vendor", event.get_kind_display(), event.summary,
                                      event.actor_label))
     return sorted(entries, key=lambda entry: entry.at, reverse=True)
+
+
+def lead_closing(lead) -> StatusLog | None:
+    """How a final lead ended (the StatusLog that took it to its final status, with
+    its reason and actor), or None while it is open. A closed lead is shown by its
+    closing, never by the stage it last had."""
+    if lead.status not in FINAL_STATUSES:
+        return None
+    return (StatusLog.objects.filter(lead=lead, to_status=lead.status).select_related("reason", "to_stage")
+            .order_by("-created_at", "-id").first())

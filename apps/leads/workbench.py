@@ -25,7 +25,7 @@ from django.utils.safestring import mark_safe
 
 from . import outbound, selectors, services
 from .forms import (AssignForm, FollowUpCompleteForm, FollowUpScheduleForm, NoteForm, StatusChangeForm,
-                    add_violations)
+                    add_violations, error_items)
 from .models import FollowUp, Source
 from .statuses import REASON_KIND_FOR_STATUS, Status
 
@@ -61,6 +61,20 @@ def required_by_status(lead, statuses, actor) -> dict[str, list[str]]:
             fields.add("reason")
         result[status] = sorted(fields)
     return result
+
+
+def required_by_stage(lead, form, actor) -> dict[int, list[str]]:
+    """For an accepted lead's outcome (the one that picks a stage): the fields
+    each of the dealer's stages makes required, by the same adapters'
+    required_form_fields. Cat counts a lead with a stage as an opportunity, so
+    "Advance stage" to a first stage needs the amount and target date: the form
+    shows them as soon as the stage is picked, not after a failed save."""
+    if Status.ACCEPTED not in _targets(form):
+        return {}
+    adapters = outbound.adapters_for_lead(lead)
+    return {stage.pk: sorted(set().union(*(a.required_form_fields(lead, Status.ACCEPTED, actor=actor, stage=stage)
+                                           for a in adapters)))
+            for stage in form.fields["stage"].queryset}
 
 
 def field_spec(lead, form, required: dict[str, list[str]]) -> dict:
@@ -220,12 +234,14 @@ def workbench_view(model_admin, request, object_id):
         "is_nav_sidebar_enabled": False,
         "opts": model_admin.opts,
         "lead": lead,
+        "closing": selectors.lead_closing(lead),
         "original": lead,
         "can_change": can_change,
         "status_form": status_form,
         "actions": actions_for(lead, status_form),
         "required_by_status": required,
-        "field_spec": field_spec(lead, status_form, required),
+        "field_spec": {**field_spec(lead, status_form, required),
+                       "by_stage": required_by_stage(lead, status_form, request.user)},
         "assign_form": forms.get("assign") or _assign_form(request, lead),
         "schedule_form": forms.get("schedule") or FollowUpScheduleForm(prefix="schedule"),
         "note_form": forms.get("note") or NoteForm(prefix="note"),
@@ -240,7 +256,8 @@ def workbench_view(model_admin, request, object_id):
 
 
 def workbench_check_view(model_admin, request, object_id):
-    """POST the outcome form as it stands; answers {"errors": {field: [message]}} with
+    """POST the outcome form as it stands; answers {"errors": {field: [{"message",
+    "detail"}]}} (forms.error_items) with
     what saving it now would refuse (form errors, LeadHub's and the vendor's rules),
     writing nothing."""
     lead = get_object_or_404(model_admin.get_queryset(request).select_related("dealer", "vendor_account"),
@@ -253,6 +270,5 @@ def workbench_check_view(model_admin, request, object_id):
     if form.is_valid():
         add_violations(form, services.lead_status_change_violations(
             lead=lead, change=form.status_change(actor=request.user)))
-    errors = {name or "__all__": [str(message) for message in messages_]
-              for name, messages_ in form.errors.items()}
+    errors = {name or "__all__": error_items(field_errors) for name, field_errors in form.errors.items()}
     return JsonResponse({"errors": errors})

@@ -11,6 +11,7 @@
   var specNode = document.getElementById("outcome-field-spec");
   var spec = specNode ? JSON.parse(specNode.textContent) : null;
   var reason = document.getElementById("id_reason");
+  var stage = document.getElementById("id_stage");
   var showAll = document.getElementById("show-all-fields");
   var form = select.form;
 
@@ -23,6 +24,10 @@
     var needed = (rules[select.value] || []).slice();
     if (spec && reason && spec.comment_reasons.indexOf(parseInt(reason.value, 10)) >= 0) {
       needed.push("comment");
+    }
+    // What the picked stage adds (a first stage makes a Cat lead an opportunity).
+    if (spec && stage && stage.value && select.value === "accepted" && spec.by_stage) {
+      needed = needed.concat(spec.by_stage[stage.value] || []);
     }
     form.querySelectorAll("fieldset .form-row label").forEach(function (label) {
       var name = (label.getAttribute("for") || "").replace(/^id_/, "");
@@ -62,6 +67,8 @@
   }
   select.addEventListener("change", function () { mark(); resetHidden(); });
   if (reason) { reason.addEventListener("change", mark); }
+  if (stage) { stage.addEventListener("change", mark); }
   if (showAll) { showAll.addEventListener("change", mark); }
+  form.addEventListener("leadhub:errors-shown", mark);
   mark();
 })();

@@ -14,25 +14,38 @@
 
   function rowFor(name) {
     var input = form.querySelector("[name='" + name + "']");
-    var row = input && input.closest(".form-row");
-    return row && !row.classList.contains("wb-hidden") ? row : null;
+    return input && input.closest(".form-row");
   }
 
   function show(errors) {
     // The server's answer replaces every error shown, the page's own included (a
     // failed save renders them, then this check runs again): each appears once.
     form.querySelectorAll(".errorlist").forEach(function (list) { list.remove(); });
+    form.querySelectorAll(".form-row.errors").forEach(function (row) { row.classList.remove("errors"); });
     Object.keys(errors).forEach(function (name) {
       var list = document.createElement("ul");
       list.className = "errorlist live-errors";
-      errors[name].forEach(function (message) {
+      errors[name].forEach(function (error) {
         var item = document.createElement("li");
-        item.textContent = message;  // text, never HTML
+        item.textContent = error.message;  // text, never HTML
+        if (error.detail) {  // the vendor's own wording, as a secondary line
+          var detail = document.createElement("span");
+          detail.className = "error-detail";
+          detail.textContent = error.detail;
+          item.appendChild(detail);
+        }
         list.appendChild(item);
       });
       var row = name === "__all__" ? null : rowFor(name);
-      if (row) { row.insertBefore(list, row.firstChild); } else { nonField.appendChild(list); }
+      if (row) {
+        // A field with a problem is always shown, even one the outcome keeps folded.
+        row.classList.add("errors");
+        row.classList.remove("wb-hidden");
+        row.insertBefore(list, row.firstChild);
+      } else { nonField.appendChild(list); }
     });
+    // The outcome form folds again what no longer has a problem (status_form.js).
+    form.dispatchEvent(new Event("leadhub:errors-shown"));
   }
 
   function check() {

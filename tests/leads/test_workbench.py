@@ -105,7 +105,9 @@ def test_it_checks_the_outcome_as_typed_without_writing(client, alice, cat_lead,
     client.force_login(alice)
     check = url(cat_lead, "workbench_check")
     answer = client.post(check, {"to_status": "rejected", "reason": reasons_a["rejection"].pk}).json()
-    assert "rejectedReasonComments" in " ".join(answer["errors"]["comment"])
+    [error] = answer["errors"]["comment"]  # once, in plain words; Cat's own wording as the detail
+    assert error["message"] == "Add a comment: Cat needs one when the reason is 'A100 rejection'."
+    assert error["detail"].startswith("Cat: rejectedReasonComments is required")
     answer = client.post(check, {"to_status": "rejected", "reason": reasons_a["rejection"].pk,
                                  "comment": "Their territory"}).json()
     assert answer["errors"] == {}
@@ -169,3 +171,37 @@ def test_the_queue_and_the_list_open_the_workbench(client, alice, cat_lead):
     assert url(cat_lead) in client.get(reverse("admin:leads_lead_queue")).content.decode()
     assert url(cat_lead) in without_csrf(client.get(reverse("admin:leads_lead_changelist")).content.decode())
     assert url(cat_lead) in client.get(url(cat_lead, "change")).content.decode()
+
+
+def test_picking_a_first_stage_asks_for_cats_opportunity_fields_before_any_save(client, alice, cat_lead, stages_a):
+    from apps.leads import services
+    from apps.leads.models import StageMapping
+
+    StageMapping.objects.create(stage=stages_a[0], vendor="cat", vendor_value="Qualification", probability=10)
+    assert services.lead_change_status(lead=cat_lead, to_status="accepted", actor=alice).ok  # no stage yet
+    client.force_login(alice)
+    response = client.get(url(cat_lead))
+    # Without a stage an accepted Cat lead is no opportunity: nothing more to ask...
+    assert "opportunity_amount" not in response.context["required_by_status"]["accepted"]
+    by_stage = response.context["field_spec"]["by_stage"]
+    # ...picking one makes it one (02/2/2021): the page knows at once what that stage needs.
+    assert {"opportunity_amount", "target_date", "probability"} <= set(by_stage[stages_a[0].pk])
+    assert set(by_stage) == {stage.pk for stage in stages_a}
+
+
+def test_a_closed_lead_shows_its_closing_not_its_last_stage(client, alice, dealer_a, reasons_a, stages_a):
+    from apps.leads import services
+
+    lead = make_lead(dealer_a, owner=alice)
+    assert services.lead_change_status(lead=lead, to_status="accepted", stage=stages_a[1], actor=alice).ok
+    assert services.lead_change_status(lead=lead, to_status="closed_lost", reason=reasons_a["closed_lost"],
+                                       actor=alice).ok
+    client.force_login(alice)
+    body = client.get(url(lead)).content.decode()
+    closing = body[body.index('class="wb-closing"'):]
+    closing = closing[:closing.index("</div>")]
+    assert "Closed lost: A100 closed_lost" in closing and "its last stage was Quote" in closing
+    assert "<dt>Stage</dt>" not in body
+    listed = client.get(reverse("admin:leads_lead_changelist")).context["cl"]
+    row = next(obj for obj in listed.result_list if obj.pk == lead.pk)
+    assert listed.model_admin.stage_display(row) == "—"  # the status column says how it ended

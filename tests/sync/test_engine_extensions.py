@@ -32,6 +32,7 @@ REFUSE: list[bool] = []  # non-empty: the fake vendor refuses what it is sent
 class FakeAdapter(VendorAdapter):
     kind = "fake"
     verbose_name = "Fake vendor"
+    staff_name = "Fake"
     document = ""
     supports_pull = True
     supports_push = True

@@ -24,6 +24,7 @@ POLICY: list = [RESEND]
 class ScriptedAdapter(VendorAdapter):
     kind = "fake"
     verbose_name = "Scripted vendor"
+    staff_name = "Scripted"
     document = ""
     supports_push = True
 

@@ -45,6 +45,7 @@ def _user_label(user) -> str:
 class AimbaseAdapter(VendorAdapter):
     kind = "aimbase"
     verbose_name = "Aimbase Lead API"
+    staff_name = "Aimbase"
     document = DOC
     supports_submit = True
     supports_push = True  # the Disposition API

@@ -30,6 +30,7 @@ YES = ("1", "yes", "true", "on")
 class CapGatewayAdapter(VendorAdapter):
     kind = "cap"
     verbose_name = "CAP Gateway lead submission"
+    staff_name = "CAP"
     document = DOC
     supports_submit = True
     settings_fields = (

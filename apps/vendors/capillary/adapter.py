@@ -16,6 +16,7 @@ from apps.leads.models import FollowUp, ReasonMapping, StageMapping, StatusMappi
 from apps.vendors.core.base import (LOOKUP, ApplyResult, MappingList, OutboundMessage, ParsedPage, SettingField,
                                     VendorAdapter, VendorError)
 from apps.vendors.core.http import VendorHTTP, call_with_retries
+from apps.vendors.core.staff_words import for_staff
 
 from . import client as api
 from . import feed, payloads, rules
@@ -38,6 +39,7 @@ def _int_option(value) -> int | None:
 class CapillaryAdapter(VendorAdapter):
     kind = "capillary"
     verbose_name = "Capillary LMS Leads v2"
+    staff_name = "Capillary"
     document = DOC
     supports_pull = supports_push = supports_submit = True
     resumable_feed = True
@@ -142,9 +144,22 @@ class CapillaryAdapter(VendorAdapter):
         reason id for and that has none (reasonId is mandatory). An unmapped
         status does not stop the change; it blocks the message, visibly."""
         _, problems = payloads.reason_id_for(self.mappings(), change.to_status, change.reason)
-        return problems
+        return [self._for_staff(v, change.reason) for v in problems]
 
-    def required_form_fields(self, lead, to_status: str, *, actor=None) -> set[str]:
+    def _for_staff(self, violation: Violation, reason) -> Violation:
+        """Capillary's reason finding in staff's words: what they can do now, and
+        what a dealer admin can do (the vendor's sentence as the detail)."""
+        if violation.code == "unmapped_reason":
+            message = (f"Choose another reason, or ask a dealer admin to map '{reason.label}' to a Capillary "
+                       "reason id: Capillary needs one with every status change.")
+        elif violation.code == "no_reason_id":
+            message = ("Ask a dealer admin to set the Capillary account's default reason id (Vendor accounts): "
+                       "Capillary needs a reason id with every status change, and this outcome has no reason.")
+        else:
+            return for_staff(self.staff_name, violation, field="reason", why="with this status change")
+        return Violation("reason", violation.code, message, detail=f"{self.staff_name}: {violation.message}")
+
+    def required_form_fields(self, lead, to_status: str, *, actor=None, stage=None) -> set[str]:
         _, problems = payloads.reason_id_for(self.mappings(), to_status, None)
         return {"reason"} if problems else set()
 

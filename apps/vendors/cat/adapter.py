@@ -14,16 +14,32 @@ from django.utils import timezone
 from apps.core.violations import Violation
 from apps.vendors.core.base import (EndpointPreset, MappingList, PageUnreadable, ParsedPage, SettingField,
                                     VendorAdapter, VendorError)
+from apps.vendors.core.staff_words import for_staff
 
 from . import inbound, outbound, payloads, rules
 from .client import MAX_LIMIT, CatClient
 
 DOC = "cat-pp-lead-api-v2.txt"
 
+# When Cat needs a payload key, in staff's words (rules._requirements says it in
+# the document's: the opportunity fields from 02/2/2021, dealerCustomerNumber
+# from 03/22/2021, primaryClosedReason from 04/08/2021).
+_OPPORTUNITY = "once the lead has a sales stage (Cat then counts it as an opportunity)"
+WHY_CAT_NEEDS = {
+    "opportunityAmount": _OPPORTUNITY, "targetDate": _OPPORTUNITY, "probabilityOfClosurePercentage": _OPPORTUNITY,
+    "dealerOpportunityId": _OPPORTUNITY,
+    "dealerCustomerNumber": "to close a lead that has been an opportunity (won, lost or no deal)",
+    "primaryClosedReason": "to close a lead as lost",
+    "rejectedReasonWhy": "to reject a lead", "disqualifiedReasonWhy": "to disqualify a lead",
+    "currencyIsoCode": "with every update",
+    "dateContacted": "when the customer was contacted",
+}
+
 
 class CatAdapter(VendorAdapter):
     kind = "cat"
     verbose_name = "Caterpillar PP+ Lead API V2"
+    staff_name = "Cat"
     document = DOC
     uses_token_url = True
     supports_pull = supports_historic = supports_push = True
@@ -92,15 +108,19 @@ class CatAdapter(VendorAdapter):
         _, problems = payloads.build_update(lead=future, to_status=change.to_status, reason=change.reason,
                                             stage=change.stage, comment=change.comment, actor=change.actor,
                                             rep_cache=self._reps)
-        return [Violation(payloads.FORM_FIELD_FOR.get(v.field, v.field), v.code, v.message)
+        reason_label = change.reason.label if change.reason is not None else ""
+        return [for_staff(self.staff_name, v, field=payloads.FORM_FIELD_FOR.get(v.field, v.field),
+                          why=WHY_CAT_NEEDS.get(v.field, ""), reason_label=reason_label)
                 for v in problems if v.code != "unmapped"]
 
-    def required_form_fields(self, lead, to_status: str, *, actor=None) -> set[str]:
+    def required_form_fields(self, lead, to_status: str, *, actor=None, stage=None) -> set[str]:
         """The status form's fields Cat requires for `to_status` (rules.required_fields
         on the update this change would send; the acting user stands in for a
-        missing owner as the dealerSalesRep, as on the real change)."""
-        payload, _ = payloads.build_update(lead=lead, to_status=to_status, stage=lead.sales_stage, actor=actor,
-                                           rep_cache=self._reps)
+        missing owner as the dealerSalesRep, as on the real change). Picking a
+        stage makes an accepted lead an opportunity, which needs its amount and
+        target date (02/2/2021)."""
+        payload, _ = payloads.build_update(lead=lead, to_status=to_status, stage=stage or lead.sales_stage,
+                                           actor=actor, rep_cache=self._reps)
         if payload is None:
             return set()
         fields = rules.required_fields(payload)

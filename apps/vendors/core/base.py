@@ -197,6 +197,9 @@ class VendorAdapter:
     # --- declarations -------------------------------------------------------------------
     kind: ClassVar[str]
     verbose_name: ClassVar[str]
+    # What staff call the vendor in a sentence ("Cat needs a comment..."); the
+    # verbose name names the API, for admins and IT.
+    staff_name: ClassVar[str]
     document: ClassVar[str]  # file name in shared/vendor-docs
     settings_fields: ClassVar[tuple[SettingField, ...]] = ()
     endpoint_presets: ClassVar[dict[str, EndpointPreset]] = {}
@@ -265,8 +268,10 @@ class VendorAdapter:
         `lead` must satisfy before it is recorded. The base adds none."""
         return []
 
-    def required_form_fields(self, lead, to_status: str, *, actor=None) -> set[str]:
-        """The status form's fields the vendor requires for `to_status`. None by default."""
+    def required_form_fields(self, lead, to_status: str, *, actor=None, stage=None) -> set[str]:
+        """The status form's fields the vendor requires for `to_status`, when the
+        change picks `stage` (a SalesStage; None: the lead keeps its own). None by
+        default."""
         return set()
 
     # validate_outbound(items) -> list[list[Violation]] (a classmethod): the vendor's

@@ -72,7 +72,8 @@ def test_a_change_without_a_mapped_reason_is_refused_before_it_is_queued(pulled,
     lead.refresh_from_db()
     result = lead_change_status(lead=lead, to_status="closed_no_deal", reason=unmapped, actor=alice)
     assert not result.ok and [v.field for v in result.errors] == ["reason"]
-    assert "no Capillary reason id" in result.errors[0].message
+    assert result.errors[0].message.startswith("Choose another reason, or ask a dealer admin to map 'Budget cut'")
+    assert "no Capillary reason id" in result.errors[0].detail
     assert OutboxItem.objects.filter(lead=lead).count() == 1  # only the accepted change
     account.options["default_reason_id"] = ""
     account.save()

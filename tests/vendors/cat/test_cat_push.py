@@ -153,13 +153,17 @@ def test_cat_rules_refuse_the_change_and_name_the_rule(cat_leads, alice, cat_map
     result = services.lead_change_status(lead=lead, to_status="closed_won", actor=alice)
     fields = {v.field for v in result.errors}
     assert {"customer_number", "opportunity_amount", "target_date"} <= fields
-    assert any("dealerCustomerNumber" in v.message for v in result.errors)
+    [number] = [v for v in result.errors if v.field == "customer_number"]
+    assert number.message == ("Enter the dealer customer number: Cat needs it to close a lead that has been an "
+                              "opportunity (won, lost or no deal).")
+    assert "dealerCustomerNumber" in number.detail and "03/22/2021" in number.detail  # the vendor's words, cited
     assert Lead.objects.get(pk=lead.pk).status == "accepted"
     cat_mapped["reasons"]["rejection"].requires_comment = False  # so the comment is Cat's rule alone
     cat_mapped["reasons"]["rejection"].save()
     reject = services.lead_change_status(lead=cat_leads[1], to_status="rejected", actor=alice,
                                          reason=cat_mapped["reasons"]["rejection"])  # "For Another Dealer"
-    assert any(v.field == "comment" and "rejectedReasonComments" in v.message for v in reject.errors)
+    assert any(v.field == "comment" and "rejectedReasonComments" not in v.message
+               and "rejectedReasonComments" in v.detail for v in reject.errors)
 
 
 def test_an_unmapped_reason_blocks_the_push_until_it_is_mapped(sandbox, cat_account, cat_leads, alice, dealer_a):
@@ -303,7 +307,12 @@ def test_the_status_screen_marks_what_cat_requires_for_each_outcome(client, cat_
     # and refused with the rule named, on the field, when missing
     response = client.post(f"/admin/leads/lead/{lead.pk}/status/", {"to_status": "closed_won", "currency": "USD"})
     form = response.context["form"]
-    assert "customer_number" in form.errors and "dealerCustomerNumber" in " ".join(form.errors["customer_number"])
+    assert form.errors["customer_number"] == [
+        "Enter the dealer customer number: Cat needs it to close a lead that has been an opportunity (won, lost "
+        "or no deal)."]
+    # the vendor's field and its document reference: a secondary line under the message
+    assert re.search(r'<li>Enter the dealer customer number: [^<]*<span class="error-detail">Cat: '
+                     r'dealerCustomerNumber is required', response.content.decode())
     response = client.post(f"/admin/leads/lead/{lead.pk}/status/", {
         "to_status": "closed_won", "currency": "USD", "customer_number": "DCN-9", "opportunity_amount": "5000",
         "target_date": "2026-12-31"})

@@ -40,7 +40,8 @@ def test_one_bad_row_keeps_nothing_and_names_column_and_rule(leads, alice, cat_m
     assert not result.committed and result.changed == 1
     [error] = result.errors
     assert (error.row, error.column) == (3, "comment")
-    assert "rejectedReasonComments" in error.message and "For Another Dealer" in error.message
+    assert error.message.startswith("Add a comment: Cat needs one when the reason is")
+    assert "rejectedReasonComments" in error.message and "For Another Dealer" in error.message  # and Cat's words
     assert Lead.objects.get(pk=leads[0].pk).status == "new"  # the good row was rolled back too
     assert not OutboxItem.objects.exists() and not StatusLog.objects.exists()
 
