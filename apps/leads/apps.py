@@ -11,8 +11,10 @@ class LeadsConfig(AppConfig):
     def ready(self):
         # In ready(), not at the top: these import models, which Django allows only once
         # every app is loaded.
+        from . import held
         from .digest import ensure_schedule
         from .landing import remember_landing
 
         post_migrate.connect(ensure_schedule, sender=self)
         user_logged_in.connect(remember_landing, dispatch_uid="leadhub-landing")
+        held.connect()  # saving a mapping re-checks the vendor updates held for it

@@ -1,6 +1,8 @@
 """Forms of the lead screens. Each shows the rule's Violations on its fields."""
 from __future__ import annotations
 
+import copy
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorList
@@ -152,6 +154,26 @@ class StatusChangeForm(forms.Form):
     def outcome_updates(self) -> dict:
         return {name: self.cleaned_data.get(name) if name != "currency" else (self.cleaned_data.get(name) or "").upper()
                 for name in self.OUTCOME_FIELDS if name in self.cleaned_data}
+
+
+class HeldCompleteForm(forms.Form):
+    """What staff add so a held vendor update can go (services.lead_complete_held_update):
+    only the fields it waits for (`needs`), each required, defined as on the outcome form."""
+
+    item = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, lead, needs, **kwargs):
+        kwargs.setdefault("error_class", DetailedErrorList)
+        super().__init__(*args, **kwargs)
+        self.lead = lead
+        for name in needs:
+            if name in StatusChangeForm.base_fields:
+                self.fields[name] = copy.deepcopy(StatusChangeForm.base_fields[name])
+                self.fields[name].required = True
+
+    def outcome_updates(self) -> dict:
+        return {name: (value or "").upper() if name == "currency" else value
+                for name, value in self.cleaned_data.items() if name in StatusChangeForm.OUTCOME_FIELDS}
 
 
 def _vendor_value_choices(kind_of_list: str, reason_kind: str | None = None, dealer_id: int | None = None):

@@ -442,6 +442,7 @@ class EventKind(models.TextChoices):
     PUSH_SENT = "push_sent", "Reported to vendor"
     PUSH_FAILED = "push_failed", "Vendor refused the report"
     PUSH_BLOCKED = "push_blocked", "Report blocked"
+    HELD_COMPLETED = "held_completed", "Held report completed"
     REVIEW = "review", "Needs review"
     NOTE = "note", "Note"
 

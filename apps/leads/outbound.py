@@ -14,7 +14,38 @@ change no vendor hears of is a lost outcome.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import ContextManager, Protocol
+
+from apps.core.violations import Violation
+
+
+@dataclass
+class HeldUpdate:
+    """A vendor update LeadHub holds back until its cause is fixed (a blocked
+    outbox item), re-checked as the lead is now and said for staff.
+
+    problems: each on the form field staff can fill to fix it (the comment, the
+    customer number...), or on "" with who must act (a dealer admin maps a
+    value); ready: nothing stops it any more (the next push sends it)."""
+
+    item_id: int
+    vendor: str
+    account_name: str
+    what: str
+    since: datetime
+    problems: list[Violation] = field(default_factory=list)
+    ready: bool = False
+    comment: str = ""
+
+    @property
+    def staff_fields(self) -> list[str]:
+        return sorted({v.field for v in self.problems if v.field})
+
+    @property
+    def needs_admin(self) -> bool:
+        return any(not v.field for v in self.problems)
 
 
 class Outbox(Protocol):
@@ -30,6 +61,16 @@ class Outbox(Protocol):
     def undelivered(self, lead_ref):
         """A queryset, for Exists(), of the lead's messages a vendor did not take
         (blocked or refused); `lead_ref` is the lead's pk or an OuterRef."""
+
+    def held(self, lead) -> list[HeldUpdate]:
+        """The lead's held updates, re-checked now, writing nothing."""
+
+    def complete_held(self, lead, item_id: int, *, comment: str, actor) -> tuple[HeldUpdate | None, bool]:
+        """Keep `comment` with the held update and re-check it: (what still holds
+        it, or None; whether it was queued)."""
+
+    def recheck_for_mapping(self, *, dealer_id: int, vendor: str, reason_id=None, stage_id=None, status=None):
+        """Re-check the dealer's updates held for a value just mapped."""
 
 
 _outbox: Outbox | None = None
@@ -76,3 +117,15 @@ def report_owner_change(adapters, lead, *, actor=None) -> None:
 
 def undelivered(lead_ref):
     return outbox().undelivered(lead_ref)
+
+
+def held_updates(lead) -> list[HeldUpdate]:
+    return outbox().held(lead)
+
+
+def complete_held(lead, item_id: int, *, comment: str, actor) -> tuple[HeldUpdate | None, bool]:
+    return outbox().complete_held(lead, item_id, comment=comment, actor=actor)
+
+
+def recheck_for_mapping(**which):
+    return outbox().recheck_for_mapping(**which)

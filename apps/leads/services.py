@@ -535,6 +535,47 @@ def lead_add_note(*, lead: Lead, text: str, actor) -> ServiceResult:
     return ServiceResult()
 
 
+@dataclass
+class HeldCompletionResult(ServiceResult):
+    """queued: the held update goes now; still: what holds it yet (a HeldUpdate,
+    e.g. a dealer admin's mapping), None once it is not held."""
+
+    queued: bool = False
+    still: outbound.HeldUpdate | None = None
+
+
+def lead_complete_held_update(*, lead: Lead, item_id: int, actor, comment: str = "",
+                              updates: dict | None = None) -> HeldCompletionResult:
+    """What staff add so a vendor update held for it can go: the comment (kept with
+    the update: the status log is history) and the lead's outcome facts (the
+    customer number...), then the update is re-checked and queued if the vendor
+    would take it. Refused when nothing was added."""
+    updates = {name: value for name, value in (updates or {}).items() if value not in (None, "")}
+    _check_outcome_fields(updates)
+    comment = (comment or "").strip()
+    if not comment and not updates:
+        return HeldCompletionResult(errors=[Violation("", "required", "Add what is asked for first.")])
+    if not any(held.item_id == item_id for held in outbound.held_updates(lead)):
+        return HeldCompletionResult(errors=[Violation("", "not_held", "This update is not held any more: it was "
+                                                                      "sent or queued meanwhile. Nothing was added.")])
+    with transaction.atomic():
+        current = Lead.objects.select_for_update().get(pk=lead.pk)
+        if updates:
+            for name, value in updates.items():
+                setattr(current, name, value)
+            _audit(current, actor, "Added for a held vendor update")
+            current.save(update_fields=[*updates, "updated_at"])
+            _copy_into(lead, current)
+        still, queued = outbound.complete_held(current, item_id, comment=comment, actor=actor)
+        added = ", ".join(["a comment"] * bool(comment) + [name.replace("_", " ") for name in sorted(updates)])
+        LeadEvent.objects.create(lead=current, kind=EventKind.HELD_COMPLETED, actor_label=_actor_label(actor, ""),
+                                 summary=f"Added {added} for a held vendor update"
+                                         + (": queued to send." if queued else "."),
+                                 details={"outbox": item_id, "comment": comment,
+                                          "fields": sorted(updates), "queued": queued})
+    return HeldCompletionResult(queued=queued, still=still)
+
+
 def _model_violations(obj) -> list[Violation]:
     """The model's own validation (full_clean) as Violations."""
     try:

@@ -23,9 +23,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from . import outbound, selectors, services
-from .forms import (AssignForm, FollowUpCompleteForm, FollowUpScheduleForm, NoteForm, StatusChangeForm,
-                    add_violations, error_items)
+from . import held, outbound, selectors, services
+from .forms import (AssignForm, FollowUpCompleteForm, FollowUpScheduleForm, HeldCompleteForm, NoteForm,
+                    StatusChangeForm, add_violations, error_items)
 from .models import FollowUp, Source
 from .statuses import REASON_KIND_FOR_STATUS, Status
 
@@ -172,8 +172,27 @@ def workbench_view(model_admin, request, object_id):
                 if result.ok:
                     messages.success(request, f"{lead}: now {lead.get_status_display()}."
                                      + (" It had no owner, so it is now yours." if result.taken_by_actor else ""))
+                    for notice in held.notices_for_change(lead, result.log, user=request.user):
+                        messages.warning(request, notice)
                     return HttpResponseRedirect(_url(lead))
                 add_violations(form, result.errors)
+        elif action == "complete_held":
+            posted = request.POST.get("held-item", "")
+            needs = next((h.staff_fields for h in outbound.held_updates(lead) if str(h.item_id) == posted), [])
+            form = HeldCompleteForm(request.POST, prefix="held", lead=lead, needs=needs)
+            if form.is_valid():
+                result = services.lead_complete_held_update(
+                    lead=lead, item_id=form.cleaned_data["item"], actor=request.user,
+                    comment=form.cleaned_data.get("comment") or "", updates=form.outcome_updates())
+                if result.ok:
+                    if result.queued:
+                        messages.success(request, "Added. The update is on its way to the vendor.")
+                    elif result.still is not None:
+                        messages.warning(request, "Added, but " + held.held_notice(
+                            result.still, user=request.user, dealer_id=lead.dealer_id))
+                    return HttpResponseRedirect(_url(lead) + "#held")
+                add_violations(form, result.errors)
+            forms["held"] = form
         elif action == "assign":
             form = forms["assign"] = _assign_form(request, lead, request.POST)
             if form.is_valid():
@@ -249,10 +268,29 @@ def workbench_view(model_admin, request, object_id):
         "now": timezone.now(),
         "timeline": selectors.lead_timeline(lead),
         "raw_fields": raw_fields(lead.raw_payload) if lead.raw_payload else [],
+        # Vendor updates held until their cause is fixed, each with who acts next
+        # and, for what staff can add, its form.
+        "held_updates": _held_with_forms(request, lead, forms.get("held")) if can_change else [
+            (h, held.who_can_fix(h, user=request.user, dealer_id=lead.dealer_id), None)
+            for h in outbound.held_updates(lead)],
         # What the vendor sent that waits for a mapping (apps/leads/pending.py).
         "pending_values": list(lead.pending_values.select_related("account")),
     }
     return TemplateResponse(request, "admin/leads/lead/workbench.html", context)
+
+
+def _held_with_forms(request, lead, failed_form) -> list[tuple]:
+    """(HeldUpdate, who acts next, its completion form or None) for the page."""
+    rows = []
+    for update in outbound.held_updates(lead):
+        form = None
+        if update.staff_fields:
+            mine = failed_form is not None and str(failed_form.data.get("held-item")) == str(update.item_id)
+            form = failed_form if mine else HeldCompleteForm(prefix="held", lead=lead, needs=update.staff_fields,
+                                                             initial={"item": update.item_id,
+                                                                      "comment": update.comment})
+        rows.append((update, held.who_can_fix(update, user=request.user, dealer_id=lead.dealer_id), form))
+    return rows
 
 
 def workbench_check_view(model_admin, request, object_id):

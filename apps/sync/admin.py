@@ -19,7 +19,7 @@ from apps.leads.admin import LeadAdmin, ReadOnlyInline
 from apps.leads.models import PendingVendorValue
 from apps.leads.selectors import unmapped_values
 
-from . import engine
+from . import engine, held
 from .models import InboxPage, OutboxItem, OutboxState, SyncHealth, SyncRun
 from .outbox import kick_push
 
@@ -159,11 +159,32 @@ class OutboxItemAdmin(DealerScopedAdmin):
 
     @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request, queryset):
+        """Pending and failed items: due now. A held (blocked) item is never just
+        pushed (the vendor would refuse it): it is re-checked, queued if its cause
+        was fixed, and otherwise the message says what it still waits for and who
+        can fix it. A sent item is left alone, and said so."""
+        rechecked = held.recheck(queryset.filter(state=OutboxState.BLOCKED).select_related(
+            "account", "lead", "lead__sales_stage", "status_log", "status_log__reason", "status_log__to_stage"))
         count = engine.retry_now(queryset, user=request.user)
         accounts = set(queryset.values_list("account_id", flat=True))
         for account_id in accounts:
             kick_push(account_id)
-        self.message_user(request, f"{count} update(s) queued to be sent now.", messages.SUCCESS)
+        queued = count + len(rechecked.queued)
+        self.message_user(request, f"{queued} update(s) queued to be sent now"
+                          + (f" ({len(rechecked.queued)} of them held until now: their cause was fixed)."
+                             if rechecked.queued else "."), messages.SUCCESS if queued else messages.INFO)
+        for item, problems in rechecked.still[:10]:
+            said = item.account.adapter().held_for_staff(item, problems)
+            self.message_user(request, f"#{item.pk} ({item.lead}, {item.account.name}) was not queued: it is held "
+                              f"until its cause is fixed. " + " ".join(v.message for v in said)
+                              + " Staff add what a lead is missing on its page, under \"Not sent yet\".",
+                              messages.WARNING)
+        if len(rechecked.still) > 10:
+            self.message_user(request, f"{len(rechecked.still) - 10} more held update(s) were not queued either.",
+                              messages.WARNING)
+        sent = queryset.filter(state=OutboxState.SENT).count()
+        if sent:
+            self.message_user(request, f"{sent} update(s) were sent already: nothing to retry.", messages.INFO)
 
 
 @admin.register(InboxPage)

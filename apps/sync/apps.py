@@ -13,7 +13,7 @@ class SyncConfig(AppConfig):
         from apps.leads import outbound
 
         from . import signals
-        from .outbox import OutboxForLeads
+        from .port import OutboxForLeads
         from .tasks import ensure_schedule
 
         post_migrate.connect(ensure_schedule, sender=self)

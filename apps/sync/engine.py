@@ -36,9 +36,10 @@ from apps.leads.pending import pending_for_account
 from apps.vendors.core.base import HOLD, LOOKUP, SUBMIT_KIND, PageUnreadable, SendOutcome, VendorError
 from apps.vendors.core.http import VendorHTTP, call_with_retries
 
-from . import alerts
+from . import alerts, held
 from .locks import account_lock, new_holder
 from .models import AccountSyncState, InboxPage, OutboxItem, OutboxState, PageState, RunState, SyncRun
+from .outbox import record_outbox_history
 
 log = logging.getLogger("leadhub.sync")
 CLAIM_LEASE = timedelta(seconds=settings.LEADHUB_OUTBOX_CLAIM_SECONDS)  # a dead sender's items come back after it
@@ -545,15 +546,9 @@ def release_expired_claims(account) -> int:
 
 def rebuild_blocked(account) -> None:
     """Blocked items (an unmapped value, a rule the lead did not meet) are rebuilt
-    from the lead as it is now; once the dealer fixed the cause they are queued."""
-    adapter = account.adapter()
-    for item in OutboxItem.objects.filter(account=account, state=OutboxState.BLOCKED).select_related(
-            "lead", "status_log"):
-        payload, problems = adapter.rebuild_outbox_payload(item)
-        if payload is not None and not problems:
-            if OutboxItem.objects.filter(pk=item.pk, state=OutboxState.BLOCKED).update(
-                    state=OutboxState.PENDING, payload=payload, last_error="", next_attempt_at=timezone.now()):
-                record_outbox_history([item.pk], reason="Rebuilt: the cause was fixed, queued")
+    from the lead as it is now; once the dealer fixed the cause they are queued
+    (apps/sync/held.py)."""
+    held.recheck_account(account)
 
 
 def claim_due(account, holder: str, limit: int) -> list[OutboxItem]:
@@ -661,15 +656,6 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
         _hold(account, adapter, [item for item, _ in lost], summary,
               why="; ".join(sorted({outcome.message for _, outcome in lost})))
     return transient
-
-
-def record_outbox_history(item_ids, *, reason: str, user=None) -> None:
-    """Audit rows for items changed by UPDATE (which skips the audit receiver):
-    their state as stored now, with who and why. One SELECT and one INSERT."""
-    items = list(OutboxItem.objects.filter(pk__in=list(item_ids)).defer("payload", "response"))
-    if items:
-        OutboxItem.history.bulk_history_create(items, update=True, default_user=user,
-                                               default_change_reason=reason[:100])
 
 
 def _alert_credentials(account, refused) -> None:

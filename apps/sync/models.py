@@ -82,6 +82,10 @@ class OutboxItem(models.Model):
     claimed_by = models.CharField(max_length=100, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    supplement = models.JSONField(
+        default=dict, blank=True,
+        help_text="What staff added after the change so a held update can go (the comment a reason mapped later "
+                  "needs); the status log itself never changes.")
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     alerted_at = models.DateTimeField(null=True, blank=True, help_text="When retries ran out and IT was alerted.")
     unconfirmed_since = models.DateTimeField(

@@ -22,7 +22,7 @@ from .models import OutboxItem, OutboxState
 log = logging.getLogger("leadhub.sync")
 
 __all__ = ["SUBMIT_KIND", "queue_messages", "queue_message", "collect_messages", "queue_submission",
-           "adapters_for_lead", "adapters_for_leads", "kick_push", "OutboxForLeads"]
+           "adapters_for_lead", "adapters_for_leads", "kick_push", "record_outbox_history"]
 
 # Set by collect_messages(): queue_message adds to this list instead of inserting.
 _collected: contextvars.ContextVar[list | None] = contextvars.ContextVar("leadhub_outbox_collected", default=None)
@@ -195,18 +195,10 @@ def kick_push(account_id: int) -> None:
         log.exception("could not queue the push task of account %s", account_id)
 
 
-class OutboxForLeads:
-    """The outbox as the lead services use it (apps.leads.outbound.Outbox),
-    installed by SyncConfig.ready."""
-
-    def adapters_for_leads(self, leads) -> dict:
-        return adapters_for_leads(leads)
-
-    def queue(self, adapter, lead, messages) -> None:
-        queue_messages(adapter, lead, messages)
-
-    def collecting(self):
-        return collect_messages()
-
-    def undelivered(self, lead_ref):
-        return OutboxItem.objects.filter(lead=lead_ref, state__in=[OutboxState.BLOCKED, OutboxState.FAILED])
+def record_outbox_history(item_ids, *, reason: str, user=None) -> None:
+    """Audit rows for items changed by UPDATE (which skips the audit receiver):
+    their state as stored now, with who and why. One SELECT and one INSERT."""
+    items = list(OutboxItem.objects.filter(pk__in=list(item_ids)).defer("payload", "response"))
+    if items:
+        OutboxItem.history.bulk_history_create(items, update=True, default_user=user,
+                                               default_change_reason=reason[:100])

@@ -14,7 +14,7 @@ from apps.leads.models import StatusMapping
 from apps.sync.models import OutboxItem, OutboxState
 from apps.sync.outbox import submission_key
 from apps.vendors.core.base import (LOOKUP, RESEND, SUBMIT_KIND, MappingList, OutboundMessage, SettingField,
-                                    VendorAdapter)
+                                    VendorAdapter, with_supplement)
 
 from . import outbound, payloads, rules
 from .client import AimbaseClient
@@ -191,6 +191,6 @@ class AimbaseAdapter(VendorAdapter):
             # A blocked activity breaks a length/format rule of its own content; it
             # is rebuilt only for status changes (the others keep their payload).
             if item.status_log_id:
-                return self.build_outbox_payload(item.lead, item.status_log)
+                return self.build_outbox_payload(item.lead, with_supplement(item.status_log, item.supplement))
             return item.payload, rules.disposition_violations(item.payload)
         return super().rebuild_outbox_payload(item)

@@ -79,6 +79,11 @@ class CatAdapter(VendorAdapter):
         "Caterpillar Opportunity Stages",
     )
 
+    staff_why = WHY_CAT_NEEDS
+
+    def form_field_for(self, key: str) -> str:
+        return payloads.FORM_FIELD_FOR.get(key, key)
+
     def __init__(self, account):
         super().__init__(account)
         # Sales rep numbers by (user id, dealer id), for this adapter's lifetime:
@@ -109,8 +114,8 @@ class CatAdapter(VendorAdapter):
                                             stage=change.stage, comment=change.comment, actor=change.actor,
                                             rep_cache=self._reps)
         reason_label = change.reason.label if change.reason is not None else ""
-        return [for_staff(self.staff_name, v, field=payloads.FORM_FIELD_FOR.get(v.field, v.field),
-                          why=WHY_CAT_NEEDS.get(v.field, ""), reason_label=reason_label)
+        return [for_staff(self.staff_name, v, field=self.form_field_for(v.field),
+                          why=self.staff_why.get(v.field, ""), reason_label=reason_label)
                 for v in problems if v.code != "unmapped"]
 
     def required_form_fields(self, lead, to_status: str, *, actor=None, stage=None) -> set[str]:

@@ -17,10 +17,13 @@ The contract has five parts, in this order below:
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from apps.core.violations import Violation
+
+from .staff_words import held_for_staff
 
 # The kind of message that submits a dealer's lead to a vendor (one per lead and
 # account); the other kinds are the vendor's own ("status_update" by default).
@@ -357,7 +360,31 @@ class VendorAdapter:
         other kinds of message (item.kind) override."""
         if item.kind == SUBMIT_KIND:
             return self.build_submission(item.lead)
-        return self.build_outbox_payload(item.lead, item.status_log)
+        return self.build_outbox_payload(item.lead, with_supplement(item.status_log, item.supplement))
+
+    def form_field_for(self, key: str) -> str:
+        """The status form's field (services.StatusChange's vocabulary) a finding
+        on payload key `key` is about; adapters whose payload keys differ map them."""
+        return key
+
+    # Why staff wait for a held update, in their words (WHY: the vendor's reasons,
+    # by payload key, for staff_words.for_staff).
+    staff_why: ClassVar[dict[str, str]] = {}
+
+    def held_for_staff(self, item, problems: list[Violation]) -> list[Violation]:
+        """A blocked OutboxItem's problems said for staff: on the form field staff
+        can fill to fix it, or on "" with who must (a dealer admin)."""
+        log = item.status_log
+        stage = (log.to_stage if log is not None and log.to_stage_id else None) or item.lead.sales_stage
+        said = []
+        for violation in problems:
+            said.append(held_for_staff(
+                self.staff_name, violation, field=self.form_field_for(violation.field),
+                reason_label=log.reason_label if log is not None else "",
+                stage_name=stage.name if stage is not None else "",
+                status_label=log.get_to_status_display() if log is not None else "",
+                why=self.staff_why.get(violation.field, "")))
+        return said
 
     # Sending: the engine claims due items (one unfinished item per lead, oldest
     # first), marks them before sending, groups them with requests(), calls send()
@@ -408,3 +435,14 @@ class VendorAdapter:
         id (Capillary: a lead LeadHub submitted, by its link). Retention adds
         them to the account's leads found by vendor lead id. None by default."""
         return set()
+
+
+def with_supplement(log, supplement: dict | None):
+    """The status log an update is built from, with what staff added later for a
+    held update (OutboxItem.supplement: the comment a reason mapped afterwards
+    needs). The log itself is history and never changes; the copy is not saved."""
+    if log is None or not (supplement or {}).get("comment"):
+        return log
+    completed = copy.copy(log)
+    completed.comment = supplement["comment"]
+    return completed

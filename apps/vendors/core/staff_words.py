@@ -77,3 +77,42 @@ def for_staff(vendor: str, violation: Violation, *, field: str, why: str = "", r
 # Findings a vendor adapter already writes for staff (they name the field and what
 # to enter): kept as they are.
 PLAIN_ALREADY = frozenset({"out_of_range"})
+
+
+# Held updates ---------------------------------------------------------------------------
+# An update LeadHub holds back (blocked in the outbox) until its cause is fixed. Who can
+# fix it decides what staff read: a mapping or an account setting is a dealer admin's
+# (field ""), a value of the change or of the lead is staff's own (its form field).
+
+ADMIN_CODES = frozenset({"unmapped", "unmapped_reason", "no_reason_id"})
+# What staff can add on the lead for a held update: the comment (kept with the
+# update, the status log being history) and the lead's outcome facts.
+STAFF_FIELDS = frozenset({"comment", "opportunity_amount", "currency", "target_date", "rating", "customer_number",
+                          "quote_id", "quote_sent_date", "customer_contacted", "customer_previously_known"})
+SENT_WHEN_FIXED = "it is sent as soon as that is done"
+
+
+def held_for_staff(vendor: str, violation: Violation, *, field: str, reason_label: str = "",
+                   stage_name: str = "", status_label: str = "", why: str = "") -> Violation:
+    """One reason a held update cannot go yet, said for staff: field is the form
+    field staff fill to fix it, or "" when a dealer admin must (a mapping, an
+    account setting) or the cause is not something staff can change."""
+    detail = f"{vendor}: {violation.message}"
+    if violation.code in ADMIN_CODES:
+        if field == "reason" and violation.code != "no_reason_id":
+            what = f"map the reason '{reason_label}' to a {vendor} reason" if reason_label else \
+                f"map the reason to a {vendor} reason"
+        elif field in ("stage", "probability"):
+            what = f"map the sales stage '{stage_name}' to a {vendor} stage" if stage_name else \
+                f"map the sales stage to a {vendor} stage"
+        elif field == "status":
+            what = f"map the status '{status_label}' to a {vendor} status"
+        else:
+            what = f"set the {vendor} account's default reason id" if violation.code == "no_reason_id" else \
+                f"complete the {vendor} mappings"
+        return Violation("", violation.code, f"A dealer admin must {what}; {SENT_WHEN_FIXED}.", detail=detail)
+    if field in STAFF_FIELDS:
+        said = for_staff(vendor, violation, field=field, why=why, reason_label=reason_label)
+        return Violation(field, violation.code, said.message, detail=detail)
+    return Violation("", violation.code, f"{vendor} would refuse this update as it is; a dealer admin or IT must "
+                                         f"look at it ({SENT_WHEN_FIXED}).", detail=detail)
