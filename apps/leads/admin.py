@@ -24,7 +24,7 @@ from apps.accounts.scoping import scope_queryset
 from apps.vendors.core.models import VendorAccount
 from apps.vendors.core.registry import VENDOR_CHOICES
 
-from . import selectors, services, workbench
+from . import held, selectors, services, workbench
 from .forms import (AssignForm, ImportUploadForm, ReasonMappingForm, StageMappingForm, StatusChangeForm, StatusMappingForm,
                     add_violations)
 from .models import (FollowUp, ImportKind, ImportState, Lead, LeadEvent, PendingVendorValue, Reason, ReasonMapping,
@@ -196,7 +196,7 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
     # apps.sync adds its outbox inline after these (apps/sync/admin.py).
     inlines = [FollowUpInline, StatusLogInline, LeadEventInline]
     related_history = [(FollowUp, "lead")]  # audit: the follow-ups' changes on the lead's History page
-    actions = ["accept_selected", "assign_to_me", "assign_to", "unassign", "submit_to_vendor"]
+    actions = ["accept_selected", "hold_selected", "assign_to_me", "assign_to", "unassign", "submit_to_vendor"]
     readonly_fields = ["status", "sales_stage", "probability", "first_contacted_at", "next_follow_up_at",
                        "vendor_created_at", "created_at", "updated_at", "raw_payload_display", "phone_normalized",
                        "timeline", "waiting_for_mapping"]
@@ -269,29 +269,46 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         """Accept each selected lead through the status service, as the workbench
         would (LeadHub's and each vendor's rules per lead; an unassigned lead becomes
         the actor's), and say what happened to each one that was not accepted."""
+        self._bulk_outcome(request, queryset, Status.ACCEPTED, "accepted")
+
+    @admin.action(description="Put selected leads on hold", permissions=["change"])
+    def hold_selected(self, request, queryset):
+        """On hold needs nothing per lead (its reason is optional): the same path."""
+        self._bulk_outcome(request, queryset, Status.ON_HOLD, "put on hold")
+
+    def _bulk_outcome(self, request, queryset, to_status: str, done: str) -> None:
+        """One outcome for every selected lead, lead by lead through the status
+        service (at most BULK_LIMIT), with each refusal named and the leads whose
+        vendor update is held counted (each lead's page says what it waits for)."""
         leads = list(queryset.select_related("dealer", "owner", "vendor_account", "sales_stage")[:self.BULK_LIMIT + 1])
         if len(leads) > self.BULK_LIMIT:
             self.message_user(request, f"More than {self.BULK_LIMIT} leads selected: narrow the list, or use "
                                        "Import outcomes (CSV) for large batches. Nothing was changed.", messages.ERROR)
             return
-        accepted, taken, refused = 0, 0, []
+        changed, taken, refused, held_back = 0, 0, [], []
         for lead in leads:
             if not self.has_change_permission(request, lead):
                 refused.append(f"{lead}: you may not change this lead")
                 continue
             result = services.lead_apply_status_change(
-                lead=lead, change=services.StatusChange(to_status=Status.ACCEPTED, actor=request.user),
+                lead=lead, change=services.StatusChange(to_status=to_status, actor=request.user),
                 source=Source.ADMIN, take_if_unassigned=True)
             if result.ok:
-                accepted += 1
+                changed += 1
                 taken += result.taken_by_actor
+                if held.notices_for_change(lead, result.log, user=request.user):
+                    held_back.append(str(lead))
             else:
                 refused.append(f"{lead}: " + " ".join(dict.fromkeys(v.message for v in result.errors)))
-        if accepted:
-            self.message_user(request, f"{accepted} lead(s) accepted" + (
+        if changed:
+            self.message_user(request, f"{changed} lead(s) {done}" + (
                 f"; {taken} had no owner and are now yours." if taken else "."), messages.SUCCESS)
+        if held_back:
+            self.message_user(request, f"Not sent to the vendor yet for {len(held_back)} of them (each lead's page "
+                                       "says what it waits for, under \"Not sent yet\"): "
+                              + ", ".join(held_back[:20]) + ("; …" if len(held_back) > 20 else ""), messages.WARNING)
         if refused:
-            self.message_user(request, f"{len(refused)} not accepted: " + "; ".join(refused[:20])
+            self.message_user(request, f"{len(refused)} not {done}: " + "; ".join(refused[:20])
                               + ("; …" if len(refused) > 20 else ""), messages.WARNING)
 
     @admin.action(description="Assign to me", permissions=["change"])
@@ -510,6 +527,8 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
             if result.ok:
                 messages.success(request, f"{lead}: now {lead.get_status_display()}."
                                  + (" It had no owner, so it is now yours." if result.taken_by_actor else ""))
+                for notice in held.notices_for_change(lead, result.log, user=request.user):
+                    messages.warning(request, notice)
                 return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
             add_violations(form, result.errors, {"to_status": "to_status"})
         context = {

@@ -42,3 +42,25 @@ def test_a_selection_too_large_for_one_request_changes_nothing(client, alice, de
     body = accept(client, leads).content.decode()
     assert "More than 2 leads selected" in body
     assert not Lead.objects.filter(status=Status.ACCEPTED).exists()
+
+
+def test_it_puts_selected_leads_on_hold_the_same_way(client, alice, dealer_a):
+    new = make_lead(dealer_a, owner=alice, first_name="Waiting")
+    closed = make_lead(dealer_a, owner=alice, first_name="Done", status=Status.CLOSED_WON, probability=100)
+    client.force_login(alice)
+    body = client.post("/admin/leads/lead/", {"action": "hold_selected", "_selected_action": [new.pk, closed.pk]},
+                       follow=True).content.decode()
+    assert Lead.objects.get(pk=new.pk).status == Status.ON_HOLD
+    assert Lead.objects.get(pk=closed.pk).status == Status.CLOSED_WON  # final: refused, named
+    assert "1 lead(s) put on hold." in body and "1 not put on hold: #" in body
+    assert StatusLog.objects.filter(to_status=Status.ON_HOLD, source="admin").count() == 1
+
+
+def test_a_bulk_accept_whose_vendor_update_is_held_says_so(client, alice, adam, dealer_a, monkeypatch):
+    from apps.leads import held
+
+    lead = make_lead(dealer_a, owner=alice, first_name="Held")
+    monkeypatch.setattr(held, "notices_for_change", lambda lead, log, user: ["Not sent to Cat yet: ..."])
+    client.force_login(alice)
+    body = accept(client, [lead]).content.decode()
+    assert "Not sent to the vendor yet for 1 of them" in body and str(lead) in body

@@ -123,3 +123,11 @@ def test_retry_now_on_a_held_item_says_why_it_was_not_queued(client, cat_lead, g
     assert "A dealer admin must map the reason 'Gone quiet' to a Cat reason" in why
     item.refresh_from_db()
     assert item.state == OutboxState.BLOCKED and item.attempts == 0  # never sent to be refused
+
+
+def test_the_change_status_screen_says_it_too(client, cat_lead, gone_quiet, alice, adam):
+    client.force_login(alice)
+    response = client.post(reverse("admin:leads_lead_status", args=[cat_lead.pk]),
+                           {"to_status": "rejected", "reason": gone_quiet.pk, "currency": "USD"}, follow=True)
+    assert any(m.startswith("Not sent to Cat yet: A dealer admin must map the reason 'Gone quiet'")
+               for m in said(response))
