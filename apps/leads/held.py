@@ -29,8 +29,9 @@ def can_map(user, dealer_id: int) -> bool:
     return bool(getattr(user, "is_superuser", False)) or role_at(user, dealer_id) == Role.ADMIN
 
 
-def who_can_fix(held: outbound.HeldUpdate, *, user, dealer_id: int) -> str:
-    """The sentence that says who acts next on a held update."""
+def who_can_fix(held: outbound.HeldUpdate, *, user, dealer_id: int, on_the_lead: bool = False) -> str:
+    """The sentence that says who acts next on a held update (on_the_lead: said on
+    the lead's own "Not sent yet", where its form already asks staff)."""
     parts = []
     if held.needs_admin:
         if can_map(user, dealer_id):
@@ -39,7 +40,7 @@ def who_can_fix(held: outbound.HeldUpdate, *, user, dealer_id: int) -> str:
             names = dealer_admin_names(dealer_id)
             parts.append(f"Dealer admins here: {', '.join(names)}." if names else
                          "This dealer has no dealer admin in LeadHub yet: ask your IT to name one.")
-    if held.staff_fields:
+    if held.staff_fields and not on_the_lead:
         parts.append("Add it on this lead, under \"Not sent yet\".")
     return " ".join(parts)
 

@@ -56,7 +56,8 @@ BUCKETS = [
     ("overdue", "Follow-ups overdue", "Past their follow-up time, the longest overdue first."),
     ("today", "Follow-ups due today", "Later today, the soonest first."),
     ("vendor", "Outcome owed to a vendor",
-     "An update is blocked (unmapped value) or was refused: fix and resend. Any owner at your dealers."),
+     "A vendor has not had an update yet (held for a mapping or a missing value, or refused): each lead "
+     "says what it waits for and who can fix it, under \"Not sent yet\". Any owner at your dealers."),
 ]
 BUCKET_ORDER = {"new": ("-created_at", "-id"), "overdue": ("next_follow_up_at", "id"),
                 "today": ("next_follow_up_at", "id"), "vendor": ("-updated_at", "-id")}

@@ -271,7 +271,7 @@ def workbench_view(model_admin, request, object_id):
         # Vendor updates held until their cause is fixed, each with who acts next
         # and, for what staff can add, its form.
         "held_updates": _held_with_forms(request, lead, forms.get("held")) if can_change else [
-            (h, held.who_can_fix(h, user=request.user, dealer_id=lead.dealer_id), None)
+            (h, held.who_can_fix(h, user=request.user, dealer_id=lead.dealer_id, on_the_lead=True), None)
             for h in outbound.held_updates(lead)],
         # What the vendor sent that waits for a mapping (apps/leads/pending.py).
         "pending_values": list(lead.pending_values.select_related("account")),
@@ -289,7 +289,8 @@ def _held_with_forms(request, lead, failed_form) -> list[tuple]:
             form = failed_form if mine else HeldCompleteForm(prefix="held", lead=lead, needs=update.staff_fields,
                                                              initial={"item": update.item_id,
                                                                       "comment": update.comment})
-        rows.append((update, held.who_can_fix(update, user=request.user, dealer_id=lead.dealer_id), form))
+        rows.append((update, held.who_can_fix(update, user=request.user, dealer_id=lead.dealer_id, on_the_lead=True),
+                     form))
     return rows
 
 

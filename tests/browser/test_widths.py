@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import _page, log_in
-from tests.conftest import PASSWORD, make_cat_account, make_lead, make_reasons, make_user
+from apps.leads import services
+from apps.leads.models import Reason, ReasonMapping, StageMapping
+from tests.conftest import PASSWORD, make_cat_account, make_lead, make_reasons, make_stages, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WIDTHS = {1366: 768, 768: 1024, 390: 844}  # a laptop, a tablet upright, a phone: width -> height
@@ -31,6 +33,8 @@ def world(settings, dealer_a):
     staff = make_user("sam", dealer=dealer_a)
     make_user("ada", dealer=dealer_a, role="admin")
     make_reasons(dealer_a)
+    stages = make_stages(dealer_a)
+    StageMapping.objects.create(stage=stages[0], vendor="cat", vendor_value="Qualification", probability=10)
     account = make_cat_account(dealer_a)
     lead = make_lead(dealer_a, first_name="Quinn", last_name="Quarry-Longname", owner=staff,
                      email="quinn.quarry-longname@riverbend-aggregates.example.com",
@@ -39,7 +43,16 @@ def world(settings, dealer_a):
     for i in range(12):
         make_lead(dealer_a, first_name=f"Walk-in{i}", last_name="Customer-With-A-Long-Name",
                   email=f"walk.in.customer{i}@a-very-long-domain-name.example.com", company="Summit Paving")
-    return {"lead": lead}
+    # A lead whose Cat update is held: rejected for a reason mapped afterwards to a
+    # Cat value that needs a comment ("Not sent yet" with its form, and the vendor's
+    # wording as a long secondary line).
+    held = make_lead(dealer_a, first_name="Hal", last_name="Held-Update", owner=staff, vendor_account=account,
+                     vendor_lead_id="00QWIDTHS2", email="hal@held.example.com")
+    quiet = Reason.objects.create(dealer=dealer_a, kind="rejection", label="Gone quiet after the first call",
+                                  requires_comment=False)
+    assert services.lead_change_status(lead=held, to_status="rejected", reason=quiet, actor=staff).ok
+    ReasonMapping.objects.create(reason=quiet, vendor="cat", vendor_value="For Another Dealer")
+    return {"lead": lead, "held": held}
 
 
 def pages(lead):
@@ -47,6 +60,10 @@ def pages(lead):
             "lead list, filtered": "/admin/leads/lead/?todo=new&whose=mine_and_unassigned",
             "reasons": "/admin/leads/reason/", "workbench": f"/admin/leads/lead/{lead.pk}/work/",
             "change status": f"/admin/leads/lead/{lead.pk}/status/", "follow-ups": "/admin/leads/followup/"}
+
+
+def pages_of(world):
+    return {**pages(world["lead"]), "workbench, update held": f"/admin/leads/lead/{world['held'].pk}/work/"}
 
 
 def _fits(page) -> list[str]:
@@ -63,7 +80,7 @@ def test_every_staff_page_fits_the_screen(browser, live_server, world, width, us
     try:
         log_in(page, username, PASSWORD)
         problems = {}
-        for name, url in pages(world["lead"]).items():
+        for name, url in pages_of(world).items():
             response = page.goto(url)
             assert response.status == 200, (name, response.status)
             if _fits(page):
@@ -92,10 +109,15 @@ def test_screenshots_for_the_docs(browser, live_server, world, width):
         page.screenshot(path=str(SHOTS / f"queue-{width}.png"))
         page.goto(f"/admin/leads/lead/{world['lead'].pk}/work/")
         page.screenshot(path=str(SHOTS / f"workbench-{width}.png"))
-        page.click("a.wb-action[data-status=rejected]")
+        page.click("a.wb-action[data-status=accepted]")
+        page.select_option("#id_stage", index=1)  # a first stage: Cat's opportunity fields show at once
+        page.fill("#id_probability", "90")  # outside the Cat stage's range
         page.click("#outcome input[type=submit]")
         page.wait_for_selector("#outcome .errorlist")
         page.locator("#outcome").scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / f"outcome-errors-{width}.png"))
+        page.goto(f"/admin/leads/lead/{world['held'].pk}/work/")
+        page.locator("#held").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / f"held-update-{width}.png"))
     finally:
         next(gen, None)
