@@ -44,8 +44,45 @@
         row.insertBefore(list, row.firstChild);
       } else { nonField.appendChild(list); }
     });
+    summarize(errors);
     // The outcome form folds again what no longer has a problem (status_form.js).
     form.dispatchEvent(new Event("leadhub:errors-shown"));
+  }
+
+  // A summary above the form, one line per problem linking to its field (GOV.UK
+  // error summary): on a phone the field at fault may be a screen away.
+  var summary = document.createElement("div");
+  summary.className = "error-summary";
+  summary.hidden = true;
+  form.insertBefore(summary, form.querySelector("fieldset"));
+
+  function summarize(errors) {
+    summary.textContent = "";
+    var names = Object.keys(errors).filter(function (name) { return errors[name].length; });
+    var count = names.reduce(function (n, name) { return n + errors[name].length; }, 0);
+    summary.hidden = count < 2;  // one problem is already next to the button staff look at
+    if (summary.hidden) { return; }
+    var title = document.createElement("p");
+    title.className = "error-summary-title";
+    title.textContent = "Fix these " + count + " things to save this outcome:";
+    summary.appendChild(title);
+    var list = document.createElement("ul");
+    names.forEach(function (name) {
+      errors[name].forEach(function (error) {
+        var item = document.createElement("li");
+        var input = name === "__all__" ? null : form.querySelector("[name='" + name + "']");
+        if (input && input.id) {
+          var link = document.createElement("a");
+          link.href = "#" + input.id;
+          link.textContent = error.message;
+          item.appendChild(link);
+        } else {
+          item.textContent = error.message;
+        }
+        list.appendChild(item);
+      });
+    });
+    summary.appendChild(list);
   }
 
   function check() {

@@ -243,3 +243,22 @@ def test_the_import_preview_names_every_rows_problem_in_plain_words(page, shop, 
     assert "Z999" in problems and "email" in problems.lower()  # both rows, at once
     assert "matching query does not exist" not in problems
     assert not LeadEvent.objects.exists() and Lead.objects.count() == 1
+
+
+@pytest.mark.parametrize("username", PEOPLE)
+def test_several_problems_are_summed_up_above_the_form_with_links_to_their_fields(page, shop, username):
+    log_in(page, username, PASSWORD)
+    workbench(page, shop["lead"])
+    page.click("a.wb-action[data-status=accepted]")
+    page.select_option("#id_stage", label=str(shop["stages"][0]))
+    page.fill("#id_probability", "90")  # out of range, and no amount nor target date
+    summary = page.locator("#outcome-form .error-summary")
+    summary.locator("li").nth(2).wait_for()
+    links = summary.locator("a")
+    assert {links.nth(i).get_attribute("href") for i in range(links.count())} == {
+        "#id_probability", "#id_opportunity_amount", "#id_target_date"}
+    assert page.locator("#outcome-form .errorlist li").count() == 3  # each next to its field, once
+    page.fill("#id_probability", "15")
+    page.fill("#id_opportunity_amount", "1000")
+    page.fill("#id_target_date", "2027-03-01")
+    page.wait_for_selector("#outcome-form .error-summary", state="hidden")
