@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "apps.leads",
     "apps.sync",
     "apps.routing",
+    "apps.reports",
     # One app per vendor (apps/vendors/<kind>/), as the registry lists them.
     *VENDOR_APPS,
 ]

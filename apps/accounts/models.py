@@ -5,6 +5,8 @@ Superusers see every dealer. See apps/accounts/roles.py for what each role may d
 """
 from __future__ import annotations
 
+import datetime
+
 import hashlib
 import zoneinfo
 
@@ -24,6 +26,11 @@ from simple_history.signals import pre_create_historical_record
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. America/Chicago).")
+
+
+def validate_business_days(value: str) -> None:
+    if not value or any(c not in "1234567" for c in value) or len(set(value)) != len(value):
+        raise ValidationError("Enter the working days as ISO weekday digits, each once (Monday to Friday: 12345).")
 
 
 def validate_currency(value: str) -> None:
@@ -47,6 +54,13 @@ class Dealer(models.Model):
     name = models.CharField(max_length=200)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     default_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    # The dealer's business hours, in its time zone: a vendor's feedback target is
+    # counted in them (apps/reports/business_hours.py). No public holidays.
+    business_day_starts = models.TimeField(default=datetime.time(8, 0), help_text="When a business day starts.")
+    business_day_ends = models.TimeField(default=datetime.time(17, 0), help_text="When a business day ends.")
+    business_days = models.CharField(
+        max_length=7, default="12345", validators=[validate_business_days],
+        help_text="The working days as ISO weekday digits, 1 = Monday ... 7 = Sunday (Monday to Friday: 12345).")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -61,6 +75,8 @@ class Dealer(models.Model):
                 name="dealer_currency_is_three_capitals",
             ),
             models.UniqueConstraint(Upper("code"), name="dealer_code_unique_ignoring_case"),
+            models.CheckConstraint(condition=models.Q(business_day_ends__gt=models.F("business_day_starts")),
+                                   name="dealer_business_day_ends_after_it_starts"),
         ]
 
     def __str__(self) -> str:

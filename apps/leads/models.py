@@ -100,6 +100,15 @@ class Lead(models.Model):
                                              help_text="Earliest open follow-up; kept by the follow-up service.")
     first_contacted_at = models.DateTimeField(null=True, blank=True,
                                               help_text="When the lead first left New (speed to lead).")
+    # The two stamps the reports measure from (apps/reports/measures.py), kept in the
+    # transaction of the change that sets them, so no report reads the status log or
+    # the outbox of millions of leads to find them.
+    first_outcome_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the lead first left New, whoever moved it (the first outcome).")
+    first_reported_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the vendor the lead came from first accepted a status report on it (feedback).")
     customer_contacted = models.BooleanField(null=True, blank=True,
                                              help_text="Did the dealer reach the customer? (Cat customerContacted)")
     customer_previously_known = models.BooleanField(null=True, blank=True,

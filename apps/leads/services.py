@@ -149,8 +149,8 @@ def lead_apply_status_change(*, lead: Lead, change: StatusChange, source: str, a
         taken = take_if_unassigned and _takes_the_lead(current, change, actor)
         _audit(current, actor, _history_reason(from_status, change.to_status, source)
                + (f"; assigned to {actor.get_username()}" if taken else ""))
-        current.save(update_fields=["status", "sales_stage", "probability", "first_contacted_at", "updated_at",
-                                    "owner", *change.updates])
+        current.save(update_fields=["status", "sales_stage", "probability", "first_contacted_at",
+                                    "first_outcome_at", "updated_at", "owner", *change.updates])
         log.save()
         # Asked again under the lock unless the caller gave them: an account that
         # accepted the lead's submission meanwhile must hear of this change too.
@@ -226,7 +226,7 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
                 results[index] = StatusChangeResult(lead=current, errors=[conflict])
                 continue
             from_status = current.status
-            columns = ["status", "sales_stage_id", "probability", "first_contacted_at",
+            columns = ["status", "sales_stage_id", "probability", "first_contacted_at", "first_outcome_at",
                        *(Lead._meta.get_field(name).attname for name in change.updates)]
             before = {column: getattr(current, column) for column in columns}
             log = _apply(current, change, actor=actor, actor_label=actor_label, source=source, at=at)
@@ -299,6 +299,7 @@ def _apply(current: Lead, change: StatusChange, *, actor, actor_label: str, sour
     current.probability = new_probability
     if current.first_contacted_at is None and from_status == Status.NEW:
         current.first_contacted_at = at
+    _stamp_first_outcome(current, from_status, at)
     for name, value in change.updates.items():
         setattr(current, name, value)
     reason = change.reason
@@ -308,6 +309,12 @@ def _apply(current: Lead, change: StatusChange, *, actor, actor_label: str, sour
         reason_label=reason.label if reason else "", sub_status=change.sub_status, comment=change.comment,
         actor=actor, actor_label=_actor_label(actor, actor_label), source=source, created_at=at,
     )
+
+
+def _stamp_first_outcome(current: Lead, from_status: str, at) -> None:
+    """The lead's first move out of New, whoever made it (apps/reports/measures.py)."""
+    if current.first_outcome_at is None and from_status == Status.NEW:
+        current.first_outcome_at = at
 
 
 def _history_reason(from_status: str, to_status: str, source: str) -> str:
@@ -352,7 +359,8 @@ def lead_record_vendor_status(*, lead: Lead, to_status: str, source_account, at:
         if stage is not None:
             current.sales_stage = stage
         current.probability = _probability_after(current, StatusChange(to_status=to_status, stage=stage))
-        current.save(update_fields=["status", "sales_stage", "probability", "updated_at"])
+        _stamp_first_outcome(current, from_status, at)
+        current.save(update_fields=["status", "sales_stage", "probability", "first_outcome_at", "updated_at"])
         log = StatusLog.objects.create(
             lead=current, from_status=from_status, to_status=to_status, from_stage_id=from_stage_id,
             to_stage=current.sales_stage, probability=current.probability, reason=reason,

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from apps.core import runcontext
 from apps.core.backoff import backoff_seconds
-from apps.leads.models import EventKind, LeadEvent, PendingVendorValue
+from apps.leads.models import EventKind, Lead, LeadEvent, PendingVendorValue
 from apps.leads.pending import pending_for_account
 from apps.vendors.core.base import HOLD, LOOKUP, SUBMIT_KIND, PageUnreadable, SendOutcome, VendorError
 from apps.vendors.core.http import VendorHTTP, call_with_retries
@@ -590,6 +590,7 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
     transient = False
     exhausted, lost, refused_credentials = [], [], []
     settled: dict[str, list[int]] = {}  # history reason -> items that reached a final state
+    reported: list[int] = []  # leads of this account whose status report it accepted
     for item, outcome in zip(items, outcomes, strict=True):
         answered = {"response": outcome.response} if outcome.response is not None else {}
         if outcome.ok:
@@ -606,6 +607,8 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
                                          details={"outbox": item.pk, "payload": item.payload,
                                                   **answered})
             settled.setdefault(f"Sent to {account.name}", []).append(item.pk)
+            if item.status_log_id is not None and item.lead.vendor_account_id == account.pk:
+                reported.append(item.lead_id)
             summary.pushed += 1
         elif not outcome.permanent and outcome.may_have_reached and adapter.unconfirmed_policy(item) == HOLD:
             lost.append((item, outcome))  # never retried blindly: held for a person below
@@ -645,6 +648,8 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
                 exhausted.append((item, outcome))
     for reason, ids in settled.items():
         record_outbox_history(ids, reason=reason)
+    if reported:  # the feedback SLA's stop (apps/reports/measures.py): one UPDATE per batch
+        Lead.objects.filter(pk__in=reported, first_reported_at__isnull=True).update(first_reported_at=now)
     if summary.pushed:  # the credentials work again: the next outage alerts anew (one UPDATE, often of nothing)
         AccountSyncState.objects.filter(account=account, credentials_alerted_at__isnull=False).update(
             credentials_alerted_at=None)

@@ -40,6 +40,7 @@ class CapillaryAdapter(VendorAdapter):
     kind = "capillary"
     verbose_name = "Capillary LMS Leads v2"
     staff_name = "Capillary"
+    feedback_target_business_hours = 9  # one business day (docs/reports.md)
     document = DOC
     supports_pull = supports_push = supports_submit = True
     resumable_feed = True

@@ -40,6 +40,7 @@ class CatAdapter(VendorAdapter):
     kind = "cat"
     verbose_name = "Caterpillar PP+ Lead API V2"
     staff_name = "Cat"
+    feedback_target_business_hours = 9  # one business day (docs/reports.md)
     document = DOC
     uses_token_url = True
     supports_pull = supports_historic = supports_push = True

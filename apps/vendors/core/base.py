@@ -203,6 +203,12 @@ class VendorAdapter:
     # What staff call the vendor in a sentence ("Cat needs a comment..."); the
     # verbose name names the API, for admins and IT.
     staff_name: ClassVar[str]
+    # The default feedback target: business hours within which the vendor should
+    # have the first outcome of a lead it sent (a VendorAccount may set its own).
+    # None: the vendor takes no outcome reports, so it has no feedback target.
+    # No vendor document sets one; LeadHub's default is one business day
+    # (docs/reports.md).
+    feedback_target_business_hours: ClassVar[int | None] = None
     document: ClassVar[str]  # file name in shared/vendor-docs
     settings_fields: ClassVar[tuple[SettingField, ...]] = ()
     endpoint_presets: ClassVar[dict[str, EndpointPreset]] = {}

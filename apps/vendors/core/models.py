@@ -85,6 +85,10 @@ class VendorAccount(models.Model):
         default=15, validators=[MinValueValidator(1), MaxValueValidator(1440)],
         help_text="How often to pull from the vendor (Cat recommends every 15 minutes).",
     )
+    feedback_target_hours = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="Business hours (the dealer's) within which the vendor should have the first outcome of each "
+                  "lead it sends; empty: the vendor's default (apps/reports/measures.py, docs/reports.md).")
     alert_emails = models.TextField(blank=True, validators=[validate_email_list],
                                     help_text="Comma-separated addresses alerted when sync fails after its retries.")
     created_at = models.DateTimeField(auto_now_add=True)

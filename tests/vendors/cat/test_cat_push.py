@@ -368,3 +368,21 @@ def test_a_probability_outside_the_cat_stage_range_is_refused_on_its_field_never
     sent = services.lead_change_status(lead=lead, to_status="accepted", stage=stage, probability=60, actor=alice,
                                        updates=facts)
     assert sent.ok and sent.log.outbox.get().payload["probabilityOfClosurePercentage"] == 60
+
+
+def test_the_first_report_cat_accepts_stamps_the_lead_once(sandbox, cat_account, cat_leads, alice, cat_mapped):
+    lead = cat_leads[0]
+    accept(lead, alice)
+    assert Lead.objects.get(pk=lead.pk).first_reported_at is None  # queued is not reported
+    sandbox.inject("500", path="post")
+    engine.push(cat_account)
+    assert Lead.objects.get(pk=lead.pk).first_reported_at is None  # refused for now: not reported either
+    OutboxItem.objects.filter(lead=lead).update(next_attempt_at=timezone.now())
+    engine.push(cat_account)
+    first = Lead.objects.get(pk=lead.pk).first_reported_at
+    assert first is not None and first == OutboxItem.objects.get(lead=lead).sent_at
+    assert services.lead_change_status(lead=Lead.objects.get(pk=lead.pk), to_status="accepted", actor=alice,
+                                       stage=cat_mapped["stages"][0],
+                                       updates={"opportunity_amount": Decimal("5"), "target_date": date(2027, 1, 1)}).ok
+    engine.push(cat_account)
+    assert Lead.objects.get(pk=lead.pk).first_reported_at == first  # the first, kept

@@ -1,0 +1,86 @@
+"""Every measure the dashboards and reports show, defined once.
+
+The clock of a lead starts when LeadHub received it (`Lead.created_at`): the dealer
+cannot act on a lead before it is here, and a vendor's own creation time
+(`vendor_created_at`) is missing for most sources. It stops at:
+- first contact: `Lead.first_contacted_at`, the first completed contact (a call,
+  e-mail, meeting... logged as done) or the first move out of New, whichever came
+  first (apps/leads/services.py);
+- first outcome: `Lead.first_outcome_at`, the first move out of New, whoever made
+  it (accepted, rejected, disqualified, on hold);
+- reported: `Lead.first_reported_at`, when the vendor the lead came from first
+  accepted a status report on it (apps/sync/engine.py stamps it as the vendor's
+  answer is recorded).
+Both stamps are written in the transaction of the change (no report reads the status
+log or the outbox of millions of leads to find them); migrations backfilled them.
+
+The feedback target of a vendor account (`VendorAccount.feedback_target_hours`, else
+the adapter's `feedback_target_business_hours`) is counted in the dealer's business
+hours (business_hours.BusinessHours): a lead breaches it when the vendor had no
+accepted report by `received + target`, whether it is still waiting (breaching now)
+or was reported late.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from apps.vendors.core.registry import adapter_class
+
+from .business_hours import BusinessHours
+
+
+@dataclass(frozen=True)
+class Measure:
+    key: str
+    label: str
+    end: str  # the Lead field that stops the clock
+
+
+RECEIVED = "created_at"
+SPEED_MEASURES = (
+    Measure("first_contact", "Received → first contact", "first_contacted_at"),
+    Measure("first_outcome", "Received → first outcome", "first_outcome_at"),
+    Measure("reported", "Received → outcome accepted by the vendor", "first_reported_at"),
+)
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float | None:
+    """The `fraction` percentile (0.5: the median) of values sorted ascending, by
+    linear interpolation between the closest ranks (as PostgreSQL's
+    percentile_cont and numpy's default), or None when there are none."""
+    if not sorted_values:
+        return None
+    rank = fraction * (len(sorted_values) - 1)
+    low, high = math.floor(rank), math.ceil(rank)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+
+
+def minutes(start: datetime, end: datetime | None) -> float | None:
+    return None if end is None else max((end - start).total_seconds(), 0.0) / 60
+
+
+def feedback_target_hours(account) -> int | None:
+    """The account's feedback target in business hours, or None when its vendor
+    takes no outcome reports (nothing to breach)."""
+    if account.feedback_target_hours is not None:
+        return account.feedback_target_hours
+    return adapter_class(account.vendor).feedback_target_business_hours
+
+
+@dataclass(frozen=True)
+class Feedback:
+    deadline: datetime
+    breached: bool
+    business_hours_to_report: float | None  # None while unreported
+
+
+def feedback(*, received: datetime, reported: datetime | None, target_hours: int, hours: BusinessHours,
+             now: datetime) -> Feedback:
+    """Whether a lead breaches its vendor's feedback target: not reported by the
+    deadline (reported late, or still unreported after it)."""
+    deadline = hours.after(received, target_hours)
+    breached = (reported or now) > deadline
+    taken = None if reported is None else hours.between(received, reported) / 3600
+    return Feedback(deadline, breached, taken)
