@@ -7,15 +7,14 @@ import zoneinfo
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from django.db import connection
 
 from apps.leads import services
-from apps.leads.models import FollowUp, Lead, ReasonMapping, StageMapping
+from apps.leads.models import FollowUp, Lead, ReasonMapping
 from apps.reports import reports
 from apps.reports.reports import ReportScope
 from apps.sync.models import OutboxItem
-from tests.conftest import make_cat_account, make_lead, make_reasons, make_stages
+from tests.conftest import make_cat_account, make_lead
 
 CHICAGO = zoneinfo.ZoneInfo("America/Chicago")
 DAY = date(2026, 11, 2)  # a Monday
@@ -125,7 +124,7 @@ def test_feedback_breaches_in_business_hours(dealer_a):
     friday = datetime(2026, 11, 6, 16, 0, tzinfo=CHICAGO)
     on_time = lead(dealer_a, vendor_account=account, vendor_lead_id="ON", created_at=friday)
     late = lead(dealer_a, vendor_account=account, vendor_lead_id="LATE", created_at=friday)
-    waiting = lead(dealer_a, vendor_account=account, vendor_lead_id="WAIT", created_at=friday)
+    lead(dealer_a, vendor_account=account, vendor_lead_id="WAIT", created_at=friday)  # never reported
     # Fri 16:00 + 9 business hours = Mon 16:00 (1 h on Friday, 8 on Monday).
     Lead.objects.filter(pk=on_time.pk).update(first_reported_at=friday + timedelta(days=3))  # Mon 16:00: 9 h
     Lead.objects.filter(pk=late.pk).update(first_reported_at=friday + timedelta(days=4))  # Tue 16:00: 18 h
