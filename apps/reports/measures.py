@@ -23,9 +23,14 @@ or was reported late.
 from __future__ import annotations
 
 import math
+import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
+from django.db.models import Exists, OuterRef, Q
+
+from apps.leads.models import StatusLog
+from apps.leads.statuses import Status
 from apps.vendors.core.registry import adapter_class
 
 from .business_hours import BusinessHours
@@ -84,3 +89,41 @@ def feedback(*, received: datetime, reported: datetime | None, target_hours: int
     breached = (reported or now) > deadline
     taken = None if reported is None else hours.between(received, reported) / 3600
     return Feedback(deadline, breached, taken)
+
+
+def day_window(dealer, since: date, until: date) -> tuple[datetime, datetime]:
+    """From `since` 00:00 to the end of `until`, in the dealer's time zone."""
+    zone = zoneinfo.ZoneInfo(dealer.time_zone)
+    return datetime.combine(since, time.min, zone), datetime.combine(until + timedelta(days=1), time.min, zone)
+
+
+def received_q(dealers, since: date, until: date, prefix: str = "") -> Q:
+    """Leads received from `since` to `until` (included), each dealer's in its own
+    time zone."""
+    q = Q(pk__in=[])
+    for dealer in dealers:
+        start, end = day_window(dealer, since, until)
+        q |= Q(**{f"{prefix}dealer_id": dealer.pk, f"{prefix}created_at__gte": start,
+                  f"{prefix}created_at__lt": end})
+    return q
+
+
+# The funnel's steps as conditions on a lead: the report counts them, and the lead
+# list filters by them (a funnel number links to its leads). "Accepted" is ever
+# accepted (a status log row), so a lead accepted and closed since still counts.
+def _ever_accepted() -> Exists:
+    return Exists(StatusLog.objects.filter(lead=OuterRef("pk"), to_status=Status.ACCEPTED))
+
+
+FUNNEL_STEPS = [  # (step, label, the step it converts from, its condition)
+    ("received", "Received", None, lambda: Q()),
+    ("contacted", "Contacted", "received", lambda: Q(first_contacted_at__isnull=False)),
+    ("accepted", "Accepted", "contacted", lambda: Q(_ever_accepted())),
+    ("opportunity", "Opportunity (has a sales stage)", "accepted", lambda: Q(sales_stage__isnull=False)),
+    ("won", "Closed won", "opportunity", lambda: Q(status=Status.CLOSED_WON)),
+    ("lost", "Closed lost", "opportunity", lambda: Q(status=Status.CLOSED_LOST)),
+    ("no_deal", "Closed no deal", "opportunity", lambda: Q(status=Status.CLOSED_NO_DEAL)),
+    ("rejected", "Rejected", "received", lambda: Q(status=Status.REJECTED)),
+    ("disqualified", "Disqualified", "received", lambda: Q(status=Status.DISQUALIFIED)),
+]
+STEP_Q = {step: condition for step, _, _, condition in FUNNEL_STEPS}

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apps.leads.models import FollowUp, Lead, ReasonMapping, SalesStage, StatusLog
@@ -40,19 +40,9 @@ class ReportScope:
     source: str = ""
     brand: str = ""
 
-    def _window(self, dealer) -> tuple[datetime, datetime]:
-        zone = zoneinfo.ZoneInfo(dealer.time_zone)
-        return (datetime.combine(self.since, time.min, zone),
-                datetime.combine(self.until + timedelta(days=1), time.min, zone))
-
     def received(self, prefix: str = "") -> Q:
         """Leads received in the window, each dealer's in its own time zone."""
-        q = Q(pk__in=[])
-        for dealer in self.dealers:
-            start, end = self._window(dealer)
-            q |= Q(**{f"{prefix}dealer_id": dealer.pk, f"{prefix}created_at__gte": start,
-                      f"{prefix}created_at__lt": end})
-        return q
+        return measures.received_q(self.dealers, self.since, self.until, prefix)
 
     def narrowed(self, prefix: str = "") -> Q:
         q = Q(**{f"{prefix}dealer_id__in": [d.pk for d in self.dealers]})
@@ -93,38 +83,15 @@ def _rate(part: int, whole: int) -> float | None:
 
 # --- Funnel -------------------------------------------------------------------------------
 
-FUNNEL_STEPS = [  # (step, label, the step it converts from)
-    ("received", "Received", None),
-    ("contacted", "Contacted", "received"),
-    ("accepted", "Accepted", "contacted"),
-    ("opportunity", "Opportunity (has a sales stage)", "accepted"),
-    ("won", "Closed won", "opportunity"),
-    ("lost", "Closed lost", "opportunity"),
-    ("no_deal", "Closed no deal", "opportunity"),
-    ("rejected", "Rejected", "received"),
-    ("disqualified", "Disqualified", "received"),
-]
-
-
 def funnel(scope: ReportScope) -> Report:
     """How many of the leads received reached each step, and the conversion from
     the step before. "Accepted" means ever accepted (a status log row), so a lead
     accepted and closed later still counts there."""
-    ever_accepted = Exists(StatusLog.objects.filter(lead=OuterRef("pk"), to_status=Status.ACCEPTED))
-    counts = scope.leads().annotate(ever_accepted=ever_accepted).aggregate(
-        received=Count("pk"),
-        contacted=Count("pk", filter=Q(first_contacted_at__isnull=False)),
-        accepted=Count("pk", filter=Q(ever_accepted=True)),
-        opportunity=Count("pk", filter=Q(sales_stage__isnull=False)),
-        won=Count("pk", filter=Q(status=Status.CLOSED_WON)),
-        lost=Count("pk", filter=Q(status=Status.CLOSED_LOST)),
-        no_deal=Count("pk", filter=Q(status=Status.CLOSED_NO_DEAL)),
-        rejected=Count("pk", filter=Q(status=Status.REJECTED)),
-        disqualified=Count("pk", filter=Q(status=Status.DISQUALIFIED)),
-    )
+    counts = scope.leads().aggregate(**{step: Count("pk", filter=condition())
+                                        for step, _, _, condition in measures.FUNNEL_STEPS})
     rows = [{"step": step, "label": label, "leads": counts[step], "from_step": base or "",
              "conversion_percent": _rate(counts[step], counts[base]) if base else None}
-            for step, label, base in FUNNEL_STEPS]
+            for step, label, base, _ in measures.FUNNEL_STEPS]
     return Report("funnel", "Funnel", [("label", "Step"), ("leads", "Leads"), ("from_step", "From"),
                                        ("conversion_percent", "Conversion %")], rows,
                   chart=_bar([r["label"] for r in rows], [("Leads", [r["leads"] for r in rows])]))
@@ -176,22 +143,26 @@ def speed(scope: ReportScope) -> Report:
         taken = sorted(values[(dimension, key, measure_key)])
         rows.append({"dimension": dimension,
                      "key": names.get(key, "unassigned") if dimension == "rep" else key,
-                     "measure": measure_key, "leads": leads, "reached": len(taken),
+                     "measure": measure_key, "measure_label": LABELS[measure_key], "leads": leads,
+                     "reached": len(taken),
                      "median_minutes": _round(measures.percentile(taken, 0.5)),
                      "p90_minutes": _round(measures.percentile(taken, 0.9))})
     for measure in measures.SPEED_MEASURES:
         for _, label in SPEED_BUCKETS:
-            rows.append({"dimension": "spread", "key": label, "measure": measure.key,
+            rows.append({"dimension": "spread", "key": label, "measure": measure.key, "measure_label": measure.label,
                          "leads": spread[(measure.key, label)], "reached": spread[(measure.key, label)],
                          "median_minutes": None, "p90_minutes": None})
     weeks = sorted({r["key"] for r in rows if r["dimension"] == "week"})
     chart = _line(weeks, [(f"{m.label}: median minutes", [
         next((r["median_minutes"] for r in rows if r["dimension"] == "week" and r["key"] == w
               and r["measure"] == m.key), None) for w in weeks]) for m in measures.SPEED_MEASURES])
-    return Report("speed", "Speed to lead", [("dimension", "By"), ("key", ""), ("measure", "Measure"),
+    return Report("speed", "Speed to lead", [("dimension", "By"), ("key", ""), ("measure_label", "Measure"),
                                              ("leads", "Leads"), ("reached", "Reached"),
                                              ("median_minutes", "Median (min)"), ("p90_minutes", "90th pct (min)")],
                   rows, chart=chart)
+
+
+LABELS = {m.key: m.label for m in measures.SPEED_MEASURES}
 
 
 def _speed_order(key):
@@ -284,7 +255,7 @@ def followups(scope: ReportScope, *, now: datetime | None = None) -> Report:
         q &= Q(assigned_to_id=scope.owner_id)
     window = Q(pk__in=[])
     for dealer in scope.dealers:
-        start, end = scope._window(dealer)
+        start, end = measures.day_window(dealer, scope.since, scope.until)
         window |= Q(lead__dealer_id=dealer.pk, scheduled_at__gte=start, scheduled_at__lt=end)
     tally: dict = defaultdict(Counter)
     for dealer_id, assigned, scheduled, done in FollowUp.objects.filter(q, window).values_list(
