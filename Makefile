@@ -4,13 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-sqlite test-postgres test-scaleout bench bench-leads check audit audit-code audit-deps clean help
+.PHONY: vendor-js run test test-sqlite test-postgres test-scaleout bench bench-leads check audit audit-code audit-deps clean help
 
 help:
 	@echo "make run    - set up what is missing, start LeadHub with demo data on http://127.0.0.1:8000/"
 	@echo "make test   - the whole suite on SQLite, then on a throwaway PostgreSQL"
 	@echo "make bench  - the benchmarks in bench/ (SQLite, then a throwaway PostgreSQL)"
 	@echo "make bench-leads - only the 1,000,000-lead benchmark (bench/leads_1m.py)"
+	@echo "make vendor-js - fetch the pinned Chart.js from the npm registry into static/vendor/chartjs"
 
 # Creates .venv and installs LeadHub with its test extras; again only when
 # pyproject.toml changes.
@@ -74,3 +75,15 @@ audit-deps: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Chart.js for the report pages: the pinned release from the npm registry (npm pack
+# checks the package's integrity), its UMD build and licence copied into
+# static/vendor/chartjs. The files are committed, so make run and CI need no npm;
+# tests/reports/test_vendored_js.py checks the file is this version.
+CHARTJS_VERSION = 4.6.2
+vendor-js:
+	rm -rf .vendor-js && mkdir .vendor-js
+	cd .vendor-js && npm pack chart.js@$(CHARTJS_VERSION) --silent >/dev/null && tar xzf chart.js-$(CHARTJS_VERSION).tgz
+	mkdir -p static/vendor/chartjs
+	cp .vendor-js/package/dist/chart.umd.min.js .vendor-js/package/LICENSE.md static/vendor/chartjs/
+	rm -rf .vendor-js
