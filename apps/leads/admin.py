@@ -453,7 +453,8 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
                    # The work lists need the width (a tablet, a laptop): breadcrumbs lead back.
                    "is_nav_sidebar_enabled": False,
                    "buckets": buckets, "whose": whose,
-                   "switch": [(key, label) for key, label in queue.WHOSE if key != "unassigned"]}
+                   "switch": [(key, label) for key, label in queue.WHOSE if key not in ("unassigned", "everyone")],
+                   "panels": [panel for panel in (make(request.user) for make in queue.PANELS) if panel]}
         return TemplateResponse(request, "admin/leads/lead/queue.html", context)
 
     # --- CSV imports (apps/leads/imports.py): upload, check, import, in the background ---

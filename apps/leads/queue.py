@@ -62,10 +62,18 @@ BUCKETS = [
 BUCKET_ORDER = {"new": ("-created_at", "-id"), "overdue": ("next_follow_up_at", "id"),
                 "today": ("next_follow_up_at", "id"), "vendor": ("-updated_at", "-id")}
 # Whose leads a bucket holds (the queue's switch and the list's "Whose" filter).
-WHOSE = [("mine", "Only mine"), ("mine_and_unassigned", "Mine and unassigned"), ("unassigned", "Unassigned")]
+WHOSE = [("mine", "Only mine"), ("mine_and_unassigned", "Mine and unassigned"), ("unassigned", "Unassigned"),
+         ("everyone", "Everyone's")]  # everyone's: a manager's view (the dashboard's links)
+
+# Panels other apps add above the buckets (the reports app: the person's own
+# numbers), as callables (user) -> {"template": ..., **context} or None. Filled
+# in their AppConfig.ready; leads imports none of them.
+PANELS: list = []
 
 
 def whose_q(user, whose: str) -> Q:
+    if whose == "everyone":
+        return Q()
     if whose == "mine":
         return Q(owner=user)
     if whose == "unassigned":

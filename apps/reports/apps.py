@@ -8,3 +8,13 @@ class ReportsConfig(AppConfig):
     # Dealer admins (sales managers) read the dealer's reports; staff see their own
     # numbers on My leads (apps.accounts.roles collects this).
     role_permissions = {"admin": ("reports.view_leadreport",)}
+
+    def ready(self):
+        # Imported here, not at the top: these modules import models, which Django
+        # allows only once every app is loaded.
+        from apps.leads import queue
+
+        from .dashboard import my_numbers
+
+        if my_numbers not in queue.PANELS:
+            queue.PANELS.append(my_numbers)  # staff's own numbers on My leads

@@ -16,6 +16,7 @@ from apps.accounts.admin_scoping import dealers_with_perm, scoped_users
 from apps.accounts.models import Dealer
 from apps.vendors.core.registry import VENDOR_CHOICES
 
+from . import dashboard
 from .output import report_csv
 from .reports import MANUAL, REPORTS, ReportScope
 
@@ -111,10 +112,16 @@ def _links(name: str, scope: ReportScope, rows: list[dict]) -> list[str | None]:
 
 
 def index_view(model_admin, request):
+    """The dashboard (where dealer admins land), then every report."""
     dealers = allowed_dealers(request.user)
     form = ReportFilterForm(request.GET, user=request.user, dealers=dealers)
     query = request.GET.urlencode()
-    context = {**model_admin.admin_site.each_context(request), "title": "Reports", "opts": model_admin.opts,
+    chosen = dealers
+    if form.is_valid() and form.cleaned_data["dealer"]:
+        chosen = [form.cleaned_data["dealer"]]
+    tiles = dashboard.dealer_dashboard(chosen, with_sync=request.user.is_superuser)
+    context = {**model_admin.admin_site.each_context(request), "title": "Dashboard and reports",
+               "opts": model_admin.opts, "tiles": tiles,
                "form": form, "reports": [(name, TITLES[name], DESCRIPTIONS[name],
                                           reverse("admin:reports_leadreport_report", args=[name])
                                           + (f"?{query}" if query else "")) for name in REPORTS]}

@@ -63,7 +63,13 @@ def test_every_report_draws_its_chart_and_fits(browser, live_server, history, wi
         log_in(page, username, PASSWORD)
         page.goto("/admin/reports/leadreport/")
         assert page.locator(".report-index li").count() == len(REPORTS)
+        assert page.locator(".dash-tile").count() >= 7  # the dashboard above the reports
         problems = {}
+        if _fits(page):
+            problems["dashboard"] = _fits(page)
+        if os.environ.get("LEADHUB_SCREENSHOTS") and username == "ada":
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"dashboard-{width}.png"), full_page=False)
         for name in REPORTS:
             page.goto(f"/admin/reports/leadreport/{name}/")
             page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('report-chart'))")

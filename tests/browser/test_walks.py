@@ -54,6 +54,9 @@ def test_they_land_on_my_leads_switch_whose_and_open_a_bucket_as_a_list(page, sh
     make_lead(dealer_a, first_name="Unowned", email="unowned@acme.test")
     make_lead(dealer_a, first_name="Mine", last_name="Only", email="mine@acme.test", owner=shop["people"][username])
     log_in(page, username, PASSWORD)
+    if username == "ada":  # a dealer admin lands on the dealer's dashboard, My leads a click away
+        assert page.url.endswith("/admin/reports/leadreport/")
+        page.click("#user-tools >> text=My leads")
     assert page.url.endswith("/admin/leads/lead/queue/")  # where the work is, not the model index
     assert "Unowned" in page.inner_text("#new")  # mine and unassigned by default
     page.click("text=Only mine")

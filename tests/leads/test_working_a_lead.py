@@ -27,6 +27,13 @@ def test_dealer_staff_land_on_my_leads_after_logging_in(client, alice):
     assert client.get("/admin/").status_code == 200  # afterwards the index is still the index
 
 
+def test_dealer_admins_land_on_the_dealers_dashboard(client, adam):
+    response = client.post("/admin/login/?next=/admin/", {"username": "adam", "password": PASSWORD, "next": "/admin/"},
+                           follow=True)
+    assert response.redirect_chain[-1][0] == "/admin/reports/leadreport/"
+    assert "New leads waiting" in response.content.decode()
+
+
 def test_a_login_on_its_way_to_a_page_goes_there(client, alice, dealer_a):
     lead = make_lead(dealer_a, owner=alice)
     target = work(lead)
