@@ -41,22 +41,36 @@ def _line(followup) -> str:
     return f"- {when} {followup.get_kind_display()}: {followup.lead} — {followup.notes[:80]}\n  {url}"
 
 
+# Lines other apps add to the digest (the reports app: leads breaching a vendor's
+# feedback target, for dealer admins), as (recipients, line): recipients() is a
+# queryset of users who may get a line, line(user, now) the text or None. Filled
+# in their AppConfig.ready; leads imports none of them.
+SECTIONS: list = []
+
+
 def send_followup_digests(now: datetime | None = None) -> int:
-    """Mail every active person with something due; returns how many were mailed."""
+    """Mail every active person with something due or a line of another section;
+    returns how many were mailed."""
     now = now or timezone.now()
     sent = 0
-    for user in get_user_model().objects.filter(is_active=True).exclude(email="").filter(
-            assigned_followups__done_at__isnull=True).distinct():
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    ids = set(users.filter(assigned_followups__done_at__isnull=True).values_list("pk", flat=True))
+    for recipients, _ in SECTIONS:
+        ids |= set(recipients().values_list("pk", flat=True))
+    for user in users.filter(pk__in=ids).order_by("pk"):
         forget_memberships(user)
         overdue, today = due_followups(user, now)
-        if not overdue and not today:
+        extra = [line for line in (make(user, now) for _, make in SECTIONS) if line]
+        if not overdue and not today and not extra:
             continue
         parts = []
         if overdue:
             parts.append(f"Overdue ({len(overdue)}):\n" + "\n".join(_line(f) for f in overdue))
         if today:
             parts.append(f"Due today ({len(today)}):\n" + "\n".join(_line(f) for f in today))
-        send_mail(f"[LeadHub] {len(overdue)} overdue, {len(today)} due today", "\n\n".join(parts),
+        parts += extra
+        subject = f"{len(overdue)} overdue, {len(today)} due today" if overdue or today else "Daily digest"
+        send_mail(f"[LeadHub] {subject}", "\n\n".join(parts),
                   settings.DEFAULT_FROM_EMAIL, [user.email])
         sent += 1
     log.info("follow-up digests sent to %d people", sent)

@@ -12,9 +12,16 @@ class ReportsConfig(AppConfig):
     def ready(self):
         # Imported here, not at the top: these modules import models, which Django
         # allows only once every app is loaded.
-        from apps.leads import queue
+        from django.db.models.signals import post_migrate
 
+        from apps.leads import digest, queue
+
+        from . import escalation
         from .dashboard import my_numbers
 
         if my_numbers not in queue.PANELS:
             queue.PANELS.append(my_numbers)  # staff's own numbers on My leads
+        section = (escalation.digest_recipients, escalation.digest_line)
+        if section not in digest.SECTIONS:
+            digest.SECTIONS.append(section)  # the feedback line in dealer admins' daily digest
+        post_migrate.connect(escalation.ensure_schedule, sender=self)
