@@ -78,36 +78,46 @@ def escalate_feedback_breaches(now: datetime | None = None) -> int:
     for found in breaching(now):
         by_dealer[found[0].dealer_id].append(found)
     escalated = 0
-    site = settings.LEADHUB_SITE_URL.rstrip("/")
     for dealer_id, candidates in by_dealer.items():
-        recipients = _admin_emails(dealer_id)
-        new = []
-        for lead, threshold, deadline, account in candidates:
-            try:
-                with transaction.atomic():
-                    FeedbackEscalation.objects.create(lead=lead, threshold=threshold, deadline=deadline,
-                                                      recipients=", ".join(recipients))
-            except IntegrityError:
-                continue  # escalated already at this threshold
-            new.append((lead, threshold, deadline, account))
-        if not new:
-            continue
-        escalated += len(new)
-        if not recipients:
-            log.warning("dealer %s: %d lead(s) breach a feedback target and no dealer admin has an e-mail address",
-                        dealer_id, len(new))
-            continue
-        lines = [f"- {account.name} lead {lead.vendor_lead_id} ({lead}): "
-                 + ("past its feedback target" if threshold == 1 else f"past {threshold} times its feedback target")
-                 + f", due {deadline:%Y-%m-%d %H:%M} ({deadline.tzinfo})\n  "
-                 + site + reverse("admin:leads_lead_workbench", args=[lead.pk])
-                 for lead, threshold, deadline, account in new]
-        send_mail(f"[LeadHub] {len(new)} lead(s) breaching a vendor's feedback target",
-                  "These leads have no outcome the vendor accepted within its feedback target (business hours, "
-                  "the dealer's time zone). Record an outcome on each; LeadHub reports it to the vendor.\n\n"
-                  + "\n".join(lines), settings.DEFAULT_FROM_EMAIL, recipients)
+        try:
+            # The rows and the mail together: a mail that cannot go rolls its rows
+            # back, so the next run tries again rather than never telling anyone.
+            with transaction.atomic():
+                escalated += _escalate_dealer(dealer_id, candidates, now)
+        except Exception:  # noqa: BLE001 - one dealer's mail server trouble must not stop the others
+            log.exception("feedback escalation for dealer %s failed; the next run tries again", dealer_id)
     log.info("feedback escalation: %d lead(s) newly past a threshold", escalated)
     return escalated
+
+
+def _escalate_dealer(dealer_id: int, candidates: list, now: datetime) -> int:
+    recipients = _admin_emails(dealer_id)
+    new = []
+    for lead, threshold, deadline, account in candidates:
+        try:
+            with transaction.atomic():
+                FeedbackEscalation.objects.create(lead=lead, threshold=threshold, deadline=deadline,
+                                                  recipients=", ".join(recipients))
+        except IntegrityError:
+            continue  # escalated already at this threshold
+        new.append((lead, threshold, deadline, account))
+    if not new:
+        return 0
+    if not recipients:
+        log.warning("dealer %s: %d lead(s) breach a feedback target and no dealer admin has an e-mail address",
+                    dealer_id, len(new))
+        return len(new)
+    site = settings.LEADHUB_SITE_URL.rstrip("/")
+    lines = [f"- {account.name} lead {lead.vendor_lead_id} ({lead}): "
+             + ("past its feedback target" if threshold == 1 else f"past {threshold} times its feedback target")
+             + f", due {deadline:%Y-%m-%d %H:%M} ({deadline.tzinfo})\n  "
+             + site + reverse("admin:leads_lead_workbench", args=[lead.pk])
+             for lead, threshold, deadline, account in new]
+    send_mail(f"[LeadHub] {len(new)} lead(s) breaching a vendor's feedback target",
+              "These leads have no outcome the vendor accepted within its feedback target (business hours, "
+              "the dealer's time zone). Record an outcome on each; LeadHub reports it to the vendor.\n\n"
+              + "\n".join(lines), settings.DEFAULT_FROM_EMAIL, recipients)
+    return len(new)
 
 
 def digest_line(user, now: datetime) -> str | None:

@@ -9,6 +9,7 @@ from django_q.models import Schedule
 
 from apps.leads.digest import send_followup_digests
 from apps.leads.models import Lead
+from apps.reports import escalation
 from apps.reports.escalation import escalate_feedback_breaches, ensure_schedule
 from apps.reports.models import FeedbackEscalation
 from tests.conftest import make_cat_account, make_lead
@@ -48,3 +49,17 @@ def test_the_schedule_is_created_once(db):
     ensure_schedule()
     ensure_schedule()
     assert Schedule.objects.filter(func="apps.reports.escalation.escalate_feedback_breaches").count() == 1
+
+
+def test_a_mail_that_cannot_go_is_tried_again_next_run(dealer_a, adam, monkeypatch):
+    account = make_cat_account(dealer_a)
+    make_lead(dealer_a, vendor_account=account, vendor_lead_id="LATE", created_at=FRIDAY)
+
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr(escalation, "send_mail", down)
+    assert escalate_feedback_breaches(FRIDAY + timedelta(days=3, hours=1)) == 0
+    assert not FeedbackEscalation.objects.exists()  # rolled back with the mail
+    monkeypatch.undo()
+    assert escalate_feedback_breaches(FRIDAY + timedelta(days=3, hours=2)) == 1 and len(mail.outbox) == 1
