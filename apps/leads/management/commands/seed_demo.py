@@ -5,7 +5,7 @@ nothing (every row has a natural key); leads already worked keep their state."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -111,19 +111,23 @@ class Command(LeadHubCommand):
     def _leads(self, dealer, users, reasons, stages, count):
         rnd = random.Random(20261123)  # same demo every time
         now = timezone.now()
-        existing = set(Lead.objects.filter(dealer=dealer, origin=Origin.MANUAL, source__startswith="demo:")
-                       .values_list("source", flat=True))
+        # The natural key is the lead's "your reference" (demos before this one kept it
+        # in the source: those are recognised too, so running it again adds nothing).
+        existing = set(Lead.objects.filter(dealer=dealer, origin=Origin.MANUAL, external_ref__startswith="demo:")
+                       .values_list("external_ref", flat=True))
+        existing |= set(Lead.objects.filter(dealer=dealer, origin=Origin.MANUAL, source__startswith="demo:")
+                        .values_list("source", flat=True))
         created = 0
         for i in range(count):
             key = f"demo:{i:05d}"
             first, last = rnd.choice(FIRST), rnd.choice(LAST)
             city, state, postal = rnd.choice(CITIES)
-            age = timedelta(hours=rnd.randint(1, 24 * 60))
+            age = timedelta(hours=rnd.randint(1, 24 * 84))  # twelve weeks of history: trends show
             plan = rnd.random()
             if key in existing:
                 continue
             lead = Lead.objects.create(
-                dealer=dealer, origin=Origin.MANUAL, source=key, campaign=rnd.choice(SOURCES),
+                dealer=dealer, origin=Origin.MANUAL, external_ref=key, source=rnd.choice(SOURCES),
                 first_name=first, last_name=last, company=rnd.choice(COMPANIES),
                 email=f"{first}.{last}{i}@example.com".lower(), phone=f"+1 309 555 {1000 + i:04d}",
                 city=city, state_province=state, postal_code=postal, country="US",
@@ -135,28 +139,50 @@ class Command(LeadHubCommand):
         return created
 
     def _work(self, lead, plan, rnd, users, reasons, stages, now):
-        """Give a share of the leads a realistic history through the real services."""
+        """Give a share of the leads a realistic history through the real services, at
+        the times it would have happened: the first outcome minutes to days after the
+        lead came in (faster in recent weeks, so the speed trend shows), stages and
+        closings later, follow-ups done on time or late."""
         actor = lead.owner or users[1]
-        change = lambda **kw: services.lead_change_status(lead=lead, actor=actor, source=Source.SYSTEM, **kw)  # noqa: E731
+        received = lead.created_at
+        weeks_ago = (now - received).days / 7
+        clock = [received]
+
+        def later(minutes: float) -> datetime:
+            clock[0] = min(clock[0] + timedelta(minutes=minutes), now - timedelta(minutes=1))
+            return clock[0]
+
+        def change(**kw):
+            return services.lead_change_status(lead=lead, actor=actor, source=Source.SYSTEM, **kw)
+
         if plan < 0.45:
             if plan < 0.2:
                 services.followup_schedule(lead=lead, scheduled_at=now + timedelta(hours=rnd.randint(-48, 96)),
                                            notes="Call to qualify", actor=actor)
             return
+        first_outcome = later(rnd.lognormvariate(3.0 + 0.25 * weeks_ago, 1.0))  # ~20 min now, hours 12 weeks ago
         if plan < 0.55:
             reason = rnd.choice(reasons[ReasonKind.REJECTION])
-            change(to_status=Status.REJECTED, reason=reason, comment="Demo: " + reason.label)
+            change(to_status=Status.REJECTED, reason=reason, comment="Demo: " + reason.label, at=first_outcome)
             return
         if plan < 0.62:
             reason = rnd.choice(reasons[ReasonKind.DISQUALIFICATION])
-            change(to_status=Status.DISQUALIFIED, reason=reason, comment="Demo: " + reason.label)
+            change(to_status=Status.DISQUALIFIED, reason=reason, comment="Demo: " + reason.label, at=first_outcome)
             return
-        change(to_status=Status.ACCEPTED, comment="Customer reached")
+        change(to_status=Status.ACCEPTED, comment="Customer reached", at=first_outcome)
         stage = rnd.choice(stages)
-        change(to_status=Status.ACCEPTED, stage=stage)
-        services.followup_schedule(lead=lead, scheduled_at=now + timedelta(hours=rnd.randint(-72, 120)),
-                                   kind="appointment", notes="Follow up on " + stage.name, actor=actor)
+        amount = rnd.choice([18_000, 45_000, 95_000, 160_000, 310_000])
+        change(to_status=Status.ACCEPTED, stage=stage, at=later(rnd.uniform(60, 3 * 1440)),
+               updates={"opportunity_amount": amount, "target_date": (now + timedelta(days=rnd.randint(20, 120))).date()})
+        due = later(rnd.uniform(1440, 5 * 1440))
+        result = services.followup_schedule(lead=lead, scheduled_at=due, kind="appointment",
+                                            notes="Follow up on " + stage.name, actor=actor)
+        if due < now - timedelta(days=1) and rnd.random() < 0.8:  # most past follow-ups were done, some late
+            services.followup_complete(followup=result.followup, actor=actor, outcome_notes="Met the customer",
+                                       at=min(due + timedelta(hours=rnd.choice([1, 3, 30, 50])), now))
         if plan > 0.9:
-            change(to_status=Status.CLOSED_WON, reason=reasons[ReasonKind.CLOSED_WON][0])
+            change(to_status=Status.CLOSED_WON, reason=reasons[ReasonKind.CLOSED_WON][0], at=later(rnd.uniform(1, 20) * 1440),
+                   updates={"customer_number": f"DEMO-{lead.pk}"})
         elif plan > 0.85:
-            change(to_status=Status.CLOSED_LOST, reason=rnd.choice(reasons[ReasonKind.CLOSED_LOST]))
+            change(to_status=Status.CLOSED_LOST, reason=rnd.choice(reasons[ReasonKind.CLOSED_LOST]),
+                   at=later(rnd.uniform(1, 20) * 1440), updates={"customer_number": f"DEMO-{lead.pk}"})
