@@ -9,10 +9,15 @@ walk here and the "every page answers" walk (test_every_page_answers.py) share i
 """
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.urls import URLResolver, get_resolver, reverse
+
+from apps.reports.reports import REPORTS
 
 from apps.accounts.models import Dealer, Membership
 from apps.routing.models import RoutingRule
@@ -42,6 +47,10 @@ OBJECT_OF = {
     CapillarySubStatus: lambda w, code: CapillarySubStatus.objects.get(account=w[code]["account"]),
 }
 # Registered models that are not dealer data: only IT (superusers) reach them.
+# Admin entries with pages but no objects of their own (the reports: a proxy of Lead
+# whose admin has only the dashboard and the report pages, walked by admin_pages
+# and test_no_report_nor_its_csv_counts_another_dealers_leads).
+PAGES_ONLY = {"reports.leadreport"}
 GLOBAL_MODELS = {"auth.group", "auth.user", "django_q.schedule", "django_q.success", "django_q.failure",
                  "django_q.ormq",
                  # django-axes: login attempts and lockouts (IT unlocks people here).
@@ -133,6 +142,10 @@ def admin_pages(world, code):
         elif arguments == {"app_label"}:
             labels = sorted({m._meta.app_label for m in admin.site._registry})
             pages += [(name, reverse("admin:app_list", args=[label]), False) for label in labels]
+        elif arguments == {"name"} and name == "reports_leadreport_report":  # every report, and its CSV
+            for report in REPORTS:
+                url = reverse(f"admin:{name}", args=[report])
+                pages += [(name, url, False), (name, url + "?format=csv", False)]
         elif arguments == {"job_id"}:
             pages.append((name, reverse(f"admin:{name}", args=[_job_of(world, code)]), True))
         elif arguments == {"content_type_id", "object_id"}:  # view_on_site
@@ -169,7 +182,8 @@ def _registered():
 
 
 def test_it_knows_an_object_of_every_registered_model():
-    unknown = [_label(m) for m, _ in _registered() if m not in OBJECT_OF and _label(m) not in GLOBAL_MODELS]
+    unknown = [_label(m) for m, _ in _registered()
+               if m not in OBJECT_OF and _label(m) not in GLOBAL_MODELS | PAGES_ONLY]
     assert unknown == [], f"add these to OBJECT_OF or GLOBAL_MODELS: {unknown}"
 
 
@@ -349,3 +363,32 @@ def test_the_export_holds_only_own_dealers_leads(client, world):
 def _all_export_fields():
     from apps.leads.resources import EXPORT_COLUMNS
     return {f"leadresource_{name}": "on" for name in EXPORT_COLUMNS}
+
+
+@pytest.mark.parametrize("username", ["adam", "root"])
+def test_no_report_nor_its_csv_counts_another_dealers_leads(client, world, username):
+    """Dealer A's admin: every report (page and CSV) counts A's leads only; asking
+    for B by its id is refused on the form. IT sees both."""
+    import csv
+    import io
+
+    from apps.leads.models import Lead
+
+    client.force_login(get_user_model().objects.get(username=username))
+    a_leads = Lead.objects.filter(dealer=world["A100"]["dealer"]).count()
+    all_leads = Lead.objects.count()
+    funnel = reverse("admin:reports_leadreport_report", args=["funnel"])
+    received = client.get(funnel).context["report"].rows[0]["leads"]
+    assert received == (a_leads if username == "adam" else all_leads)
+    rows = list(csv.DictReader(io.StringIO(client.get(funnel, {"format": "csv"}).content.decode("utf-8-sig"))))
+    assert int(rows[0]["leads"]) == received
+    b_accounts = set(VendorAccount.objects.filter(dealer=world["B200"]["dealer"]).values_list("name", flat=True))
+    for report in REPORTS:
+        url = reverse("admin:reports_leadreport_report", args=[report])
+        text = client.get(url, {"format": "csv"}).content.decode("utf-8-sig")
+        if username == "adam":
+            assert not any(name in text for name in b_accounts), report
+            assert "Ben" not in text and "bob" not in text, report  # B's lead and its rep
+    refused = client.get(funnel, {"dealer": world["B200"]["dealer"].pk})
+    if username == "adam":
+        assert refused.context["report"] is None and refused.context["form"].errors["dealer"]
