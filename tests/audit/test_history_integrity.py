@@ -65,7 +65,8 @@ def test_routing_rules_dealers_and_memberships_record_who_changed_them(client, w
     client.force_login(root)
     response = client.post(reverse("admin:accounts_dealer_change", args=[dealer.pk]), {
         "code": dealer.code, "name": "Acme Equipment Co", "time_zone": dealer.time_zone,
-        "default_currency": dealer.default_currency, "is_active": "on"})
+        "default_currency": dealer.default_currency, "business_day_starts": "08:00", "business_day_ends": "17:00",
+        "business_days": "12345", "is_active": "on"})
     assert response.status_code == 302, response.content.decode()[:2000]
     assert changes(dealer)[-1][:2] == ("~", "root") and "name" in changes(dealer)[-1][3]
     membership = world["A100"]["membership"]

@@ -90,7 +90,7 @@ def test_every_admin_page_needs_nothing_the_policy_refuses_for_staff_and_dealer_
     log_in(page, username, PASSWORD)
     broken, visited = [], 0
     for name, url, _ in admin_pages(world, "A100"):
-        if name.endswith("_download_csv") or name == "logout":
+        if name.endswith("_download_csv") or name == "logout" or url.endswith("format=csv"):
             continue  # a file download, not a page; logging out is a POST (a GET is an empty 405)
         response = page.goto(url)
         visited += 1

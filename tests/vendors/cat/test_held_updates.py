@@ -131,3 +131,23 @@ def test_the_change_status_screen_says_it_too(client, cat_lead, gone_quiet, alic
                            {"to_status": "rejected", "reason": gone_quiet.pk, "currency": "USD"}, follow=True)
     assert any(m.startswith("Not sent to Cat yet: A dealer admin must map the reason 'Gone quiet'")
                for m in said(response))
+
+
+def test_mapping_the_stage_sends_the_held_update_at_once(sandbox, cat_lead, alice, dealer_a,
+                                                         django_capture_on_commit_callbacks):
+    from datetime import date
+    from decimal import Decimal
+
+    from apps.leads import services
+    from apps.leads.models import SalesStage, StageMapping
+
+    stage = SalesStage.objects.create(dealer=dealer_a, name="Site visit", position=5, default_probability=15)
+    assert services.lead_change_status(lead=cat_lead, to_status="accepted", stage=stage, actor=alice,
+                                       updates={"opportunity_amount": Decimal("9000"),
+                                                "target_date": date(2027, 2, 1)}).ok
+    item = OutboxItem.objects.get(lead=cat_lead)
+    assert item.state == OutboxState.BLOCKED  # the stage has no Cat opportunity stage yet
+    with django_capture_on_commit_callbacks(execute=True):
+        StageMapping.objects.create(stage=stage, vendor="cat", vendor_value="Qualification", probability=15)
+    item.refresh_from_db()
+    assert item.state == OutboxState.PENDING and item.payload["probabilityOfClosurePercentage"] == 15
