@@ -83,7 +83,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 # Chart.js for the report pages: the pinned release from the npm registry (npm pack
-# checks the package's integrity), its UMD build and licence copied into
+# checks the package's integrity), its UMD build, source map and licence copied into
 # static/vendor/chartjs. The files are committed, so make run and CI need no npm;
 # tests/reports/test_vendored_js.py checks the file is this version.
 CHARTJS_VERSION = 4.6.2
@@ -91,5 +91,5 @@ vendor-js:
 	rm -rf .vendor-js && mkdir .vendor-js
 	cd .vendor-js && npm pack chart.js@$(CHARTJS_VERSION) --silent >/dev/null && tar xzf chart.js-$(CHARTJS_VERSION).tgz
 	mkdir -p static/vendor/chartjs
-	cp .vendor-js/package/dist/chart.umd.min.js .vendor-js/package/LICENSE.md static/vendor/chartjs/
+	cp .vendor-js/package/dist/chart.umd.min.js .vendor-js/package/dist/chart.umd.min.js.map .vendor-js/package/LICENSE.md static/vendor/chartjs/
 	rm -rf .vendor-js
