@@ -17,7 +17,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, OuterRef, Q, QuerySet
+from django.db.models import (Case, CharField, Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum,
+                              When)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.leads.models import FollowUp, Lead, ReasonMapping, SalesStage, StatusLog
@@ -213,23 +215,22 @@ def outcomes(scope: ReportScope) -> Report:
 def pipeline(scope: ReportScope) -> Report:
     """Open opportunities now (accepted, with a sales stage), by stage and currency:
     how many, their amount and their probability-weighted amount. Amounts in
-    different currencies are never added together."""
-    leads = Lead.objects.filter(scope.narrowed(), status=Status.ACCEPTED, sales_stage__isnull=False)
-    totals: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
-    stage_ids = set()
-    for stage_id, currency, amount, probability, dealer_currency in leads.values_list(
-            "sales_stage_id", "currency", "opportunity_amount", "probability", "dealer__default_currency").iterator(
-            chunk_size=5000):
-        entry = totals[(stage_id, currency or dealer_currency)]
-        entry[0] += 1
-        if amount is not None:
-            entry[1] += amount
-            entry[2] += amount * (probability or 0) / 100
-        stage_ids.add(stage_id)
-    stages = {s.pk: s for s in SalesStage.objects.filter(pk__in=stage_ids)}
-    rows = [{"stage": stages[stage_id].name, "currency": currency, "opportunities": n,
-             "amount": str(amount.quantize(Decimal("0.01"))), "weighted_amount": str(weighted.quantize(Decimal("0.01")))}
-            for (stage_id, currency), (n, amount, weighted) in sorted(
+    different currencies are never added together. One GROUP BY in the database:
+    the rows never travel (1,500,000 open opportunities over 20 dealers)."""
+    currency = Case(When(currency="", then=F("dealer__default_currency")), default=F("currency"),
+                    output_field=CharField())
+    weighted = ExpressionWrapper(F("opportunity_amount") * Coalesce(F("probability"), 0) / 100,
+                                 output_field=DecimalField(max_digits=20, decimal_places=4))
+    grouped = (Lead.objects.filter(scope.narrowed(), status=Status.ACCEPTED, sales_stage__isnull=False)
+               .annotate(money=currency).values("sales_stage_id", "money")
+               .annotate(n=Count("pk"), amount=Sum("opportunity_amount"), weighted=Sum(weighted)).order_by())
+    totals = {(g["sales_stage_id"], g["money"]): (g["n"], Decimal(g["amount"] or 0), Decimal(g["weighted"] or 0))
+              for g in grouped}
+    stages = {s.pk: s for s in SalesStage.objects.filter(pk__in={stage_id for stage_id, _ in totals})}
+    cent = Decimal("0.01")
+    rows = [{"stage": stages[stage_id].name, "currency": money, "opportunities": n,
+             "amount": str(amount.quantize(cent)), "weighted_amount": str(weighted_sum.quantize(cent))}
+            for (stage_id, money), (n, amount, weighted_sum) in sorted(
                 totals.items(), key=lambda kv: (stages[kv[0][0]].position, stages[kv[0][0]].name, kv[0][1]))]
     labels = [f"{r['stage']} ({r['currency']})" for r in rows]
     chart = _bar(labels, [("Amount", [float(r["amount"]) for r in rows]),
