@@ -178,7 +178,11 @@ def workbench_view(model_admin, request, object_id):
                 add_violations(form, result.errors)
         elif action == "complete_held":
             posted = request.POST.get("held-item", "")
-            needs = next((h.staff_fields for h in outbound.held_updates(lead) if str(h.item_id) == posted), [])
+            needs = next((h.staff_fields for h in outbound.held_updates(lead) if str(h.item_id) == posted), None)
+            if not needs:  # no held update of this lead asks for that (sent meanwhile, or a forged post)
+                messages.error(request, "This update does not wait for anything from you any more (it was sent, "
+                                        "queued or changed meanwhile). Nothing was added.")
+                return HttpResponseRedirect(_url(lead) + "#held")
             form = HeldCompleteForm(request.POST, prefix="held", lead=lead, needs=needs)
             if form.is_valid():
                 result = services.lead_complete_held_update(

@@ -151,3 +151,13 @@ def test_mapping_the_stage_sends_the_held_update_at_once(sandbox, cat_lead, alic
         StageMapping.objects.create(stage=stage, vendor="cat", vendor_value="Qualification", probability=15)
     item.refresh_from_db()
     assert item.state == OutboxState.PENDING and item.payload["probabilityOfClosurePercentage"] == 15
+
+
+def test_completing_an_update_that_is_not_held_says_so_and_adds_nothing(client, cat_lead, alice, dealer_a):
+    client.force_login(alice)
+    for item in ("999999", "not a number"):
+        response = client.post(workbench(cat_lead), {"action": "complete_held", "held-item": item,
+                                                     "held-comment": "hello"}, follow=True)
+        assert response.status_code == 200
+        assert any("does not wait for anything from you any more" in m for m in said(response)), said(response)
+    assert not LeadEvent.objects.filter(lead=cat_lead, kind=EventKind.HELD_COMPLETED).exists()
