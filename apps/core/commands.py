@@ -9,6 +9,7 @@ Django prints as one "CommandError: ..." line with exit status 2.
 from __future__ import annotations
 
 import sys
+from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -50,3 +51,11 @@ class LeadHubCommand(BaseCommand):
     @staticmethod
     def usage_error(message: str) -> CommandError:
         return CommandError(message, returncode=USAGE_ERROR)
+
+
+def parse_day(text: str) -> date:
+    """A YYYY-MM-DD flag value; ValueError naming it otherwise (for usage_error)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None

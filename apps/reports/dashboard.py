@@ -52,9 +52,12 @@ def _minutes(value: float | None) -> str:
     return f"{value / 1440:.1f} days"
 
 
-def _speed_row(scope: ReportScope, measure: str) -> dict:
-    rows = [r for r in speed(scope).rows if r["dimension"] == "all" and r["measure"] == measure]
-    return rows[0] if rows else {"median_minutes": None, "p90_minutes": None, "leads": 0, "reached": 0}
+NO_SPEED = {"median_minutes": None, "p90_minutes": None, "leads": 0, "reached": 0}
+
+
+def _speed_overall(scope: ReportScope) -> dict[str, dict]:
+    """measure -> the speed report's row over all of the scope's leads (one report run)."""
+    return {r["measure"]: r for r in speed(scope).rows if r["dimension"] == "all"}
 
 
 def _report_url(name: str, scope: ReportScope, dealer_param: bool) -> str:
@@ -88,8 +91,9 @@ def dealer_dashboard(dealers, *, now: datetime | None = None, with_sync: bool = 
                       f"the oldest has waited {_minutes((now - waiting['oldest']).total_seconds() / 60)}"
                       if waiting["oldest"] else "none waiting"))
 
+    speed_now, speed_before = _speed_overall(this_week), _speed_overall(last_week)
     for measure, title in (("first_contact", "Speed to first contact"), ("first_outcome", "Speed to first outcome")):
-        now_row, before = _speed_row(this_week, measure), _speed_row(last_week, measure)
+        now_row, before = speed_now.get(measure, NO_SPEED), speed_before.get(measure, NO_SPEED)
         tiles.append(Tile(
             title, _minutes(now_row["median_minutes"]), _report_url("speed", this_week, True),
             f"median this week (90th percentile {_minutes(now_row['p90_minutes'])}); last week "
@@ -162,7 +166,7 @@ def my_numbers(user) -> dict | None:
     now = timezone.now()
     week = ReportScope(dealers, _week_start(today), today, owner_id=user.pk)
     month = ReportScope(dealers, today.replace(day=1), today, owner_id=user.pk)
-    contact = _speed_row(week, "first_contact")
+    contact = _speed_overall(week).get("first_contact", NO_SPEED)
     overdue = FollowUp.objects.filter(assigned_to=user, lead__dealer__in=dealers, done_at__isnull=True,
                                       scheduled_at__lt=now).count()
     won = Lead.objects.filter(month.received(), owner=user, status=Status.CLOSED_WON).count()

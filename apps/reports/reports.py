@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -30,6 +30,7 @@ from . import measures
 from .business_hours import BusinessHours
 
 MANUAL = "manual"  # the vendor of a lead that came from no vendor
+DEFAULT_DAYS = 90  # the range a page or the command shows unless asked: the last quarter
 
 
 @dataclass(frozen=True)
@@ -250,8 +251,7 @@ def followups(scope: ReportScope, *, now: datetime | None = None) -> Report:
     now = now or timezone.now()
     zones = {d.pk: zoneinfo.ZoneInfo(d.time_zone) for d in scope.dealers}
     # The range is on scheduled_at; "rep" is whom the follow-up is assigned to.
-    q = ReportScope(scope.dealers, scope.since, scope.until, scope.vendor, None, scope.source,
-                    scope.brand).narrowed("lead__")
+    q = replace(scope, owner_id=None).narrowed("lead__")
     if scope.owner_id is not None:
         q &= Q(assigned_to_id=scope.owner_id)
     window = Q(pk__in=[])

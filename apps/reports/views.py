@@ -18,10 +18,9 @@ from apps.vendors.core.registry import VENDOR_CHOICES
 
 from . import dashboard
 from .output import report_csv
-from .reports import MANUAL, REPORTS, ReportScope
+from .reports import DEFAULT_DAYS, MANUAL, REPORTS, ReportScope
 
 PERMISSION = "reports.view_leadreport"
-DEFAULT_DAYS = 90
 LONGEST_DAYS = 3 * 366
 SHOWN_ROWS = 500  # on the page; the CSV has them all
 

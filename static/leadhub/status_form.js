@@ -25,8 +25,10 @@
     if (spec && reason && spec.comment_reasons.indexOf(parseInt(reason.value, 10)) >= 0) {
       needed.push("comment");
     }
-    // What the picked stage adds (a first stage makes a Cat lead an opportunity).
-    if (spec && stage && stage.value && select.value === "accepted" && spec.by_stage) {
+    // What the picked stage adds (a first stage makes a Cat lead an opportunity), for
+    // the outcome that takes a stage (the server's declaration says which).
+    var picksStage = spec && spec.statuses[select.value] && spec.statuses[select.value].shown.indexOf("stage") >= 0;
+    if (picksStage && stage && stage.value && spec.by_stage) {
       needed = needed.concat(spec.by_stage[stage.value] || []);
     }
     form.querySelectorAll("fieldset .form-row label").forEach(function (label) {

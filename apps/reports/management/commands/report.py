@@ -4,24 +4,16 @@ numbers as the report's page (apps/reports/reports.py), to stdout."""
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.utils import timezone
 
 from apps.accounts.models import Dealer
-from apps.core.commands import LeadHubCommand
+from apps.core.commands import LeadHubCommand, parse_day
 from apps.reports.output import report_csv, report_json
-from apps.reports.reports import MANUAL, REPORTS, ReportScope
+from apps.reports.reports import DEFAULT_DAYS, MANUAL, REPORTS, ReportScope
 from apps.vendors.core.registry import ADAPTERS
 
-DEFAULT_DAYS = 90
-
-
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 class Command(LeadHubCommand):
@@ -42,8 +34,8 @@ class Command(LeadHubCommand):
             raise self.usage_error(f"no dealer with code {dealer!r}")
         today = timezone.localdate(timezone=zoneinfo.ZoneInfo(found.time_zone))  # the dealer's today
         try:
-            until_day = _day(until) if until else today
-            since_day = _day(since) if since else until_day - timedelta(days=DEFAULT_DAYS - 1)
+            until_day = parse_day(until) if until else today
+            since_day = parse_day(since) if since else until_day - timedelta(days=DEFAULT_DAYS - 1)
         except ValueError as exc:
             raise self.usage_error(str(exc)) from None
         if since_day > until_day:

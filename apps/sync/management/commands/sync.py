@@ -3,19 +3,11 @@
 summary; the exit status is 1 when the sync failed."""
 import json
 import sys
-from datetime import date
 from django.utils import timezone
 
-from apps.core.commands import LeadHubCommand
+from apps.core.commands import LeadHubCommand, parse_day
 from apps.sync import engine
 from apps.vendors.core.models import VendorAccount
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 class Command(LeadHubCommand):
@@ -35,8 +27,8 @@ class Command(LeadHubCommand):
         if until and not since:
             raise self.usage_error("--until needs --since")
         try:
-            start = _date(since) if since else None
-            end = _date(until) if until else None
+            start = parse_day(since) if since else None
+            end = parse_day(until) if until else None
         except ValueError as exc:
             raise self.usage_error(str(exc)) from None
         if start and end and start > end:
