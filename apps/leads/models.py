@@ -109,6 +109,19 @@ class Lead(models.Model):
     first_reported_at = models.DateTimeField(
         null=True, blank=True, editable=False,
         help_text="When the vendor the lead came from first accepted a status report on it (feedback).")
+    first_accepted_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the lead was first accepted (the funnel's accepted step).")
+    # The reason of the change that gave the lead its final outcome (won, lost, no
+    # deal, rejected, disqualified); empty while it has none. The outcome report
+    # groups by it instead of looking the closing row up in the status log.
+    outcome_reason = models.ForeignKey("Reason", on_delete=models.SET_NULL, null=True, blank=True, editable=False,
+                                       related_name="+", db_index=False)
+    outcome_reason_label = models.CharField(max_length=255, blank=True, editable=False)
+    # When the lead's vendor expects an outcome reported at the latest, in the
+    # dealer's business hours (apps/reports/feedback.py fills and refreshes it);
+    # null for a lead without a vendor target, or not stamped yet.
+    feedback_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     customer_contacted = models.BooleanField(null=True, blank=True,
                                              help_text="Did the dealer reach the customer? (Cat customerContacted)")
     customer_previously_known = models.BooleanField(null=True, blank=True,
@@ -183,6 +196,10 @@ class Lead(models.Model):
             models.Index(fields=["dealer", "next_follow_up_at"], name="lead_dealer_followup_idx"),
             models.Index(fields=["email"], name="lead_email_idx"),
             models.Index(fields=["vendor_lead_id"], name="lead_vendor_lead_id_idx"),
+            # The vendor leads whose feedback deadline is still to be stamped: a few
+            # minutes' arrivals, found without reading the rest (apps/reports/feedback.py).
+            models.Index(fields=["vendor_account", "id"], name="lead_feedback_unstamped_idx",
+                         condition=Q(feedback_due_at__isnull=True, vendor_account__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -23,7 +23,7 @@ from . import outbound
 from .history import record_lead_history
 from .models import EventKind, FollowUp, Lead, LeadEvent, Reason, SalesStage, Source, StatusLog
 from .rules import ReasonFacts, StageFacts, owner_violations, status_change_violations
-from .statuses import FIXED_PROBABILITY, Status
+from .statuses import FINAL_STATUSES, FIXED_PROBABILITY, Status
 
 
 # Lead fields a status change may set together with the status: the facts a
@@ -149,8 +149,8 @@ def lead_apply_status_change(*, lead: Lead, change: StatusChange, source: str, a
         taken = take_if_unassigned and _takes_the_lead(current, change, actor)
         _audit(current, actor, _history_reason(from_status, change.to_status, source)
                + (f"; assigned to {actor.get_username()}" if taken else ""))
-        current.save(update_fields=["status", "sales_stage", "probability", "first_contacted_at",
-                                    "first_outcome_at", "updated_at", "owner", *change.updates])
+        current.save(update_fields=["status", "sales_stage", "probability", "first_contacted_at", *REPORT_STAMPS,
+                                    "updated_at", "owner", *change.updates])
         log.save()
         # Asked again under the lock unless the caller gave them: an account that
         # accepted the lead's submission meanwhile must hear of this change too.
@@ -226,8 +226,8 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
                 results[index] = StatusChangeResult(lead=current, errors=[conflict])
                 continue
             from_status = current.status
-            columns = ["status", "sales_stage_id", "probability", "first_contacted_at", "first_outcome_at",
-                       *(Lead._meta.get_field(name).attname for name in change.updates)]
+            columns = ["status", "sales_stage_id", "probability", "first_contacted_at",
+                       *(Lead._meta.get_field(name).attname for name in [*REPORT_STAMPS, *change.updates])]
             before = {column: getattr(current, column) for column in columns}
             log = _apply(current, change, actor=actor, actor_label=actor_label, source=source, at=at)
             applied.append((index, current, log, _history_reason(from_status, change.to_status, source)))
@@ -299,10 +299,10 @@ def _apply(current: Lead, change: StatusChange, *, actor, actor_label: str, sour
     current.probability = new_probability
     if current.first_contacted_at is None and from_status == Status.NEW:
         current.first_contacted_at = at
-    _stamp_first_outcome(current, from_status, at)
+    reason = change.reason
+    _stamp_for_reports(current, from_status, at, reason=reason, reason_label=reason.label if reason else "")
     for name, value in change.updates.items():
         setattr(current, name, value)
-    reason = change.reason
     return StatusLog(
         lead=current, from_status=from_status, to_status=change.to_status, from_stage_id=from_stage_id,
         to_stage=current.sales_stage, probability=new_probability, reason=reason,
@@ -311,10 +311,23 @@ def _apply(current: Lead, change: StatusChange, *, actor, actor_label: str, sour
     )
 
 
-def _stamp_first_outcome(current: Lead, from_status: str, at) -> None:
-    """The lead's first move out of New, whoever made it (apps/reports/measures.py)."""
+# The Lead columns _stamp_for_reports may set: every status change saves them.
+REPORT_STAMPS = ["first_outcome_at", "first_accepted_at", "outcome_reason", "outcome_reason_label"]
+
+
+def _stamp_for_reports(current: Lead, from_status: str, at, *, reason, reason_label: str) -> None:
+    """What the reports read from the lead instead of its status log
+    (apps/reports/measures.py), set on `current` (not saved) as its status becomes
+    `current.status`: the first move out of New whoever made it, the first
+    acceptance, and the reason of a final outcome (cleared when the lead is not in
+    one)."""
     if current.first_outcome_at is None and from_status == Status.NEW:
         current.first_outcome_at = at
+    if current.first_accepted_at is None and current.status == Status.ACCEPTED:
+        current.first_accepted_at = at
+    final = current.status in FINAL_STATUSES
+    current.outcome_reason = reason if final else None
+    current.outcome_reason_label = reason_label[:255] if final else ""
 
 
 def _history_reason(from_status: str, to_status: str, source: str) -> str:
@@ -359,8 +372,9 @@ def lead_record_vendor_status(*, lead: Lead, to_status: str, source_account, at:
         if stage is not None:
             current.sales_stage = stage
         current.probability = _probability_after(current, StatusChange(to_status=to_status, stage=stage))
-        _stamp_first_outcome(current, from_status, at)
-        current.save(update_fields=["status", "sales_stage", "probability", "first_outcome_at", "updated_at"])
+        _stamp_for_reports(current, from_status, at, reason=reason,
+                           reason_label=reason.label if reason else reason_label)
+        current.save(update_fields=["status", "sales_stage", "probability", *REPORT_STAMPS, "updated_at"])
         log = StatusLog.objects.create(
             lead=current, from_status=from_status, to_status=to_status, from_stage_id=from_stage_id,
             to_stage=current.sales_stage, probability=current.probability, reason=reason,

@@ -40,6 +40,10 @@ class BusinessHours:
         return cls(dealer.time_zone, dealer.business_day_starts, dealer.business_day_ends, dealer.business_days)
 
     @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return self._zone
+
+    @property
     def day_seconds(self) -> int:
         return _seconds(self.day_ends) - _seconds(self.day_starts)
 

@@ -100,12 +100,14 @@ def dealer_dashboard(dealers, *, now: datetime | None = None, with_sync: bool = 
             f"{_minutes(before['median_minutes'])} (90th {_minutes(before['p90_minutes'])})"))
 
     lookback = ReportScope(tuple(dealers), today - timedelta(days=FEEDBACK_LOOKBACK_DAYS - 1), today)
-    breaching = [r for r in feedback(lookback, now=now).rows if r["breached"] and r["waiting"]]
-    tiles.append(Tile("Breaching a vendor's feedback target", str(len(breaching)),
+    # The most urgent rows come first: the leads breaching now, then the rest.
+    report = feedback(lookback, now=now, limit=5)
+    breaching = [r for r in report.rows if r["breached"] and r["waiting"]]
+    tiles.append(Tile("Breaching a vendor's feedback target", str(sum(r["breaching_now"] for r in report.summary)),
                       _report_url("feedback", lookback, True),
                       f"leads of the last {FEEDBACK_LOOKBACK_DAYS} days whose vendor has had no outcome in time",
                       rows=[(f"{r['account']} {r['vendor_lead_id']}", f"due {r['deadline'][:16].replace('T', ' ')}",
-                             reverse("admin:leads_lead_workbench", args=[r["lead_id"]])) for r in breaching[:5]]))
+                             reverse("admin:leads_lead_workbench", args=[r["lead_id"]])) for r in breaching]))
 
     overdue = (FollowUp.objects.filter(lead__dealer_id__in=dealer_ids, done_at__isnull=True, scheduled_at__lt=now)
                .values("assigned_to_id", "assigned_to__username", "assigned_to__first_name",

@@ -7,6 +7,7 @@ carries a line with the count (digest_line).
 
 Only leads received in the last LOOKBACK_DAYS are looked at: an older unreported
 lead was escalated long ago, and the query stays on the (dealer, created_at) index.
+Each run first stamps the deadlines of new arrivals (deadlines.stamp_deadlines).
 """
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ from django_q.models import Schedule
 from apps.accounts.models import Membership, Role
 from apps.accounts.scoping import dealer_ids_for
 from apps.leads.models import Lead
-from apps.vendors.core.models import VendorAccount
 
 from . import measures
 from .business_hours import BusinessHours
+from .deadlines import stamp_deadlines
 from .models import FeedbackEscalation
 
 log = logging.getLogger("leadhub.reports")
@@ -40,26 +41,25 @@ LOOKBACK_DAYS = 30
 
 def breaching(now: datetime, *, dealer_ids=None) -> list[tuple]:
     """(lead, highest threshold passed, its deadline, account) for every unreported
-    lead past its vendor's feedback target."""
-    found = []
-    accounts = VendorAccount.objects.select_related("dealer")
+    lead past its vendor's feedback target (its stamped deadline, deadlines.py)."""
+    recent = Lead.objects.filter(vendor_account__isnull=False, created_at__gte=now - timedelta(days=LOOKBACK_DAYS))
     if dealer_ids is not None:
-        accounts = accounts.filter(dealer_id__in=dealer_ids)
-    for account in accounts:
-        target = measures.feedback_target_hours(account)
-        if target is None:
-            continue
-        hours = BusinessHours.of_dealer(account.dealer)
-        # A business deadline is never earlier than the same hours of wall clock:
-        # leads younger than that cannot breach yet and are not read.
-        leads = Lead.objects.filter(dealer_id=account.dealer_id, vendor_account=account,
-                                    first_reported_at__isnull=True,
-                                    created_at__gte=now - timedelta(days=LOOKBACK_DAYS),
-                                    created_at__lte=now - timedelta(hours=target)).select_related("dealer")
-        for lead in leads.iterator(chunk_size=2000):
-            passed = [t for t in THRESHOLDS if hours.after(lead.created_at, target * t) < now]
-            if passed:
-                found.append((lead, passed[-1], hours.after(lead.created_at, target * passed[-1]), account))
+        recent = recent.filter(dealer_id__in=dealer_ids)
+    stamp_deadlines(recent)
+    found, hours, targets = [], {}, {}
+    for lead in recent.filter(first_reported_at__isnull=True, feedback_due_at__lt=now).select_related(
+            "dealer", "vendor_account").order_by("feedback_due_at", "pk").iterator(chunk_size=2000):
+        account = lead.vendor_account
+        if account.pk not in targets:
+            targets[account.pk] = measures.feedback_target_hours(account)
+        if lead.dealer_id not in hours:
+            hours[lead.dealer_id] = BusinessHours.of_dealer(lead.dealer)
+        # The first threshold is the stamped deadline; the later ones are counted
+        # the same way, in the dealer's business hours.
+        deadlines = [lead.feedback_due_at] + [hours[lead.dealer_id].after(lead.created_at, targets[account.pk] * t)
+                                              for t in THRESHOLDS[1:]]
+        passed = [(t, due) for t, due in zip(THRESHOLDS, deadlines) if due < now]
+        found.append((lead, *passed[-1], account))
     return found
 
 

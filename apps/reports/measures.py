@@ -11,8 +11,11 @@ cannot act on a lead before it is here, and a vendor's own creation time
 - reported: `Lead.first_reported_at`, when the vendor the lead came from first
   accepted a status report on it (apps/sync/engine.py stamps it as the vendor's
   answer is recorded).
-Both stamps are written in the transaction of the change (no report reads the status
-log or the outbox of millions of leads to find them); migrations backfilled them.
+The funnel's "accepted" is `Lead.first_accepted_at` (ever accepted), and an outcome's
+reason is `Lead.outcome_reason` (the reason of the change that closed the lead).
+These stamps are written in the transaction of the change (no report reads the
+status log or the outbox of millions of leads to find them); migrations backfilled
+them.
 
 The feedback target of a vendor account (`VendorAccount.feedback_target_hours`, else
 the adapter's `feedback_target_business_hours`) is counted in the dealer's business
@@ -27,9 +30,8 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import F, Q
 
-from apps.leads.models import StatusLog
 from apps.leads.statuses import Status
 from apps.vendors.core.registry import adapter_class
 
@@ -91,6 +93,14 @@ def feedback(*, received: datetime, reported: datetime | None, target_hours: int
     return Feedback(deadline, breached, taken)
 
 
+def breached_q(now: datetime) -> Q:
+    """Leads past their stamped feedback deadline (`Lead.feedback_due_at`,
+    apps/reports/deadlines.py) without a report in time: reported after it, or
+    still unreported at `now`. The database's reading of `feedback()`."""
+    return (Q(first_reported_at__isnull=False, first_reported_at__gt=F("feedback_due_at"))
+            | Q(first_reported_at__isnull=True, feedback_due_at__lt=now))
+
+
 def day_window(dealer, since: date, until: date) -> tuple[datetime, datetime]:
     """From `since` 00:00 to the end of `until`, in the dealer's time zone."""
     zone = zoneinfo.ZoneInfo(dealer.time_zone)
@@ -110,15 +120,11 @@ def received_q(dealers, since: date, until: date, prefix: str = "") -> Q:
 
 # The funnel's steps as conditions on a lead: the report counts them, and the lead
 # list filters by them (a funnel number links to its leads). "Accepted" is ever
-# accepted (a status log row), so a lead accepted and closed since still counts.
-def _ever_accepted() -> Exists:
-    return Exists(StatusLog.objects.filter(lead=OuterRef("pk"), to_status=Status.ACCEPTED))
-
-
+# accepted (`Lead.first_accepted_at`), so a lead accepted and closed since still counts.
 FUNNEL_STEPS = [  # (step, label, the step it converts from, its condition)
     ("received", "Received", None, lambda: Q()),
     ("contacted", "Contacted", "received", lambda: Q(first_contacted_at__isnull=False)),
-    ("accepted", "Accepted", "contacted", lambda: Q(_ever_accepted())),
+    ("accepted", "Accepted", "contacted", lambda: Q(first_accepted_at__isnull=False)),
     ("opportunity", "Opportunity (has a sales stage)", "accepted", lambda: Q(sales_stage__isnull=False)),
     ("won", "Closed won", "opportunity", lambda: Q(status=Status.CLOSED_WON)),
     ("lost", "Closed lost", "opportunity", lambda: Q(status=Status.CLOSED_LOST)),

@@ -18,7 +18,7 @@ from apps.vendors.core.registry import VENDOR_CHOICES
 
 from . import dashboard
 from .output import report_csv
-from .reports import DEFAULT_DAYS, MANUAL, REPORTS, ReportScope
+from .reports import DEFAULT_DAYS, MANUAL, REPORTS, ReportScope, run_report
 
 PERMISSION = "reports.view_leadreport"
 LONGEST_DAYS = 3 * 366
@@ -132,11 +132,12 @@ def report_view(model_admin, request, name: str):
         raise Http404("No such report.")
     dealers = allowed_dealers(request.user)
     form = ReportFilterForm(request.GET, user=request.user, dealers=dealers)
-    report = rows = None
+    report = rows = summary = None
     if form.is_valid():
         scope = form.scope(dealers)
-        report = REPORTS[name](scope)
-        if request.GET.get("format") == "csv":
+        download = request.GET.get("format") == "csv"
+        report = run_report(name, scope, limit=None if download else SHOWN_ROWS)
+        if download:
             response = HttpResponse(report_csv(report, excel_bom=True), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = (f'attachment; filename="leadhub-{name}-{scope.since.isoformat()}-'
                                                f'{scope.until.isoformat()}.csv"')
@@ -144,12 +145,13 @@ def report_view(model_admin, request, name: str):
         shown = report.rows[:SHOWN_ROWS]
         rows = [([(heading or key, row.get(key)) for key, heading in report.columns], link)
                 for row, link in zip(shown, _links(name, scope, shown))]
+        summary = [[(heading, row.get(key)) for key, heading in report.summary_columns] for row in report.summary]
     csv_query = request.GET.copy()
     csv_query["format"] = "csv"
     context = {**model_admin.admin_site.each_context(request), "title": TITLES[name],
-               "opts": model_admin.opts, "form": form, "report": report, "rows": rows, "name": name,
+               "opts": model_admin.opts, "form": form, "report": report, "rows": rows, "summary": summary, "name": name,
                "description": DESCRIPTIONS[name], "csv_url": "?" + csv_query.urlencode(),
-               "more_rows": report is not None and len(report.rows) > SHOWN_ROWS, "shown_rows": SHOWN_ROWS,
+               "more_rows": report is not None and report.total_rows > SHOWN_ROWS, "shown_rows": SHOWN_ROWS,
                "index_url": reverse("admin:reports_leadreport_changelist") + (
                    "?" + request.GET.urlencode() if request.GET else ""),
                "is_nav_sidebar_enabled": False}

@@ -6,12 +6,15 @@ import csv
 import io
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.leads import services
-from tests.conftest import make_lead, make_user
+from apps.reports import views
+from tests.conftest import make_cat_account, make_lead, make_user
 
 REPORT_NAMES = ["funnel", "speed", "outcomes", "pipeline", "followups", "feedback"]
 
@@ -83,3 +86,24 @@ def test_bad_filters_are_said_next_to_their_field(client, adam, worked):
 def test_it_superuser_sees_every_dealer(client, root, worked):
     client.force_login(root)
     assert client.get(page("funnel")).context["report"].rows[0]["leads"] == 4
+
+
+def test_the_feedback_page_shows_the_most_urgent_leads_and_the_totals_the_csv_has_every_lead(
+        client, adam, dealer_a, monkeypatch):
+    account = make_cat_account(dealer_a)
+    long_ago = timezone.now() - timedelta(days=10)
+    for i in range(3):
+        make_lead(dealer_a, vendor_account=account, vendor_lead_id=f"OLD{i}", created_at=long_ago)
+    make_lead(dealer_a, vendor_account=account, vendor_lead_id="FRESH")
+    monkeypatch.setattr(views, "SHOWN_ROWS", 2)
+    client.force_login(adam)
+    response = client.get(page("feedback"))
+    body = response.content.decode()
+    assert [r["vendor_lead_id"] for r in response.context["report"].rows] == ["OLD0", "OLD1"]  # breaching now
+    assert "the first 2 rows (the CSV has all 4)" in body
+    assert response.context["summary"] == [[("Account", account.name), ("Target (business hours)", 9),
+                                            ("Leads", 4), ("Breaching now", 3), ("Waiting, in time", 1),
+                                            ("Reported late", 0), ("Reported in time", 0)]]
+    downloaded = client.get(page("feedback"), {"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(downloaded.content.decode("utf-8-sig"))))
+    assert [r["vendor_lead_id"] for r in rows] == ["OLD0", "OLD1", "OLD2", "FRESH"]

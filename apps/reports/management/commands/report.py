@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.accounts.models import Dealer
 from apps.core.commands import LeadHubCommand, parse_day
 from apps.reports.output import report_csv, report_json
-from apps.reports.reports import DEFAULT_DAYS, MANUAL, REPORTS, ReportScope
+from apps.reports.reports import DEFAULT_DAYS, MANUAL, REPORTS, ReportScope, run_report
 from apps.vendors.core.registry import ADAPTERS
 
 
@@ -41,7 +41,7 @@ class Command(LeadHubCommand):
         if since_day > until_day:
             raise self.usage_error(f"--since {since_day} is after --until {until_day}")
         scope = ReportScope((found,), since_day, until_day, vendor=vendor or "")
-        result = REPORTS[report](scope)
+        result = run_report(report, scope)
         if format == "json":
             self.stdout.write(report_json(result, dealer=found.code, since=since_day, until=until_day))
         else:

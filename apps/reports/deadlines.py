@@ -1,0 +1,106 @@
+"""The feedback deadline of each vendor lead, stamped on it (`Lead.feedback_due_at`):
+received + its account's feedback target in the dealer's business hours
+(measures.feedback). With the stamp, the feedback report and the escalation
+count breaches in the database instead of running the business-hours arithmetic
+over a million leads in Python on every request. This module is its only writer.
+
+- `stamp_deadlines(leads)` fills the missing stamps: the 15-minute escalation
+  schedule stamps every new arrival before it looks, and the feedback report stamps
+  its own scope before it counts, so it never waits for the schedule.
+- What a deadline depends on can change: the account's target
+  (`VendorAccount.feedback_target_hours`), the dealer's time zone and business
+  hours. `forget_deadlines_when_*` (pre/post_save receivers, ReportsConfig.ready)
+  clear the stamps of that account or dealer, and the next stamp_deadlines
+  recomputes them under the new settings: history is judged by today's settings,
+  as it was before there was a stamp (docs/reports.md).
+"""
+from __future__ import annotations
+
+from django.db import connections
+from django.db.models import QuerySet
+
+from apps.accounts.models import Dealer
+from apps.leads.models import Lead
+from apps.vendors.core.models import VendorAccount
+
+from . import measures
+from .business_hours import BusinessHours
+
+BATCH = 5000
+DEALER_FIELDS = ("time_zone", "business_day_starts", "business_day_ends", "business_days")
+
+
+def stamp_deadlines(leads: QuerySet | None = None) -> int:
+    """Stamp `feedback_due_at` on the leads (default: every lead) that lack it and
+    come from an account with a feedback target; returns how many were stamped."""
+    unstamped = (Lead.objects.all() if leads is None else leads).filter(
+        feedback_due_at__isnull=True, vendor_account__isnull=False)
+    account_ids = set(unstamped.order_by().values_list("vendor_account_id", flat=True).distinct())
+    stamped = 0
+    for account in VendorAccount.objects.filter(pk__in=account_ids).select_related("dealer"):
+        target = measures.feedback_target_hours(account)
+        if target is None:
+            continue  # the vendor takes no outcome reports: nothing to be late for
+        hours = BusinessHours.of_dealer(account.dealer)
+        last_id = 0
+        while True:
+            batch = list(unstamped.filter(vendor_account=account, pk__gt=last_id).order_by("pk").values_list(
+                "pk", "created_at")[:BATCH])
+            if not batch:
+                break
+            last_id = batch[-1][0]
+            _write(unstamped.db, [(pk, hours.after(received, target)) for pk, received in batch])
+            stamped += len(batch)
+    return stamped
+
+
+def _write(using: str, deadlines: list[tuple]) -> None:
+    if connections[using].vendor == "postgresql":
+        # One statement per batch: Django's bulk_update writes a CASE with a branch
+        # per row, which PostgreSQL evaluates row by row (quadratic in the batch).
+        with connections[using].cursor() as cursor:
+            cursor.execute("UPDATE leads_lead SET feedback_due_at = stamp.due "
+                           "FROM unnest(%s::bigint[], %s::timestamptz[]) AS stamp (id, due) "
+                           "WHERE leads_lead.id = stamp.id",
+                           [[pk for pk, _ in deadlines], [due for _, due in deadlines]])
+        return
+    Lead.objects.using(using).bulk_update([Lead(pk=pk, feedback_due_at=due) for pk, due in deadlines],
+                                          ["feedback_due_at"], batch_size=500)
+
+
+def forget_account_deadlines(account: VendorAccount) -> None:
+    Lead.objects.filter(vendor_account=account).exclude(feedback_due_at=None).update(feedback_due_at=None)
+
+
+def forget_dealer_deadlines(dealer: Dealer) -> None:
+    Lead.objects.filter(dealer=dealer, vendor_account__isnull=False).exclude(
+        feedback_due_at=None).update(feedback_due_at=None)
+
+
+def _changed(instance, fields) -> bool:
+    if instance.pk is None:
+        return False
+    before = type(instance).objects.filter(pk=instance.pk).values(*fields).first()
+    return before is not None and any(before[name] != getattr(instance, name) for name in fields)
+
+
+def note_account_change(sender, instance, raw=False, **kwargs) -> None:
+    """pre_save: remember whether the account's target changes."""
+    instance._deadlines_stale = not raw and _changed(instance, ["feedback_target_hours"])
+
+
+def forget_when_account_changed(sender, instance, created, raw=False, **kwargs) -> None:
+    if getattr(instance, "_deadlines_stale", False):
+        forget_account_deadlines(instance)
+        instance._deadlines_stale = False
+
+
+def note_dealer_change(sender, instance, raw=False, **kwargs) -> None:
+    """pre_save: remember whether the dealer's time zone or business hours change."""
+    instance._deadlines_stale = not raw and _changed(instance, DEALER_FIELDS)
+
+
+def forget_when_dealer_changed(sender, instance, created, raw=False, **kwargs) -> None:
+    if getattr(instance, "_deadlines_stale", False):
+        forget_dealer_deadlines(instance)
+        instance._deadlines_stale = False
