@@ -3,6 +3,8 @@
 Targets (Cat issue): at least 1,000 leads/s end to end, no more than 2x the time
 of merely fetching and parsing the same pages, peak memory under 250 MB. The
 sandbox runs in its own process so its CPU and memory are not counted here.
+Issue 19: the job that follows a pull (apps/routing/arrivals.py: an assignment
+rule taking every lead round-robin over five reps) costs less than 10 % of the pull.
 
     python -m bench.cat_pull [--leads 10000]          # database from DATABASE_URL, else a temp SQLite
     make bench                                        # SQLite, then a throwaway PostgreSQL
@@ -169,8 +171,12 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from apps.accounts.models import Dealer
+    from django.contrib.auth import get_user_model
+
+    from apps.accounts.models import Dealer, Membership
     from apps.leads.models import Lead
+    from apps.routing.arrivals import process_arrivals
+    from apps.routing.models import AssignmentRule
     from apps.sync import engine
     from apps.vendors.core.models import VendorAccount
 
@@ -185,6 +191,11 @@ def main() -> int:
                                 token_url=f"{base_url}/as/token.oauth2")
         account.set_settings({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scope": "manage:all"})
         account.save()
+        rule = AssignmentRule.objects.create(dealer=dealer, name="every Cat lead, in turn", vendors="cat")
+        for number in range(5):
+            rep = get_user_model().objects.create_user(f"rep{number}", password="x")
+            Membership.objects.create(user=rep, dealer=dealer)
+            rule.reps.add(rep)
         # Rounds alternate the baseline and the pull, so both see the same machine
         # (other processes come and go); the medians are reported.
         for number in range(args.rounds):
@@ -220,6 +231,9 @@ def main() -> int:
                 summary = engine.pull(account)
             pull_seconds = time.perf_counter() - started
             pull_cpu = time.process_time() - cpu_started
+            arrivals_started = time.perf_counter()
+            arrived = 0 if args.prepare_only else process_arrivals()
+            arrivals_seconds = time.perf_counter() - arrivals_started
             server_cpu = server_cpu_seconds(connection)
             sandbox_cpu = process_cpu_seconds(sandbox.pid) - sandbox_started
             # Every CPU second the pull needed on this machine: ours, the database
@@ -234,6 +248,8 @@ def main() -> int:
                            "sandbox_cpu_seconds": sandbox_cpu, "all_cpu_seconds": all_cpu,
                            "cpu_bound_ratio": all_cpu / (os.cpu_count() or 1) / floor_seconds,
                            "stored": stored, "floor_count": floor_count, "created": summary.created,
+                           "arrivals_seconds": arrivals_seconds, "arrived": arrived,
+                           "arrivals_ratio": arrivals_seconds / pull_seconds,
                            "errors": summary.errors[:5], "load": os.getloadavg()[0]})
     finally:
         sandbox.terminate()
@@ -266,6 +282,8 @@ def main() -> int:
         # all CPU seconds of the pull / cores / floor: the ratio no overlap could beat
         "cpu_bound_ratio": median("cpu_bound_ratio"),
         "ratios": [round(r["ratio"], 2) for r in rounds],
+        "arrivals_job_seconds": median("arrivals_seconds"),
+        "arrivals_job_to_pull": median("arrivals_ratio"),
         "load_average_1min": [round(r["load"], 1) for r in rounds],
         "peak_rss_mb": round(peak_mb),
         "machine": f"{os.cpu_count()} cores",
@@ -287,6 +305,8 @@ def main() -> int:
         ">= 1000 leads/s": result["leads_per_second"] >= 1000,
         "<= 2x fetch+parse": result["ratio_to_fetch_parse"] <= 2.0,
         "< 250 MB peak": peak_mb < 250,
+        "arrivals job < 10% of the pull, every lead assigned": result["arrivals_job_to_pull"] < 0.10 and all(
+            r["arrived"] == args.leads for r in rounds),
     }
     print(json.dumps(result))
     for name, ok in checks.items():

@@ -152,7 +152,7 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
         page = InboxPage.objects.create(account=account, kind="pull", request="GET /leads", status_code=200,
                                         body=b"[]", run=run)
         outbox = OutboxItem.objects.get(status_log=result.log)  # queued by the status change itself
-        from apps.routing.models import RoutingRule
+        from apps.routing.models import AssignmentRule, RoutingRule
 
         cap = VendorAccount(name=f"{dealer.code.lower()}-cap", vendor="cap", dealer=dealer,
                             base_url="http://127.0.0.1:9/cap")
@@ -160,9 +160,12 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
         cap.save()
         rule = RoutingRule.objects.create(dealer=dealer, name=f"{dealer.code} Audi to CAP", account=cap,
                                           brands="Audi")
+        assignment_rule = AssignmentRule.objects.create(dealer=dealer, name=f"{dealer.code} Cat leads", vendors="cat")
+        assignment_rule.reps.set([staff])
         objects[dealer.code] = {"dealer": dealer, "account": account, "lead": lead, "followup": followup,
                                 "run": run, "page": page, "outbox": outbox,
                                 "health": SyncHealth.objects.get(pk=account.pk),
                                 "statuslog": result.log, "reasons": reasons, "stages": stages,
-                                "membership": Membership.objects.get(user=staff), "routingrule": rule}
+                                "membership": Membership.objects.get(user=staff), "routingrule": rule,
+                                "assignmentrule": assignment_rule}
     return objects

@@ -21,10 +21,17 @@ class DealerAdmin(DealerScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(DealerScopedAdmin):
-    list_display = ["user", "dealer", "role", "created_at"]
+    list_display = ["user", "dealer", "role", "away_from", "away_until", "created_at"]
     list_filter = ["role", "dealer"]
     search_fields = ["user__username", "user__email", "dealer__code"]
     autocomplete_fields = ["dealer"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A dealer admin records when their people are away (and their rep
+        # numbers); who works where, and in which role, is IT's.
+        if request.user.is_superuser:
+            return []
+        return ["user", "dealer", "role"]
 
 
 class MembershipInline(admin.TabularInline):

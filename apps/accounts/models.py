@@ -95,6 +95,10 @@ class Membership(models.Model):
     sales_rep_number = models.CharField(
         max_length=100, blank=True,
         help_text="The person's sales rep number at this dealer (Cat dealerSalesRepNumber); the username if blank.")
+    # Away (holiday, leave): assignment rules skip the person on these days, both
+    # included, in the dealer's time zone. Blank: not away.
+    away_from = models.DateField(null=True, blank=True, help_text="First day away (assignment rules skip them).")
+    away_until = models.DateField(null=True, blank=True, help_text="Last day away, included.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()  # audit: who changed what and when
@@ -104,10 +108,24 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "dealer"], name="one_membership_per_user_and_dealer"),
             models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_known"),
+            models.CheckConstraint(condition=models.Q(away_from__isnull=True) | models.Q(away_until__isnull=True)
+                                   | models.Q(away_until__gte=models.F("away_from")), name="membership_away_in_order"),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} at {self.dealer.code}"
+
+    def clean(self):
+        super().clean()
+        if self.away_from and self.away_until and self.away_until < self.away_from:
+            raise ValidationError({"away_until": "Choose a last day on or after the first day away."})
+
+    def is_away(self, day) -> bool:
+        """Away on `day` (a date in the dealer's time zone): from away_from (or
+        always, if only the last day is set) to away_until (or open-ended)."""
+        if self.away_from is None and self.away_until is None:
+            return False
+        return (self.away_from is None or self.away_from <= day) and (self.away_until is None or day <= self.away_until)
 
 
 class PasswordMarker(models.Model):

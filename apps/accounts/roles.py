@@ -32,7 +32,7 @@ STAFF_PERMISSIONS = frozenset(
 ADMIN_PERMISSIONS = frozenset(
     STAFF_PERMISSIONS
     | _crud("accounts.dealer", "change")
-    | _crud("accounts.membership", "view")
+    | _crud("accounts.membership", "view", "change")  # away dates and rep numbers; roles stay IT's
     | _crud("leads.lead", "delete")
     | _crud("leads.followup", "delete")
     | _crud("leads.reason", "add", "change", "delete")

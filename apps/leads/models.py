@@ -145,6 +145,10 @@ class Lead(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When LeadHub finished what it does to every lead that arrives (assignment
+    # rules, apps/routing/arrivals.py); null until then. A vendor's bulk insert
+    # leaves it null and the arrivals job takes the lead right after the pull.
+    arrival_processed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Who changed what and when (django-simple-history; docs/architecture.md, "Audit").
     # History is read by lead id (and date): the lead's own search indexes would only
@@ -196,6 +200,9 @@ class Lead(models.Model):
             models.Index(fields=["dealer", "next_follow_up_at"], name="lead_dealer_followup_idx"),
             models.Index(fields=["email"], name="lead_email_idx"),
             models.Index(fields=["vendor_lead_id"], name="lead_vendor_lead_id_idx"),
+            # The leads whose arrival is still to be processed: a pull's worth, found
+            # without reading the rest (apps/routing/arrivals.py).
+            models.Index(fields=["id"], name="lead_arrival_pending_idx", condition=Q(arrival_processed_at__isnull=True)),
             # The vendor leads whose feedback deadline is still to be stamped: a few
             # minutes' arrivals, found without reading the rest (apps/reports/feedback.py).
             models.Index(fields=["vendor_account", "id"], name="lead_feedback_unstamped_idx",
@@ -469,6 +476,7 @@ class EventKind(models.TextChoices):
     PUSH_FAILED = "push_failed", "Vendor refused the report"
     PUSH_BLOCKED = "push_blocked", "Report blocked"
     HELD_COMPLETED = "held_completed", "Held report completed"
+    ASSIGNED = "assigned", "Assigned"
     REVIEW = "review", "Needs review"
     NOTE = "note", "Note"
 

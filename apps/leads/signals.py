@@ -4,7 +4,13 @@
 import) were inserted in bulk, inside the transaction that inserted them. Bulk
 inserts send no post_save; receivers that act on new leads (routing) listen
 here too, so apps.leads needs to know nothing of them.
+
+`leads_arrived(sender=Lead, account=...)`: a vendor's pull inserted new leads
+(apps/sync/engine.py), sent once the pull's work is committed. Their
+`arrival_processed_at` is null until the arrivals job (apps/routing/arrivals.py)
+has applied the dealer's assignment rules.
 """
 from django.dispatch import Signal
 
 leads_created = Signal()
+leads_arrived = Signal()

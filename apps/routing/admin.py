@@ -15,8 +15,8 @@ from apps.accounts.admin_scoping import DealerScopedAdmin
 from apps.leads.models import Lead
 from apps.sync.models import OutboxState
 
-from . import services
-from .models import RoutingRule
+from . import assignment, services
+from .models import AssignmentRule, RoutingRule
 
 MAX_LEADS = 200  # one screen; the changelist action refuses more
 
@@ -111,3 +111,45 @@ def _target(lead, account) -> dict:
     result = ((item.response or {}).get("result") or {}) if item else {}
     return {"account": account, "item": item, "problems": problems, "result": result,
             "can_submit": item is None or item.state in (OutboxState.BLOCKED, OutboxState.FAILED)}
+
+
+@admin.register(AssignmentRule)
+class AssignmentRuleAdmin(DealerScopedAdmin):
+    dealer_field = "dealer"
+    list_display = ["position", "name", "dealer", "criteria", "rep_names", "active"]
+    list_display_links = ["name"]
+    list_editable = ["position", "active"]
+    list_filter = ["dealer", "active"]
+    list_select_related = ["dealer"]
+    readonly_fields = ["preview"]
+    filter_horizontal = ["accounts", "reps"]
+    fieldsets = [
+        (None, {"fields": ["dealer", "name", "position", "active"]}),
+        ("Which leads (blank: any)", {"fields": ["vendors", "accounts", "brands", "product_keywords", "sources",
+                                                  "postal_prefixes", "states", "countries"]}),
+        ("Who gets them", {"fields": ["reps", "max_open_new"]}),
+        ("Preview", {"fields": ["preview"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("reps", "accounts")
+
+    @admin.display(description="reps")
+    def rep_names(self, obj):
+        return ", ".join(user.get_username() for user in obj.reps.all()) or "—"
+
+    @admin.display(description="what it would do")
+    def preview(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save the rule (Save and continue editing) to see what it matches."
+        shown = assignment.preview(obj)
+        rows = format_html_join("", "<li><a href='{}'>#{} {}</a> — {} / {} / {} {}</li>", (
+            (reverse("admin:leads_lead_change", args=[lead.pk]), lead.pk, lead.full_name or lead.email or "—",
+             lead.vendor or "manual", lead.brand or "no brand", lead.state_province or "no state",
+             lead.postal_code or "") for lead in shown.sample))
+        reps = format_html_join("", "<li>{}: {}</li>", ((user.get_username(), state) for user, state in shown.reps))
+        return format_html(
+            "<p><strong>{}</strong> lead(s) of the last {} days match; <strong>{}</strong> of them are not "
+            "taken by an earlier rule, so this rule would assign them.</p><ul class='routing-sample'>{}</ul>"
+            "<p>Its reps today:</p><ul class='assignment-reps'>{}</ul>",
+            shown.matches, assignment.PREVIEW_DAYS, shown.decided, rows, reps)

@@ -1,4 +1,5 @@
-"""Route a lead when LeadHub creates it (by hand, CSV import, a walk-in screen).
+"""Route a lead when LeadHub creates it (by hand, CSV import, a walk-in screen),
+and apply the dealer's assignment rules to it (arrivals.py).
 
 A post_save receiver rather than calls in each create path: apps.leads stays
 unaware of routing (it has no import of apps.routing), and every way a lead is
@@ -18,8 +19,9 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from apps.leads.models import EventKind, Lead, LeadEvent
-from apps.leads.signals import leads_created
+from apps.leads.signals import leads_arrived, leads_created
 
+from . import arrivals
 from .models import RoutingRule
 from .services import routable, route_lead
 
@@ -50,3 +52,31 @@ def route_new_leads(sender, lead_ids, **kwargs) -> None:
         return
     for lead in Lead.objects.filter(pk__in=list(lead_ids), dealer_id__in=dealers).order_by("pk"):
         route_new_lead(Lead, lead, created=True)
+
+
+@receiver(post_save, sender=Lead, dispatch_uid="routing.assign_new_lead")
+def assign_new_lead(sender, instance: Lead, created: bool, raw: bool = False, **kwargs) -> None:
+    """A lead made in LeadHub is assigned in the transaction that creates it; a
+    vendor's lead waits for the arrivals job (its vendor's owner comes first)."""
+    if not created or raw or instance.vendor_account_id or instance.arrival_processed_at is not None:
+        return
+    _process_safely([instance])
+
+
+@receiver(leads_created, dispatch_uid="routing.assign_new_leads")
+def assign_imported_leads(sender, lead_ids, **kwargs) -> None:
+    leads = list(Lead.objects.filter(pk__in=list(lead_ids), arrival_processed_at__isnull=True,
+                                     vendor_account__isnull=True).select_related("dealer").order_by("pk"))
+    if leads:
+        _process_safely(leads)
+
+
+def _process_safely(leads: list[Lead]) -> None:
+    try:
+        with transaction.atomic():  # a savepoint: an assignment bug must not cost the lead
+            arrivals.process_leads(leads)
+    except Exception:  # noqa: BLE001 - logged; the arrivals job tries the leads again
+        log.exception("assigning new lead(s) %s failed; the arrivals job tries again", [lead.pk for lead in leads])
+
+
+leads_arrived.connect(arrivals.queue_arrivals, dispatch_uid="routing.queue_arrivals")

@@ -33,6 +33,7 @@ from apps.core import runcontext
 from apps.core.backoff import backoff_seconds
 from apps.leads.models import EventKind, Lead, LeadEvent, PendingVendorValue
 from apps.leads.pending import pending_for_account
+from apps.leads.signals import leads_arrived
 from apps.vendors.core.base import HOLD, LOOKUP, SUBMIT_KIND, PageUnreadable, SendOutcome, VendorError
 from apps.vendors.core.http import VendorHTTP, call_with_retries
 
@@ -162,6 +163,10 @@ def pull(account, *, holder: str | None = None) -> Summary:
         summary.fetched += recovered.fetched
         summary.errors += recovered.errors
         summary.notes += recovered.notes
+    if summary.created:
+        # What LeadHub does to every new lead (assignment rules) runs as a job right
+        # after the pull, never inside it: the pull's speed is the vendor's.
+        transaction.on_commit(lambda: leads_arrived.send(sender=Lead, account=account))
     return summary
 
 

@@ -20,7 +20,7 @@ from django.urls import URLResolver, get_resolver, reverse
 from apps.reports.reports import REPORTS
 
 from apps.accounts.models import Dealer, Membership
-from apps.routing.models import RoutingRule
+from apps.routing.models import AssignmentRule, RoutingRule
 from apps.leads.models import FollowUp, Lead, Reason, SalesStage, StatusLog, StatusMapping
 from apps.sync.models import InboxPage, OutboxItem, SyncHealth, SyncRun
 from apps.vendors.capillary.models import CapillaryReason, CapillarySubStatus
@@ -43,6 +43,7 @@ OBJECT_OF = {
     SyncRun: lambda w, code: w[code]["run"],
     SyncHealth: lambda w, code: w[code]["health"],
     RoutingRule: lambda w, code: w[code]["routingrule"],
+    AssignmentRule: lambda w, code: w[code]["assignmentrule"],
     CapillaryReason: lambda w, code: CapillaryReason.objects.get(account=w[code]["account"]),
     CapillarySubStatus: lambda w, code: CapillarySubStatus.objects.get(account=w[code]["account"]),
 }

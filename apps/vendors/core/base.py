@@ -239,6 +239,13 @@ class VendorAdapter:
     def __init__(self, account):
         self.account = account
 
+    @property
+    def hears_owner_changes(self) -> bool:
+        """Whether the vendor is told of a new owner (the adapter overrides
+        messages_for_owner_change): a batch of assignments reads its leads whole
+        only for these."""
+        return type(self).messages_for_owner_change is not VendorAdapter.messages_for_owner_change
+
     @classmethod
     def secret_keys(cls) -> set[str]:
         return {f.key for f in cls.settings_fields if f.secret}

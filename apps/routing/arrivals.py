@@ -1,0 +1,82 @@
+"""What LeadHub does to every lead that arrives: the dealer's assignment rules
+(assignment.py). `Lead.arrival_processed_at` says it is done.
+
+- A lead made in LeadHub (by hand, the admin, a CSV import) is processed at once,
+  in the transaction that creates it (signals.py): its explicit owner, if any, is
+  already in the row.
+- A vendor's pull inserts its leads in bulk; `leads_arrived` (sent once the pull
+  committed) queues `process_arrivals` as a django-q2 job right after it, so the
+  pull is not slowed, and the vendor's own owner (Capillary's) is in place first.
+  A one-minute schedule runs it too, so a lost task only delays a lead.
+
+Each batch is claimed under row locks (skipped by a second worker, never
+processed twice) and marked processed in the same transaction as its
+assignments: a crash leaves the batch to be processed again, whole.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django_q import tasks as django_q_tasks  # looked up per call: tests swap async_task
+from django_q.models import Schedule
+
+from apps.leads.models import Lead
+
+from .assignment import assign_new_leads
+
+log = logging.getLogger("leadhub.routing")
+BATCH = 2000
+SCHEDULE_NAME = "leadhub-arrivals"
+
+
+def process_arrivals(*, max_batches: int | None = None) -> int:
+    """Process the leads whose arrival is not processed yet, oldest first; returns
+    how many were processed."""
+    done = batches = 0
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic():
+            batch = [Arrival(*row) for row in Lead.objects.select_for_update(skip_locked=True).filter(
+                arrival_processed_at__isnull=True).order_by("pk").values_list("pk", "dealer_id", "owner_id")[:BATCH]]
+            if not batch:
+                break
+            process_leads(batch)
+        done += len(batch)
+        batches += 1
+    if done:
+        log.info("arrivals: %d lead(s) processed", done)
+    return done
+
+
+@dataclass
+class Arrival:
+    """What processing an arrival reads of a lead (a pull's leads are not loaded whole)."""
+    pk: int
+    dealer_id: int
+    owner_id: int | None
+    owner: object = None
+    arrival_processed_at: object = None
+
+
+def process_leads(leads: list) -> None:
+    """Apply what every new lead gets to these leads (Lead instances or Arrivals,
+    inside the caller's transaction) and mark them processed."""
+    assign_new_leads(leads)
+    now = timezone.now()
+    Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(arrival_processed_at=now)
+    for lead in leads:
+        lead.arrival_processed_at = now  # a caller that saves its instance again keeps it
+
+
+def queue_arrivals(**kwargs) -> None:
+    """leads_arrived: the job right after a pull."""
+    django_q_tasks.async_task("apps.routing.arrivals.process_arrivals", task_name="arrivals", group="arrivals")
+
+
+def ensure_schedule(**kwargs) -> None:
+    """The one-minute safety net (post_migrate), once."""
+    Schedule.objects.get_or_create(name=SCHEDULE_NAME, defaults={
+        "func": "apps.routing.arrivals.process_arrivals", "schedule_type": Schedule.MINUTES, "minutes": 1,
+        "repeats": -1})
