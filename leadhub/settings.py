@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.sync",
     "apps.routing",
     "apps.reports",
+    "apps.notifications",
     # One app per vendor (apps/vendors/<kind>/), as the registry lists them.
     *VENDOR_APPS,
 ]
@@ -126,6 +127,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.notifications.context.unread_notifications",  # the header's unread count
             ],
         },
     }

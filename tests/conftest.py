@@ -162,10 +162,14 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
                                           brands="Audi")
         assignment_rule = AssignmentRule.objects.create(dealer=dealer, name=f"{dealer.code} Cat leads", vendors="cat")
         assignment_rule.reps.set([staff])
+        from apps.notifications.models import Kind, Notification
+
+        notification = Notification.objects.create(user=staff, kind=Kind.ASSIGNED, lead=lead, key=f"world:{lead.pk}",
+                                                   text=f"Lead {lead.pk} is yours")
         objects[dealer.code] = {"dealer": dealer, "account": account, "lead": lead, "followup": followup,
                                 "run": run, "page": page, "outbox": outbox,
                                 "health": SyncHealth.objects.get(pk=account.pk),
                                 "statuslog": result.log, "reasons": reasons, "stages": stages,
                                 "membership": Membership.objects.get(user=staff), "routingrule": rule,
-                                "assignmentrule": assignment_rule}
+                                "assignmentrule": assignment_rule, "notification": notification}
     return objects

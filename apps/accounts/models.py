@@ -61,6 +61,15 @@ class Dealer(models.Model):
     business_days = models.CharField(
         max_length=7, default="12345", validators=[validate_business_days],
         help_text="The working days as ISO weekday digits, 1 = Monday ... 7 = Sunday (Monday to Friday: 12345).")
+    # The manager is told (apps/notifications/alerts.py) when a new lead waits this
+    # long without an owner, or with an owner but no first contact. Blank: never.
+    alert_unassigned_minutes = models.PositiveIntegerField(
+        null=True, blank=True, default=30, verbose_name="alert after unassigned for (minutes)",
+        help_text="Tell the dealer's admins when a new lead has had no owner this long. Blank: never.")
+    alert_uncontacted_minutes = models.PositiveIntegerField(
+        null=True, blank=True, default=240, verbose_name="alert after not contacted for (minutes)",
+        help_text="Tell the dealer's admins when an assigned new lead has not been contacted this long. "
+                  "Blank: never.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

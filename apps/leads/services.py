@@ -23,6 +23,7 @@ from apps.core.violations import Violation
 from apps.vendors.core.models import VendorAccount
 from . import outbound
 from .history import record_lead_history
+from .signals import owner_assigned
 from .models import EventKind, FollowUp, Lead, LeadEvent, Reason, SalesStage, Source, StatusLog
 from .rules import ReasonFacts, StageFacts, owner_violations, status_change_violations
 from .statuses import FINAL_STATUSES, FIXED_PROBABILITY, Status
@@ -452,6 +453,9 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None, reason: str = "") -> Ass
         lead.owner = owner
         # actor: who assigned it, for a vendor that reports it (Aimbase's DealershipUser)
         outbound.report_owner_change(outbound.adapters_for_lead(lead), lead, actor=actor)
+        if owner is not None and getattr(actor, "pk", None) != owner.pk:
+            owner_assigned.send(sender=Lead, lead_ids=[lead.pk], owner=owner, actor=actor,
+                                by=reason or (f"Assigned by {actor.get_username()}" if actor else "Assigned"))
     return AssignResult(lead=lead)
 
 
@@ -487,6 +491,8 @@ def lead_assign_new_owners(*, owners: dict[int, object], reason: str, events: di
                 _timeline_entries(ids, EventKind.ASSIGNED, events[owner_id], {"owner": owner_id}, at=now)
         assigned = [pk for ids in by_owner.values() for pk in ids]
         record_lead_history(assigned, reason=reason)
+        for owner_id, ids in by_owner.items():
+            owner_assigned.send(sender=Lead, lead_ids=ids, owner=people[owner_id], actor=None, by=reason)
         _report_new_owners(assigned, {pk: account_id for pk, _, account_id in rows})
     return assigned
 
@@ -545,6 +551,9 @@ def lead_record_vendor_owner(*, lead: Lead, owner, source_account) -> None:
         _audit(current, None, f"Assigned in {source_account.name}")
         current.save(update_fields=["owner", "updated_at"])
         lead.owner = owner
+        if owner is not None:
+            owner_assigned.send(sender=Lead, lead_ids=[lead.pk], owner=owner, actor=None,
+                                by=f"Assigned in {source_account.name}")
         outbound.report_owner_change([adapter for adapter in outbound.adapters_for_lead(current)
                                       if adapter.account.pk != source_account.pk], current, actor=None)
 

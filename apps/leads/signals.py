@@ -9,8 +9,14 @@ here too, so apps.leads needs to know nothing of them.
 (apps/sync/engine.py), sent once the pull's work is committed. Their
 `arrival_processed_at` is null until the arrivals job (apps/routing/arrivals.py)
 has applied the dealer's assignment rules.
+
+`owner_assigned(sender=Lead, lead_ids=[...], owner=user, actor=user|None, by=str)`:
+leads were given to `owner` (by a person, an assignment rule or a vendor),
+inside the transaction that did it; the notifications app tells the owner.
+`actor` is the person who did it (None: LeadHub or a vendor); `by` says how.
 """
 from django.dispatch import Signal
 
 leads_created = Signal()
 leads_arrived = Signal()
+owner_assigned = Signal()

@@ -20,6 +20,7 @@ from django.urls import URLResolver, get_resolver, reverse
 from apps.reports.reports import REPORTS
 
 from apps.accounts.models import Dealer, Membership
+from apps.notifications.models import Notification
 from apps.routing.models import AssignmentRule, RoutingRule
 from apps.leads.models import FollowUp, Lead, Reason, SalesStage, StatusLog, StatusMapping
 from apps.sync.models import InboxPage, OutboxItem, SyncHealth, SyncRun
@@ -44,9 +45,13 @@ OBJECT_OF = {
     SyncHealth: lambda w, code: w[code]["health"],
     RoutingRule: lambda w, code: w[code]["routingrule"],
     AssignmentRule: lambda w, code: w[code]["assignmentrule"],
+    Notification: lambda w, code: w[code]["notification"],  # a person's own: another's is never shown
     CapillaryReason: lambda w, code: CapillaryReason.objects.get(account=w[code]["account"]),
     CapillarySubStatus: lambda w, code: CapillarySubStatus.objects.get(account=w[code]["account"]),
 }
+# Models whose rows belong to one person (their list shows their own, each opened
+# through the admin's own view): how a row is linked from the list.
+PERSONAL = {Notification: lambda obj: reverse("admin:notifications_notification_open", args=[obj.pk])}
 # Registered models that are not dealer data: only IT (superusers) reach them.
 # Admin entries with pages but no objects of their own (the reports: a proxy of Lead
 # whose admin has only the dashboard and the report pages, walked by admin_pages
@@ -201,8 +206,13 @@ def test_it_never_shows_another_dealers_objects_in_any_changelist(client, world,
         theirs = OBJECT_OF[model](world, "B200")
         mine = OBJECT_OF[model](world, "A100")
         body = without_csrf(response.content.decode())
-        assert _url(model, "change", theirs.pk) not in body, f"{_label(model)} lists dealer B's object"
-        assert _url(model, "change", mine.pk) in body, f"{_label(model)} hides dealer A's own object"
+        if model in PERSONAL:  # a person's own rows: linked by their own view, shown to them alone
+            link, user = PERSONAL[model], response.wsgi_request.user
+            assert link(theirs) not in body, f"{_label(model)} lists dealer B's person's object"
+            assert (link(mine) in body) == (mine.user_id == user.pk), f"{_label(model)} shows another's own object"
+        else:
+            assert _url(model, "change", theirs.pk) not in body, f"{_label(model)} lists dealer B's object"
+            assert _url(model, "change", mine.pk) in body, f"{_label(model)} hides dealer A's own object"
         cl = response.context["cl"]
         expected = model_admin.get_queryset(type("R", (), {"user": response.wsgi_request.user})()).count()
         assert cl.result_count == expected
