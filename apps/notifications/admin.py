@@ -10,7 +10,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
 
 from .models import Notification, NotificationPreference
 
@@ -86,8 +85,7 @@ class NotificationAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path("<int:pk>/open/", self.admin_site.admin_view(self.open_view), name="notifications_notification_open"),
-            path("read-all/", self.admin_site.admin_view(require_POST(self.read_all_view)),
-                 name="notifications_notification_read_all"),
+            path("read-all/", self.admin_site.admin_view(self.read_all_view), name="notifications_notification_read_all"),
             path("preferences/", self.admin_site.admin_view(self.preferences_view), name="notifications_notification_preferences"),
         ] + super().get_urls()
 
@@ -101,6 +99,8 @@ class NotificationAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:notifications_notification_changelist"))
 
     def read_all_view(self, request):
+        if request.method != "POST":  # only the list's button changes anything
+            return HttpResponseRedirect(reverse("admin:notifications_notification_changelist"))
         count = Notification.objects.filter(user=request.user, read_at__isnull=True).update(read_at=timezone.now())
         messages.success(request, f"{count} notification(s) marked read.")
         return HttpResponseRedirect(reverse("admin:notifications_notification_changelist"))
