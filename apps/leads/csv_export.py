@@ -35,9 +35,11 @@ COLUMNS = [
     ("status", "status"), ("stage", "sales_stage__name"), ("probability", "probability"),
     ("owner", "owner__username"), ("next_follow_up_at", "next_follow_up_at"),
     ("first_contacted_at", "first_contacted_at"), ("created_at", "created_at"), ("updated_at", "updated_at"),
+    # Leads recognised as the same customer (apps/leads/customers.py) share it; empty: none.
+    ("customer_id", "customer_id"),
 ]
 HEADER = [name for name, _ in COLUMNS]
-NUMBER_COLUMNS = {"id", "probability"}
+NUMBER_COLUMNS = {"id", "probability", "customer_id"}
 DATETIME_COLUMNS = {"next_follow_up_at", "first_contacted_at", "created_at", "updated_at"}
 CHUNK = 2000
 

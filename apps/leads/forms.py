@@ -70,6 +70,28 @@ class NoteForm(forms.Form):
                            help_text="For your team: not a follow-up, not sent to any vendor.")
 
 
+class LinkCustomerForm(forms.Form):
+    """Two leads are the same customer (apps/leads/customers.link_customers)."""
+
+    other = forms.IntegerField(label="Same customer as lead #", min_value=1,
+                               help_text="The number of another lead of this dealer (shown as #123 in lists).")
+
+    def __init__(self, *args, leads=None, lead=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.leads, self.lead = leads, lead  # the leads the person may see; this lead
+
+    def clean_other(self):
+        number = self.cleaned_data["other"]
+        other = self.leads.filter(pk=number).first() if self.leads is not None else None
+        if other is None:
+            raise ValidationError(f"There is no lead #{number} you can see.")
+        if other.pk == self.lead.pk:
+            raise ValidationError("Choose another lead than this one.")
+        if other.dealer_id != self.lead.dealer_id:
+            raise ValidationError(f"Lead #{number} belongs to another dealer.")
+        return other
+
+
 class AssignForm(forms.Form):
     owner = forms.ModelChoiceField(queryset=None, label="Assign to")
 

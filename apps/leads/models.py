@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
@@ -31,6 +32,18 @@ class Origin(models.TextChoices):
     VENDOR = "vendor", "Vendor"
     MANUAL = "manual", "Entered by hand"
     CSV = "csv", "CSV import"
+
+
+class Customer(models.Model):
+    """One customer of a dealer, as far as LeadHub can tell: leads from different
+    vendors (or typed in) for the same person share it (apps/leads/customers.py).
+    Each lead keeps its vendor, vendor id and reporting duty; this only links them."""
+
+    dealer = models.ForeignKey("accounts.Dealer", on_delete=models.CASCADE, related_name="customers")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"customer {self.pk}"
 
 
 class Lead(models.Model):
@@ -145,6 +158,12 @@ class Lead(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The same customer across vendors: set when an arriving lead matches an open
+    # lead of the dealer by e-mail or phone, or by a person linking two leads.
+    customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, editable=False,
+                                 related_name="leads")
+    # A person linked or unlinked this lead: automatic matching leaves it alone.
+    customer_set_by_hand = models.BooleanField(default=False, editable=False)
     # When LeadHub finished what it does to every lead that arrives (assignment
     # rules, apps/routing/arrivals.py); null until then. A vendor's bulk insert
     # leaves it null and the arrivals job takes the lead right after the pull.
@@ -200,6 +219,10 @@ class Lead(models.Model):
             models.Index(fields=["dealer", "next_follow_up_at"], name="lead_dealer_followup_idx"),
             models.Index(fields=["email"], name="lead_email_idx"),
             models.Index(fields=["vendor_lead_id"], name="lead_vendor_lead_id_idx"),
+            # Recognising the same customer: an arriving lead's e-mail (any case) and
+            # phone are looked up among its dealer's leads on these, never by a scan.
+            models.Index(F("dealer"), Lower("email"), name="lead_dealer_email_ci_idx"),
+            models.Index(fields=["dealer", "phone_normalized"], name="lead_dealer_phone_idx"),
             # The leads whose arrival is still to be processed: a pull's worth, found
             # without reading the rest (apps/routing/arrivals.py).
             models.Index(fields=["id"], name="lead_arrival_pending_idx", condition=Q(arrival_processed_at__isnull=True)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlencode
 
 import nh3
 from django.contrib import messages
@@ -21,13 +22,14 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from . import held, outbound, selectors, services
-from .forms import (AssignForm, FollowUpCompleteForm, FollowUpScheduleForm, HeldCompleteForm, NoteForm,
-                    StatusChangeForm, add_violations, error_items)
+from . import customers, held, outbound, selectors, services
+from .forms import (AssignForm, FollowUpCompleteForm, FollowUpScheduleForm, HeldCompleteForm, LinkCustomerForm,
+                    NoteForm, StatusChangeForm, add_violations, error_items)
 from .models import FollowUp, Source
-from .statuses import REASON_KIND_FOR_STATUS, Status
+from .statuses import REASON_KIND_FOR_STATUS, Status, allowed_targets
 
 # The button each target status gets, as staff say it.
 ACTION_LABELS = {
@@ -174,6 +176,8 @@ def workbench_view(model_admin, request, object_id):
                                      + (" It had no owner, so it is now yours." if result.taken_by_actor else ""))
                     for notice in held.notices_for_change(lead, result.log, user=request.user):
                         messages.warning(request, notice)
+                    for offer in _same_outcome_offers(lead, form.cleaned_data["to_status"]):
+                        messages.info(request, offer)
                     return HttpResponseRedirect(_url(lead))
                 add_violations(form, result.errors)
         elif action == "complete_held":
@@ -206,6 +210,18 @@ def workbench_view(model_admin, request, object_id):
                     messages.success(request, f"{lead}: assigned to {owner.get_username() if owner else 'nobody'}.")
                     return HttpResponseRedirect(_url(lead))
                 add_violations(form, result.errors)
+        elif action == "link_customer":
+            form = forms["link"] = LinkCustomerForm(request.POST, prefix="link", lead=lead,
+                                                    leads=model_admin.get_queryset(request))
+            if form.is_valid():
+                other = form.cleaned_data["other"]
+                customers.link_customers(lead=lead, other=other, actor=request.user)
+                messages.success(request, f"{lead} and {other} are now the same customer.")
+                return HttpResponseRedirect(_url(lead) + "#customer")
+        elif action == "unlink_customer":
+            customers.unlink_customer(lead=lead, actor=request.user)
+            messages.success(request, f"{lead} is no longer linked with other leads as the same customer.")
+            return HttpResponseRedirect(_url(lead) + "#customer")
         elif action == "note":
             form = forms["note"] = NoteForm(request.POST, prefix="note")
             if form.is_valid():
@@ -268,6 +284,8 @@ def workbench_view(model_admin, request, object_id):
         "assign_form": forms.get("assign") or _assign_form(request, lead),
         "schedule_form": forms.get("schedule") or FollowUpScheduleForm(prefix="schedule"),
         "note_form": forms.get("note") or NoteForm(prefix="note"),
+        "link_form": forms.get("link") or LinkCustomerForm(prefix="link"),
+        "same_customer": customers.same_customer(lead),
         "open_followups": open_followups,
         "now": timezone.now(),
         "timeline": selectors.lead_timeline(lead),
@@ -281,6 +299,19 @@ def workbench_view(model_admin, request, object_id):
         "pending_values": list(lead.pending_values.select_related("account")),
     }
     return TemplateResponse(request, "admin/leads/lead/workbench.html", context)
+
+
+def _same_outcome_offers(lead, to_status: str) -> list[str]:
+    """After an outcome, the same customer's other open leads: each offered the
+    same outcome on its own page, where its own vendor's rules and fields apply."""
+    offers = []
+    for other in customers.same_customer(lead):
+        if to_status in allowed_targets(other.status):
+            url = reverse("admin:leads_lead_workbench", args=[other.pk]) + "?" + urlencode({"outcome": to_status})
+            vendor = other.vendor_account.get_vendor_display() if other.vendor_account_id else "the dealer"
+            offers.append(format_html("The same customer is also <a href='{}'>lead #{} from {}</a> ({}): record "
+                                      "this outcome there too.", url, other.pk, vendor, other.get_status_display()))
+    return offers
 
 
 def _held_with_forms(request, lead, failed_form) -> list[tuple]:

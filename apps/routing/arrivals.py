@@ -1,5 +1,6 @@
 """What LeadHub does to every lead that arrives: the dealer's assignment rules
-(assignment.py). `Lead.arrival_processed_at` says it is done.
+(assignment.py) and recognising the same customer from another vendor
+(apps/leads/customers.py). `Lead.arrival_processed_at` says it is done.
 
 - A lead made in LeadHub (by hand, the admin, a CSV import) is processed at once,
   in the transaction that creates it (signals.py): its explicit owner, if any, is
@@ -23,6 +24,7 @@ from django.utils import timezone
 from django_q import tasks as django_q_tasks  # looked up per call: tests swap async_task
 from django_q.models import Schedule
 
+from apps.leads.customers import recognise_customers
 from apps.leads.models import Lead
 
 from .assignment import assign_new_leads
@@ -64,6 +66,7 @@ def process_leads(leads: list) -> None:
     """Apply what every new lead gets to these leads (Lead instances or Arrivals,
     inside the caller's transaction) and mark them processed."""
     assign_new_leads(leads)
+    recognise_customers([lead.pk for lead in leads])
     now = timezone.now()
     Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(arrival_processed_at=now)
     for lead in leads:

@@ -1,0 +1,144 @@
+"""The same customer arriving from several vendors (or typed in): recognised by
+e-mail (any case) or normalised phone among the dealer's open leads, and linked
+through a shared `Customer`. Each lead keeps its vendor, its vendor id and its own
+reporting duty; the link only shows staff "also from ..." and offers an outcome
+recorded on one for the others (each vendor then receives it in its own form).
+
+`recognise_customers(lead_ids)` runs on arriving leads (apps/routing/arrivals.py:
+in the transaction that makes a lead by hand or import, and in the job right after
+a vendor's pull): the leads that share an e-mail or a phone, directly or through
+one another, become one customer (the oldest existing one when some already have
+one). Lookups go through the (dealer, lower(email)) and (dealer, phone) indexes,
+a thousand values per query. A lead a person linked or unlinked
+(`customer_set_by_hand`) is left alone.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models.functions import Lower
+
+from apps.core.violations import Violation
+
+from .history import record_lead_history
+from .models import Customer, Lead
+from .statuses import FINAL_STATUSES
+
+CHUNK = 1000
+
+
+def _keys(email: str, phone: str) -> list[tuple[str, str]]:
+    keys = []
+    if email and email.strip():
+        keys.append(("email", email.strip().lower()))
+    if phone:
+        keys.append(("phone", phone))
+    return keys
+
+
+def recognise_customers(lead_ids: list[int]) -> int:
+    """Link the arriving leads with the dealer's open leads of the same customer;
+    returns how many leads got (or changed) a customer."""
+    arriving = list(Lead.objects.filter(pk__in=lead_ids, customer_set_by_hand=False).values_list(
+        "pk", "dealer_id", "email", "phone_normalized", "customer_id"))
+    wanted = defaultdict(lambda: {"email": set(), "phone": set()})  # dealer -> kind -> values
+    for _, dealer_id, email, phone, _ in arriving:
+        for kind, value in _keys(email, phone):
+            wanted[dealer_id][kind].add(value)
+    if not wanted:
+        return 0
+    rows = {pk: (dealer_id, email, phone, customer_id) for pk, dealer_id, email, phone, customer_id in arriving}
+    for dealer_id, values in wanted.items():
+        for kind in ("email", "phone"):
+            found = sorted(values[kind])
+            for start in range(0, len(found), CHUNK):
+                for pk, email, phone, customer_id in open_leads_with(dealer_id, kind, found[start:start + CHUNK]):
+                    rows.setdefault(pk, (dealer_id, email, phone, customer_id))
+    return _link_groups(rows)
+
+
+def open_leads_with(dealer_id: int, kind: str, values: list[str]):
+    """(pk, email, phone, customer) of the dealer's open leads with one of these
+    e-mails (lower case) or phones, through the (dealer, lower(email)) or
+    (dealer, phone) index."""
+    leads = Lead.objects.exclude(status__in=FINAL_STATUSES).filter(dealer_id=dealer_id, customer_set_by_hand=False)
+    if kind == "email":
+        leads = leads.annotate(email_ci=Lower("email")).filter(email_ci__in=values)
+    else:
+        leads = leads.filter(phone_normalized__in=values)
+    return leads.values_list("pk", "email", "phone_normalized", "customer_id")
+
+
+def _link_groups(rows: dict[int, tuple]) -> int:
+    """Union the leads sharing a (dealer, e-mail) or (dealer, phone) key; give each
+    group of two or more one customer."""
+    parent = {pk: pk for pk in rows}
+
+    def root(pk):
+        while parent[pk] != pk:
+            parent[pk] = parent[parent[pk]]
+            pk = parent[pk]
+        return pk
+
+    first_with = {}
+    for pk, (dealer_id, email, phone, _) in rows.items():
+        for key in _keys(email, phone):
+            other = first_with.setdefault((dealer_id, *key), pk)
+            if other != pk:
+                parent[root(pk)] = root(other)
+    groups = defaultdict(list)
+    for pk in rows:
+        groups[root(pk)].append(pk)
+    changed = 0
+    with transaction.atomic():
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            existing = sorted({rows[pk][3] for pk in members if rows[pk][3] is not None})
+            customer_id = existing[0] if existing else Customer.objects.create(dealer_id=rows[members[0]][0]).pk
+            moving = [pk for pk in members if rows[pk][3] != customer_id]
+            if moving:
+                changed += Lead.objects.filter(pk__in=moving).update(customer_id=customer_id)
+    return changed
+
+
+def same_customer(lead) -> list[Lead]:
+    """The other leads of the lead's customer, newest first."""
+    if lead.customer_id is None:
+        return []
+    return list(Lead.objects.filter(customer_id=lead.customer_id).exclude(pk=lead.pk)
+                .select_related("vendor_account").order_by("-created_at", "-id"))
+
+
+def link_customers(*, lead: Lead, other: Lead, actor) -> list[Violation]:
+    """A person says two leads are the same customer."""
+    if other.pk == lead.pk:
+        return [Violation("other", "same", "Choose another lead than this one.")]
+    if other.dealer_id != lead.dealer_id:
+        return [Violation("other", "other_dealer", "That lead belongs to another dealer.")]
+    with transaction.atomic():
+        locked = {row.pk: row for row in Lead.objects.select_for_update().filter(pk__in=[lead.pk, other.pk])}
+        customer_id = (locked[lead.pk].customer_id or locked[other.pk].customer_id
+                       or Customer.objects.create(dealer_id=lead.dealer_id).pk)
+        ids = {lead.pk, other.pk}
+        for row in locked.values():  # the whole customer of each joins (it is one person)
+            if row.customer_id and row.customer_id != customer_id:
+                ids |= set(Lead.objects.filter(customer_id=row.customer_id).values_list("pk", flat=True))
+        Lead.objects.filter(pk__in=ids).update(customer_id=customer_id)
+        Lead.objects.filter(pk__in=[lead.pk, other.pk]).update(customer_set_by_hand=True)
+        record_lead_history([lead.pk, other.pk], reason=f"Linked as the same customer (#{lead.pk}, #{other.pk})",
+                            user=actor)
+    lead.customer_id, lead.customer_set_by_hand = customer_id, True
+    return []
+
+
+def unlink_customer(*, lead: Lead, actor) -> None:
+    """A person says this lead is not the customer of the others."""
+    with transaction.atomic():
+        Lead.objects.filter(pk=lead.pk).update(customer=None, customer_set_by_hand=True)
+        record_lead_history([lead.pk], reason="Not the same customer as the leads it was linked with", user=actor)
+        # A customer left with one lead links nothing.
+        if lead.customer_id and Lead.objects.filter(customer_id=lead.customer_id).count() == 1:
+            Lead.objects.filter(customer_id=lead.customer_id).update(customer=None)
+    lead.customer_id, lead.customer_set_by_hand = None, True
