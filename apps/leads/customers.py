@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Lower
 
 from apps.core.violations import Violation
@@ -90,17 +90,37 @@ def _link_groups(rows: dict[int, tuple]) -> int:
     groups = defaultdict(list)
     for pk in rows:
         groups[root(pk)].append(pk)
-    changed = 0
+    linked = [members for members in groups.values() if len(members) > 1]
     with transaction.atomic():
-        for members in groups.values():
-            if len(members) < 2:
-                continue
-            existing = sorted({rows[pk][3] for pk in members if rows[pk][3] is not None})
-            customer_id = existing[0] if existing else Customer.objects.create(dealer_id=rows[members[0]][0]).pk
-            moving = [pk for pk in members if rows[pk][3] != customer_id]
-            if moving:
-                changed += Lead.objects.filter(pk__in=moving).update(customer_id=customer_id)
-    return changed
+        # New customers in one statement (a pull whose every lead matches an older
+        # one makes thousands), then every lead's customer in a few.
+        fresh = [members for members in linked if all(rows[pk][3] is None for pk in members)]
+        made = Customer.objects.bulk_create([Customer(dealer_id=rows[members[0]][0]) for members in fresh])
+        chosen = {id(members): customer.pk for members, customer in zip(fresh, made)}
+        moves = []
+        for members in linked:
+            customer_id = chosen.get(id(members)) or min(rows[pk][3] for pk in members if rows[pk][3] is not None)
+            moves += [(pk, customer_id) for pk in members if rows[pk][3] != customer_id]
+        _set_customers(moves)
+    return len(moves)
+
+
+def _set_customers(moves: list[tuple[int, int]]) -> None:
+    """Each (lead id, customer id), in one statement per batch."""
+    if not moves:
+        return
+    with connection.cursor() as cursor:
+        for start in range(0, len(moves), 5000):
+            batch = moves[start:start + 5000]
+            if connection.vendor == "postgresql":
+                cursor.execute("UPDATE leads_lead SET customer_id = moved.customer FROM unnest(%s::bigint[], "
+                               "%s::bigint[]) AS moved (id, customer) WHERE leads_lead.id = moved.id",
+                               [[pk for pk, _ in batch], [customer for _, customer in batch]])
+            else:  # SQLite (3.33+: UPDATE ... FROM); two integers per lead, all parameters
+                values = ", ".join(["(%s, %s)"] * len(batch))
+                sql = ("UPDATE leads_lead SET customer_id = moved.column2 "  # nosec B608 - placeholders only
+                       f"FROM (VALUES {values}) AS moved WHERE leads_lead.id = moved.column1")
+                cursor.execute(sql, [n for pair in batch for n in pair])
 
 
 def same_customer(lead) -> list[Lead]:
