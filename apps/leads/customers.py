@@ -8,8 +8,8 @@ recorded on one for the others (each vendor then receives it in its own form).
 in the transaction that makes a lead by hand or import, and in the job right after
 a vendor's pull): the leads that share an e-mail or a phone, directly or through
 one another, become one customer (the oldest existing one when some already have
-one). Lookups go through the (dealer, lower(email)) and (dealer, phone) indexes,
-a thousand values per query. A lead a person linked or unlinked
+one). Lookups go through the lead's LOWER(email) and phone_normalized indexes
+(the search's: migration 0007 and the field's own), a thousand values per query. A lead a person linked or unlinked
 (`customer_set_by_hand`) is left alone.
 """
 from __future__ import annotations
@@ -60,8 +60,8 @@ def recognise_customers(lead_ids: list[int]) -> int:
 
 def open_leads_with(dealer_id: int, kind: str, values: list[str]):
     """(pk, email, phone, customer) of the dealer's open leads with one of these
-    e-mails (lower case) or phones, through the (dealer, lower(email)) or
-    (dealer, phone) index."""
+    e-mails (lower case) or phones, through the LOWER(email) or phone_normalized
+    index (the dealer and the status are checked on the rows found)."""
     leads = Lead.objects.exclude(status__in=FINAL_STATUSES).filter(dealer_id=dealer_id, customer_set_by_hand=False)
     if kind == "email":
         leads = leads.annotate(email_ci=Lower("email")).filter(email_ci__in=values)

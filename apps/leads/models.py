@@ -10,8 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db.models import Q
 from django.utils import timezone
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
@@ -161,7 +160,7 @@ class Lead(models.Model):
     # The same customer across vendors: set when an arriving lead matches an open
     # lead of the dealer by e-mail or phone, or by a person linking two leads.
     customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, editable=False,
-                                 related_name="leads")
+                                 related_name="leads", db_index=False)
     # A person linked or unlinked this lead: automatic matching leaves it alone.
     customer_set_by_hand = models.BooleanField(default=False, editable=False)
     # When LeadHub finished what it does to every lead that arrives (assignment
@@ -219,10 +218,9 @@ class Lead(models.Model):
             models.Index(fields=["dealer", "next_follow_up_at"], name="lead_dealer_followup_idx"),
             models.Index(fields=["email"], name="lead_email_idx"),
             models.Index(fields=["vendor_lead_id"], name="lead_vendor_lead_id_idx"),
-            # Recognising the same customer: an arriving lead's e-mail (any case) and
-            # phone are looked up among its dealer's leads on these, never by a scan.
-            models.Index(F("dealer"), Lower("email"), name="lead_dealer_email_ci_idx"),
-            models.Index(fields=["dealer", "phone_normalized"], name="lead_dealer_phone_idx"),
+            # The leads of one customer; a lead without one (most) is not in it, so
+            # a pull's inserts do not grow it (apps/leads/customers.py).
+            models.Index(fields=["customer"], name="lead_customer_idx", condition=Q(customer__isnull=False)),
             # The leads whose arrival is still to be processed: a pull's worth, found
             # without reading the rest (apps/routing/arrivals.py).
             models.Index(fields=["id"], name="lead_arrival_pending_idx", condition=Q(arrival_processed_at__isnull=True)),

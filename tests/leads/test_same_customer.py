@@ -15,6 +15,7 @@ from apps.leads.models import Lead
 from apps.routing import arrivals
 from apps.vendors.core.models import VendorAccount
 from tests.conftest import make_cat_account, make_lead
+from tests.leads.test_lead_import import HEADER, confirm, upload
 
 
 @pytest.fixture
@@ -123,5 +124,14 @@ def test_the_lookups_are_served_by_indexes(dealer_a, kind, values):
         sql, params = query.query.sql_with_params()
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    index = "lead_dealer_email_ci_idx" if kind == "email" else "lead_dealer_phone_idx"
+    index = "lead_email_prefix_idx" if kind == "email" else "leads_lead_phone_normalized"
     assert index in plan and "Seq Scan on leads_lead" not in plan, plan
+
+
+def test_an_imported_lead_joins_the_customer_of_a_vendor_lead(client, alice, dealer_a, capillary):
+    vendor = make_lead(dealer_a, vendor_account=capillary, vendor_lead_id="K7", email="ivy@import.test", phone="")
+    arrivals.process_arrivals()
+    client.force_login(alice)
+    confirm(client, upload(client, f"{HEADER}\nA100,EV-7,Ivy,Import,IVY@import.test,,US,\n"))
+    imported = Lead.objects.get(external_ref="EV-7")
+    assert imported.customer_id == Lead.objects.get(pk=vendor.pk).customer_id is not None
