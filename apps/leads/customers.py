@@ -49,20 +49,27 @@ def recognise_customers(lead_ids: list[int]) -> int:
     if not wanted:
         return 0
     rows = {pk: (dealer_id, email, phone, customer_id) for pk, dealer_id, email, phone, customer_id in arriving}
+    # Arrivals are processed in id order: a lead after the first arriving one is
+    # arriving too (its keys are in `rows`) or not processed yet (it will find
+    # these when it is), so the lookups only read the leads before.
+    first = min(rows)
     for dealer_id, values in wanted.items():
         for kind in ("email", "phone"):
             found = sorted(values[kind])
             for start in range(0, len(found), CHUNK):
-                for pk, email, phone, customer_id in open_leads_with(dealer_id, kind, found[start:start + CHUNK]):
+                for pk, email, phone, customer_id in open_leads_with(dealer_id, kind, found[start:start + CHUNK],
+                                                                      before=first):
                     rows.setdefault(pk, (dealer_id, email, phone, customer_id))
     return _link_groups(rows)
 
 
-def open_leads_with(dealer_id: int, kind: str, values: list[str]):
+def open_leads_with(dealer_id: int, kind: str, values: list[str], *, before: int | None = None):
     """(pk, email, phone, customer) of the dealer's open leads with one of these
     e-mails (lower case) or phones, through the LOWER(email) or phone_normalized
     index (the dealer and the status are checked on the rows found)."""
     leads = Lead.objects.exclude(status__in=FINAL_STATUSES).filter(dealer_id=dealer_id, customer_set_by_hand=False)
+    if before is not None:
+        leads = leads.filter(pk__lt=before)
     if kind == "email":
         leads = leads.annotate(email_ci=Lower("email")).filter(email_ci__in=values)
     else:
