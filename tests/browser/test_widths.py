@@ -14,6 +14,7 @@ import pytest
 from tests.browser.conftest import _page, log_in
 from apps.leads import services
 from apps.leads.models import Reason, ReasonMapping, StageMapping
+from apps.routing.models import AssignmentRule
 from tests.conftest import PASSWORD, make_cat_account, make_lead, make_reasons, make_stages, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,7 +53,18 @@ def world(settings, dealer_a):
                                   requires_comment=False)
     assert services.lead_change_status(lead=held, to_status="rejected", reason=quiet, actor=staff).ok
     ReasonMapping.objects.create(reason=quiet, vendor="cat", vendor_value="For Another Dealer")
-    return {"lead": lead, "held": held}
+    # Issue 19: the same customer typed in at a show (linked with Quinn's Cat lead), an
+    # assignment rule with its preview, and Sam's notifications.
+    make_lead(dealer_a, first_name="Quinn", last_name="Quarry-Longname", source="Trade show",
+              email="Quinn.Quarry-Longname@riverbend-aggregates.example.com")
+    rule = AssignmentRule.objects.create(dealer=dealer_a, name="Walk-ins from Illinois and Wisconsin, in turn",
+                                         sources="Walk-in, Trade show", states="IL, Wisconsin",
+                                         postal_prefixes="606, 607, 530", max_open_new=25)
+    rule.reps.set([staff])
+    services.lead_assign_owner(lead=make_lead(dealer_a, first_name="Nora", last_name="Newly-Assigned",
+                                              company="Prairie Grading and Excavation Company"),
+                               owner=staff, actor=None, reason="Assigned by rule “Walk-ins from Illinois”")
+    return {"lead": lead, "held": held, "rule": rule}
 
 
 def pages(lead):
@@ -62,8 +74,15 @@ def pages(lead):
             "change status": f"/admin/leads/lead/{lead.pk}/status/", "follow-ups": "/admin/leads/followup/"}
 
 
-def pages_of(world):
-    return {**pages(world["lead"]), "workbench, update held": f"/admin/leads/lead/{world['held'].pk}/work/"}
+def pages_of(world, username="sam"):
+    found = {**pages(world["lead"]), "workbench, update held": f"/admin/leads/lead/{world['held'].pk}/work/",
+             "notifications": "/admin/notifications/notification/",
+             "notification settings": "/admin/notifications/notification/preferences/"}
+    if username == "ada":  # a dealer admin's pages
+        found.update({"assignment rules": "/admin/routing/assignmentrule/",
+                      "assignment rule": f"/admin/routing/assignmentrule/{world['rule'].pk}/change/",
+                      "memberships": "/admin/accounts/membership/"})
+    return found
 
 
 def _fits(page) -> list[str]:
@@ -80,7 +99,7 @@ def test_every_staff_page_fits_the_screen(browser, live_server, world, width, us
     try:
         log_in(page, username, PASSWORD)
         problems = {}
-        for name, url in pages_of(world).items():
+        for name, url in pages_of(world, username).items():
             response = page.goto(url)
             assert response.status == 200, (name, response.status)
             if _fits(page):
@@ -119,5 +138,14 @@ def test_screenshots_for_the_docs(browser, live_server, world, width):
         page.goto(f"/admin/leads/lead/{world['held'].pk}/work/")
         page.locator("#held").scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / f"held-update-{width}.png"))
+        page.goto("/admin/notifications/notification/")
+        page.screenshot(path=str(SHOTS / f"notifications-{width}.png"))
+        page.goto(f"/admin/leads/lead/{world['lead'].pk}/work/")
+        page.locator("#same-customer").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / f"same-customer-{width}.png"))
+        page.context.clear_cookies()  # log in again as the dealer admin
+        log_in(page, "ada", PASSWORD)
+        page.goto(f"/admin/routing/assignmentrule/{world['rule'].pk}/change/")
+        page.screenshot(path=str(SHOTS / f"assignment-rule-{width}.png"), full_page=True)
     finally:
         next(gen, None)
