@@ -37,11 +37,16 @@ def _keys(email: str, phone: str) -> list[tuple[str, str]]:
     return keys
 
 
-def recognise_customers(lead_ids: list[int]) -> int:
+ARRIVING = ("pk", "dealer_id", "email", "phone_normalized", "customer_id", "customer_set_by_hand")
+
+
+def recognise_customers(lead_ids: list[int], *, read: list[tuple] | None = None) -> int:
     """Link the arriving leads with the dealer's open leads of the same customer;
-    returns how many leads got (or changed) a customer."""
-    arriving = list(Lead.objects.filter(pk__in=lead_ids, customer_set_by_hand=False).values_list(
-        "pk", "dealer_id", "email", "phone_normalized", "customer_id"))
+    returns how many leads got (or changed) a customer. `read`: the leads'
+    ARRIVING columns, when the caller read them already (the arrivals job's claim)."""
+    if read is None:
+        read = list(Lead.objects.filter(pk__in=lead_ids).values_list(*ARRIVING))
+    arriving = [row[:5] for row in read if not row[5]]
     wanted = defaultdict(lambda: {"email": set(), "phone": set()})  # dealer -> kind -> values
     for _, dealer_id, email, phone, _ in arriving:
         for kind, value in _keys(email, phone):

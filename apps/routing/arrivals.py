@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_q import tasks as django_q_tasks  # looked up per call: tests swap async_task
 from django_q.models import Schedule
 
-from apps.leads.customers import recognise_customers
+from apps.leads.customers import ARRIVING, recognise_customers
 from apps.leads.models import Lead
 
 from .assignment import assign_new_leads
@@ -40,11 +40,12 @@ def process_arrivals(*, max_batches: int | None = None) -> int:
     done = batches = 0
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
-            batch = [Arrival(*row) for row in Lead.objects.select_for_update(skip_locked=True).filter(
-                arrival_processed_at__isnull=True).order_by("pk").values_list("pk", "dealer_id", "owner_id")[:BATCH]]
-            if not batch:
+            read = list(Lead.objects.select_for_update(skip_locked=True).filter(
+                arrival_processed_at__isnull=True).order_by("pk").values_list("owner_id", *ARRIVING)[:BATCH])
+            if not read:
                 break
-            process_leads(batch)
+            process_leads([Arrival(row[1], row[2], row[0]) for row in read], read=[row[1:] for row in read])
+            batch = read
         done += len(batch)
         batches += 1
     if done:
@@ -62,11 +63,12 @@ class Arrival:
     arrival_processed_at: object = None
 
 
-def process_leads(leads: list) -> None:
+def process_leads(leads: list, *, read: list[tuple] | None = None) -> None:
     """Apply what every new lead gets to these leads (Lead instances or Arrivals,
-    inside the caller's transaction) and mark them processed."""
+    inside the caller's transaction) and mark them processed. `read`: their
+    customers.ARRIVING columns, when the caller has them."""
     assign_new_leads(leads)
-    recognise_customers([lead.pk for lead in leads])
+    recognise_customers([lead.pk for lead in leads], read=read)
     now = timezone.now()
     Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(arrival_processed_at=now)
     for lead in leads:

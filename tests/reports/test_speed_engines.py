@@ -61,3 +61,24 @@ def test_no_leads_no_statistics(dealer_a):
     engine = reports.speed_stats_in_database if connection.vendor == "postgresql" else reports.speed_stats
     stats, spread = engine(scope)
     assert stats == {} and sum(spread.values()) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_scope_runs_in_two_halves_at_once_with_the_same_numbers(varied_leads, dealer_a, dealer_b,
+                                                                        monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("the database engine is PostgreSQL's (make test runs this again on PostgreSQL)")
+    monkeypatch.setattr(reports, "PARALLEL_FROM_ROWS", 0)  # every scope is "large"
+    threads = []
+    real = reports._speed_rows_in_thread
+    monkeypatch.setattr(reports, "_speed_rows_in_thread", lambda *a: threads.append(a[1]) or real(*a))
+    scope = ReportScope((dealer_a, dealer_b), date(2026, 10, 25), date(2026, 11, 30))
+    in_database, spread_database = reports.speed_stats_in_database(scope)
+    assert len(threads) == 2  # the two halves, each on its own connection
+    in_python, spread_python = reports.speed_stats(scope)
+    assert set(in_database) == set(in_python) and spread_database == spread_python
+    for key, stat in in_python.items():
+        other = in_database[key]
+        assert (other.leads, other.reached) == (stat.leads, stat.reached), key
+        for mine, theirs in ((stat.median, other.median), (stat.p90, other.p90)):
+            assert (mine is None and theirs is None) or abs(mine - theirs) < 1e-6, key
