@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo
+	DEBUG=1 $(BIN)/python manage.py seed_demo_rules
 	DEBUG=1 $(BIN)/python manage.py run_demo
 
 test: $(STAMP) test-sqlite test-postgres

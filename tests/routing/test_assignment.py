@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -213,3 +214,17 @@ def test_a_cat_pull_is_followed_by_the_arrivals_job_and_reps_take_turns(sandbox,
     owners = list(Lead.objects.order_by("pk").values_list("owner__username", flat=True))
     assert owners == ["alice", "carl"] * 3
     assert not Lead.objects.filter(arrival_processed_at__isnull=True).exists()
+
+
+def test_the_demo_gets_its_rule_once_and_a_clear_error_without_the_demo_dealer(db):
+    with pytest.raises(CommandError, match="run seed_demo first"):
+        call_command("seed_demo_rules")
+    call_command("seed_demo", leads=0)
+    call_command("seed_demo_rules")
+    call_command("seed_demo_rules")  # idempotent
+    [rule] = AssignmentRule.objects.filter(dealer__code="DEMO")
+    assert sorted(rep.username for rep in rule.reps.all()) == ["demo-staff", "demo-staff2"]
+    lead = make_lead(rule.dealer, vendor_account=rule.dealer.vendor_accounts.get(vendor="cat"),
+                     vendor_lead_id="DEMO-1")
+    arrivals.process_arrivals()
+    assert Lead.objects.get(pk=lead.pk).owner.username == "demo-staff"
