@@ -45,7 +45,7 @@ def recognise_customers(lead_ids: list[int], *, read: list[tuple] | None = None)
     returns how many leads got (or changed) a customer. `read`: the leads'
     ARRIVING columns, when the caller read them already (the arrivals job's claim)."""
     if read is None:
-        read = list(Lead.objects.filter(pk__in=lead_ids).values_list(*ARRIVING))
+        read = list(Lead.objects.filter(pk__in=lead_ids).order_by().values_list(*ARRIVING))
     arriving = [row[:5] for row in read if not row[5]]
     wanted = defaultdict(lambda: {"email": set(), "phone": set()})  # dealer -> kind -> values
     for _, dealer_id, email, phone, _ in arriving:
@@ -79,7 +79,7 @@ def open_leads_with(dealer_id: int, kind: str, values: list[str], *, before: int
         leads = leads.annotate(email_ci=Lower("email")).filter(email_ci__in=values)
     else:
         leads = leads.filter(phone_normalized__in=values)
-    return leads.values_list("pk", "email", "phone_normalized", "customer_id")
+    return leads.order_by().values_list("pk", "email", "phone_normalized", "customer_id")  # no sort: any order
 
 
 def _link_groups(rows: dict[int, tuple]) -> int:
