@@ -472,8 +472,9 @@ def lead_assign_new_owners(*, owners: dict[int, object], reason: str, events: di
     if not owners:
         return []
     with transaction.atomic(), outbound.collecting():
+        # Locked in id order (two batches never wait on each other crosswise).
         rows = list(Lead.objects.select_for_update(of=("self",)).filter(pk__in=list(owners), owner__isnull=True)
-                    .values_list("pk", "dealer_id", "vendor_account_id"))
+                    .order_by("pk").values_list("pk", "dealer_id", "vendor_account_id"))
         people = {owner.pk: owner for owner in owners.values()}
         dealers = {dealer.pk: dealer for dealer in Dealer.objects.filter(pk__in={row[1] for row in rows})}
         allowed: dict[tuple, bool] = {}  # (owner, dealer) -> works there: one query per pair

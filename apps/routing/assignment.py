@@ -55,7 +55,7 @@ def first_matches(lead_ids: list[int], rules) -> dict[int, AssignmentRule]:
     for rule, account_ids in rules:
         if not remaining:
             break
-        for pk in Lead.objects.filter(pk__in=remaining).filter(rule.lead_filter(account_ids)).values_list(
+        for pk in Lead.objects.filter(pk__in=remaining).filter(rule.lead_filter(account_ids)).order_by().values_list(
                 "pk", flat=True):
             decided[pk] = rule
             remaining.discard(pk)
