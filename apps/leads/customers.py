@@ -54,27 +54,44 @@ def recognise_customers(lead_ids: list[int], *, read: list[tuple] | None = None)
     if not wanted:
         return 0
     rows = {pk: (dealer_id, email, phone, customer_id) for pk, dealer_id, email, phone, customer_id in arriving}
-    # Arrivals are processed in id order: a lead after the first arriving one is
-    # arriving too (its keys are in `rows`) or not processed yet (it will find
-    # these when it is), so the lookups only read the leads before.
-    first = min(rows)
-    for dealer_id, values in wanted.items():
-        for kind in ("email", "phone"):
-            found = sorted(values[kind])
-            for start in range(0, len(found), CHUNK):
-                for pk, email, phone, customer_id in open_leads_with(dealer_id, kind, found[start:start + CHUNK],
-                                                                      before=first):
-                    rows.setdefault(pk, (dealer_id, email, phone, customer_id))
-    return _link_groups(rows)
+    with transaction.atomic():
+        # One recognition per dealer at a time, to its transaction's end: a lead
+        # typed in while the job links a pull's batch waits, then sees the batch
+        # committed (else each would miss the other, or split one customer in two).
+        _lock_dealers(sorted(wanted))
+        for dealer_id, values in wanted.items():
+            for kind in ("email", "phone"):
+                found = sorted(values[kind])
+                for start in range(0, len(found), CHUNK):
+                    # Only leads already processed: the others are arriving in this
+                    # call (their keys are in `rows`) or will find these when they are.
+                    for pk, email, phone, customer_id in open_leads_with(dealer_id, kind, found[start:start + CHUNK],
+                                                                          processed_only=True):
+                        rows.setdefault(pk, (dealer_id, email, phone, customer_id))
+        return _link_groups(rows)
 
 
-def open_leads_with(dealer_id: int, kind: str, values: list[str], *, before: int | None = None):
+LOCK_NAMESPACE = 0x4C48  # "LH": the first key of PostgreSQL's two-key advisory locks
+
+
+def _lock_dealers(dealer_ids: list[int]) -> None:
+    """PostgreSQL: hold each dealer's recognition lock to the end of the
+    transaction, in id order (never crosswise). SQLite writes one at a time anyway."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for dealer_id in dealer_ids:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, dealer_id])
+
+
+def open_leads_with(dealer_id: int, kind: str, values: list[str], *, processed_only: bool = False):
     """(pk, email, phone, customer) of the dealer's open leads with one of these
     e-mails (lower case) or phones, through the LOWER(email) or phone_normalized
-    index (the dealer and the status are checked on the rows found)."""
+    index (the dealer and the status are checked on the rows found). `processed_only`:
+    leads whose arrival was processed (apps/routing/arrivals.py)."""
     leads = Lead.objects.exclude(status__in=FINAL_STATUSES).filter(dealer_id=dealer_id, customer_set_by_hand=False)
-    if before is not None:
-        leads = leads.filter(pk__lt=before)
+    if processed_only:
+        leads = leads.filter(arrival_processed_at__isnull=False)
     if kind == "email":
         leads = leads.annotate(email_ci=Lower("email")).filter(email_ci__in=values)
     else:
@@ -109,12 +126,15 @@ def _link_groups(rows: dict[int, tuple]) -> int:
         fresh = [members for members in linked if all(rows[pk][3] is None for pk in members)]
         made = Customer.objects.bulk_create([Customer(dealer_id=rows[members[0]][0]) for members in fresh])
         chosen = {id(members): customer.pk for members, customer in zip(fresh, made)}
-        moves = []
+        moves, merged = [], 0
         for members in linked:
-            customer_id = chosen.get(id(members)) or min(rows[pk][3] for pk in members if rows[pk][3] is not None)
+            existing = sorted({rows[pk][3] for pk in members if rows[pk][3] is not None})
+            customer_id = chosen.get(id(members)) or existing[0]
             moves += [(pk, customer_id) for pk in members if rows[pk][3] != customer_id]
+            if len(existing) > 1:  # two customers were one person: every lead of the others joins
+                merged += Lead.objects.filter(customer_id__in=existing[1:]).update(customer_id=customer_id)
         _set_customers(moves)
-    return len(moves)
+    return len(moves) + merged
 
 
 def _set_customers(moves: list[tuple[int, int]]) -> None:
@@ -166,7 +186,10 @@ def link_customers(*, lead: Lead, other: Lead, actor) -> list[Violation]:
 
 
 def unlink_customer(*, lead: Lead, actor) -> None:
-    """A person says this lead is not the customer of the others."""
+    """A person says this lead is not the customer of the others (a lead linked
+    with none is left as it is)."""
+    if lead.customer_id is None:
+        return
     with transaction.atomic():
         Lead.objects.filter(pk=lead.pk).update(customer=None, customer_set_by_hand=True)
         record_lead_history([lead.pk], reason="Not the same customer as the leads it was linked with", user=actor)

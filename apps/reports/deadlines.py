@@ -1,5 +1,5 @@
 """The feedback deadline of each vendor lead, stamped on it (`Lead.feedback_due_at`):
-received + its account's feedback target in the dealer's business hours
+received + its account's feedback target in its dealer's business hours
 (measures.feedback). With the stamp, the feedback report and the escalation
 count breaches in the database instead of running the business-hours arithmetic
 over a million leads in Python on every request. This module is its only writer.
@@ -16,7 +16,7 @@ over a million leads in Python on every request. This module is its only writer.
 """
 from __future__ import annotations
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import QuerySet
 
 from apps.accounts.models import Dealer
@@ -32,24 +32,33 @@ DEALER_FIELDS = ("time_zone", "business_day_starts", "business_day_ends", "busin
 
 def stamp_deadlines(leads: QuerySet | None = None) -> int:
     """Stamp `feedback_due_at` on the leads (default: every lead) that lack it and
-    come from an account with a feedback target; returns how many were stamped."""
+    come from an account with a feedback target, in the business hours of each
+    lead's own dealer; returns how many were stamped. Each batch is written under
+    a lock on its account and dealers' rows, with their settings read under it: a
+    target or hours saved meanwhile waits, and its receiver then clears what was
+    stamped (never a stamp left from the settings before)."""
     unstamped = (Lead.objects.all() if leads is None else leads).filter(
         feedback_due_at__isnull=True, vendor_account__isnull=False)
-    account_ids = set(unstamped.order_by().values_list("vendor_account_id", flat=True).distinct())
+    account_ids = sorted(set(unstamped.order_by().values_list("vendor_account_id", flat=True).distinct()))
     stamped = 0
-    for account in VendorAccount.objects.filter(pk__in=account_ids).select_related("dealer"):
-        target = measures.feedback_target_hours(account)
-        if target is None:
-            continue  # the vendor takes no outcome reports: nothing to be late for
-        hours = BusinessHours.of_dealer(account.dealer)
+    for account_id in account_ids:
         last_id = 0
         while True:
-            batch = list(unstamped.filter(vendor_account=account, pk__gt=last_id).order_by("pk").values_list(
-                "pk", "created_at")[:BATCH])
-            if not batch:
-                break
-            last_id = batch[-1][0]
-            _write(unstamped.db, [(pk, hours.after(received, target)) for pk, received in batch])
+            with transaction.atomic():
+                account = VendorAccount.objects.select_for_update(no_key=True).filter(pk=account_id).first()
+                target = measures.feedback_target_hours(account) if account else None
+                if target is None:
+                    break  # the vendor takes no outcome reports: nothing to be late for
+                batch = list(unstamped.filter(vendor_account_id=account_id, pk__gt=last_id).order_by("pk")
+                             .values_list("pk", "created_at", "dealer_id")[:BATCH])
+                if not batch:
+                    break
+                last_id = batch[-1][0]
+                dealers = Dealer.objects.select_for_update(no_key=True).filter(
+                    pk__in={dealer_id for _, _, dealer_id in batch}).order_by("pk")
+                hours = {dealer.pk: BusinessHours.of_dealer(dealer) for dealer in dealers}
+                _write(unstamped.db, [(pk, hours[dealer_id].after(received, target))
+                                      for pk, received, dealer_id in batch])
             stamped += len(batch)
     return stamped
 
@@ -73,6 +82,7 @@ def forget_account_deadlines(account: VendorAccount) -> None:
 
 
 def forget_dealer_deadlines(dealer: Dealer) -> None:
+    """The dealer's leads (counted in its hours, whichever account they came from)."""
     Lead.objects.filter(dealer=dealer, vendor_account__isnull=False).exclude(
         feedback_due_at=None).update(feedback_due_at=None)
 
@@ -85,8 +95,9 @@ def _changed(instance, fields) -> bool:
 
 
 def note_account_change(sender, instance, raw=False, **kwargs) -> None:
-    """pre_save: remember whether the account's target changes."""
-    instance._deadlines_stale = not raw and _changed(instance, ["feedback_target_hours"])
+    """pre_save: remember whether the account's target changes (its own, or its
+    vendor's default when the vendor kind changes)."""
+    instance._deadlines_stale = not raw and _changed(instance, ["feedback_target_hours", "vendor"])
 
 
 def forget_when_account_changed(sender, instance, created, raw=False, **kwargs) -> None:

@@ -52,12 +52,15 @@ def breaching(now: datetime, *, dealer_ids=None) -> list[tuple]:
         account = lead.vendor_account
         if account.pk not in targets:
             targets[account.pk] = measures.feedback_target_hours(account)
+        if targets[account.pk] is None:
+            continue  # the vendor's target was removed since it was stamped
         if lead.dealer_id not in hours:
             hours[lead.dealer_id] = BusinessHours.of_dealer(lead.dealer)
         # The first threshold is the stamped deadline; the later ones are counted
-        # the same way, in the dealer's business hours.
-        deadlines = [lead.feedback_due_at] + [hours[lead.dealer_id].after(lead.created_at, targets[account.pk] * t)
-                                              for t in THRESHOLDS[1:]]
+        # the same way, in the dealer's business hours; all on the dealer's clock.
+        zone = hours[lead.dealer_id].zone
+        deadlines = [lead.feedback_due_at.astimezone(zone)] + [
+            hours[lead.dealer_id].after(lead.created_at, targets[account.pk] * t) for t in THRESHOLDS[1:]]
         passed = [(t, due) for t, due in zip(THRESHOLDS, deadlines) if due < now]
         found.append((lead, *passed[-1], account))
     return found

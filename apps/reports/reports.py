@@ -453,6 +453,8 @@ def feedback(scope: ReportScope, *, now: datetime | None = None, limit: int | No
     rows = []
     for lead_id, dealer_id, account_id, vendor_lead_id, received, reported, deadline in (
             ordered[:limit] if limit is not None else ordered.iterator(chunk_size=5000)):
+        if deadline is None:  # its stamp was cleared since (a target or hours saved meanwhile): counted here
+            deadline = hours[dealer_id].after(received, targets[account_id])
         rows.append({"account": accounts[account_id].name, "vendor": accounts[account_id].vendor,
                      "lead_id": lead_id, "vendor_lead_id": vendor_lead_id, "received_at": received.isoformat(),
                      "reported_at": reported.isoformat() if reported else None,

@@ -4,6 +4,7 @@ the lead page and the lead changelist's action; dealer-scoped through the lead
 admin's own queryset and permissions)."""
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
@@ -12,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.accounts.admin_scoping import DealerScopedAdmin
+from apps.accounts.models import Membership
 from apps.leads.models import Lead
 from apps.sync.models import OutboxState
 
@@ -113,8 +115,33 @@ def _target(lead, account) -> dict:
             "can_submit": item is None or item.state in (OutboxState.BLOCKED, OutboxState.FAILED)}
 
 
+class AssignmentRuleForm(forms.ModelForm):
+    """The rule's accounts and reps must be its dealer's (a person who works for
+    two dealers is offered both dealers' in the lists)."""
+
+    class Meta:
+        model = AssignmentRule
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        dealer = data.get("dealer")
+        if dealer is None:
+            return data
+        others = [account.name for account in data.get("accounts") or [] if account.dealer_id != dealer.pk]
+        if others:
+            self.add_error("accounts", f"{', '.join(others)}: not an account of {dealer.code}. Pick {dealer.code}'s.")
+        reps = list(data.get("reps") or [])
+        members = set(Membership.objects.filter(dealer=dealer, user__in=reps).values_list("user_id", flat=True))
+        outside = [user.get_username() for user in reps if user.pk not in members]
+        if outside:
+            self.add_error("reps", f"{', '.join(outside)}: does not work for {dealer.code}.")
+        return data
+
+
 @admin.register(AssignmentRule)
 class AssignmentRuleAdmin(DealerScopedAdmin):
+    form = AssignmentRuleForm
     dealer_field = "dealer"
     list_display = ["position", "name", "dealer", "criteria", "rep_names", "active"]
     list_display_links = ["name"]

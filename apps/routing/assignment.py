@@ -71,7 +71,8 @@ def assign_new_leads(leads: list[Lead]) -> Assigned:
     for lead in leads:
         if lead.owner_id is None:
             by_dealer[lead.dealer_id].append(lead)
-    for dealer_id, dealer_leads in by_dealer.items():
+    for dealer_id in sorted(by_dealer):  # rule rows locked in one order by every run: never crosswise
+        dealer_leads = by_dealer[dealer_id]
         rules = active_rules(dealer_id)
         if not rules:
             continue
@@ -103,10 +104,12 @@ def _assign_by_rule(rule: AssignmentRule, leads: list, result: Assigned) -> None
                      for rep in chosen.values()}
         assigned = set(services.lead_assign_new_owners(owners=chosen, reason=f"Assigned by rule “{rule.name}”",
                                                        events=summaries))
+        last = locked.last_rep_id  # the turn moves on only for leads actually given
         for lead in leads:
             if lead.pk in assigned:
                 lead.owner = chosen[lead.pk]  # the caller's instance (a lead saved by hand) keeps it
                 result.assigned[lead.pk] = (chosen[lead.pk], rule)
+                last = chosen[lead.pk].pk
         if result.unavailable:
             LeadEvent.objects.bulk_create([
                 LeadEvent(lead_id=lead.pk, kind=EventKind.ASSIGNED, actor_label=ACTOR, details={"rule": rule.pk},

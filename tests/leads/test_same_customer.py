@@ -135,3 +135,20 @@ def test_an_imported_lead_joins_the_customer_of_a_vendor_lead(client, alice, dea
     confirm(client, upload(client, f"{HEADER}\nA100,EV-7,Ivy,Import,IVY@import.test,,US,\n"))
     imported = Lead.objects.get(external_ref="EV-7")
     assert imported.customer_id == Lead.objects.get(pk=vendor.pk).customer_id is not None
+
+
+def test_a_lead_typed_in_before_the_job_processed_an_earlier_vendor_lead_is_still_found(dealer_a, capillary):
+    vendor = make_lead(dealer_a, vendor_account=capillary, vendor_lead_id="K5", email="early@x.test", phone="")
+    typed = make_lead(dealer_a, email="early@x.test", phone="")  # processed at once; the vendor lead is not yet
+    assert Lead.objects.get(pk=typed.pk).customer_id is None
+    arrivals.process_arrivals()  # the job, after it: finds the lead typed in meanwhile
+    assert Lead.objects.get(pk=vendor.pk).customer_id == Lead.objects.get(pk=typed.pk).customer_id is not None
+
+
+def test_a_lead_matching_two_customers_merges_them_whole(dealer_a):
+    a1, a2 = make_lead(dealer_a, email="a@x.test", phone=""), make_lead(dealer_a, email="a@x.test", phone="+13095550101")
+    b1, b2 = make_lead(dealer_a, email="b@x.test", phone=""), make_lead(dealer_a, email="b@x.test", phone="")
+    assert Lead.objects.get(pk=a1.pk).customer_id != Lead.objects.get(pk=b1.pk).customer_id
+    bridge = make_lead(dealer_a, email="b@x.test", phone="+13095550101")  # a's phone, b's e-mail
+    customers_of = {Lead.objects.get(pk=lead.pk).customer_id for lead in (a1, a2, b1, b2, bridge)}
+    assert len(customers_of) == 1 and None not in customers_of

@@ -8,13 +8,14 @@ import importlib
 import zoneinfo
 from datetime import date, datetime, time, timedelta
 
+from django.core import mail
 from django.db import connection
 
 from apps.leads import services
 from apps.leads.models import Lead
 from apps.leads.services import StatusChange
 from apps.reports import deadlines, reports
-from apps.reports.escalation import breaching
+from apps.reports.escalation import breaching, escalate_feedback_breaches
 from apps.reports.reports import ReportScope
 from tests.conftest import make_cat_account, make_lead
 
@@ -137,3 +138,26 @@ def test_the_escalation_reads_the_stamps(dealer_a):
     assert (lead.vendor_lead_id, threshold, due, found_account) == ("LATE", 1, MONDAY_DUE, account)
     [(_, threshold, due, _)] = breaching(MONDAY_DUE + timedelta(days=1, hours=1))  # Tue 17:00: twice the target
     assert (threshold, due) == (2, datetime(2026, 11, 10, 16, 0, tzinfo=CHICAGO))
+
+
+def test_a_lead_is_judged_by_its_own_dealers_hours_and_a_cleared_stamp_never_breaks_the_report(dealer_a, dealer_b,
+                                                                                               monkeypatch):
+    account = make_cat_account(dealer_a)  # serves dealer B's code too: its leads may be B's
+    london = make_lead(dealer_b, vendor_account=account, vendor_lead_id="UK1",
+                       created_at=datetime(2026, 11, 6, 16, 0, tzinfo=zoneinfo.ZoneInfo("Europe/London")))
+    deadlines.stamp_deadlines()
+    # Fri 16:00 London + 9 business hours (08:00-17:00 there) = Mon 16:00 London.
+    assert Lead.objects.get(pk=london.pk).feedback_due_at == datetime(
+        2026, 11, 9, 16, 0, tzinfo=zoneinfo.ZoneInfo("Europe/London"))
+    chicago = make_lead(dealer_a, vendor_account=account, vendor_lead_id="US1", created_at=FRIDAY)
+    monkeypatch.setattr(deadlines, "stamp_deadlines", lambda leads=None: 0)  # cleared after the stamping
+    [row] = reports.feedback(scope(dealer_a), now=FRIDAY).rows
+    assert row["vendor_lead_id"] == "US1" and row["deadline"] == MONDAY_DUE.isoformat()
+    assert Lead.objects.get(pk=chicago.pk).feedback_due_at is None
+
+
+def test_the_escalation_mail_says_the_deadline_on_the_dealers_clock(dealer_a, adam):
+    account = make_cat_account(dealer_a)
+    make_lead(dealer_a, vendor_account=account, vendor_lead_id="LATE", created_at=FRIDAY)
+    assert escalate_feedback_breaches(MONDAY_DUE + timedelta(minutes=5)) == 1
+    assert "due 2026-11-09 16:00 (America/Chicago)" in mail.outbox[0].body

@@ -228,3 +228,16 @@ def test_the_demo_gets_its_rule_once_and_a_clear_error_without_the_demo_dealer(d
                      vendor_lead_id="DEMO-1")
     arrivals.process_arrivals()
     assert Lead.objects.get(pk=lead.pk).owner.username == "demo-staff"
+
+
+def test_a_rule_takes_only_its_own_dealers_accounts_and_reps(client, dealer_a, dealer_b, alice):
+    both = make_user("bo", dealer=dealer_a, role=Role.ADMIN)
+    Membership.objects.create(user=both, dealer=dealer_b, role=Role.ADMIN)  # works for both dealers
+    theirs, bob = make_cat_account(dealer_b), make_user("bert", dealer=dealer_b)
+    client.force_login(both)
+    response = client.post(reverse("admin:routing_assignmentrule_add"), {
+        "dealer": dealer_a.pk, "name": "mixed", "position": 0, "active": "on", "accounts": [theirs.pk],
+        "reps": [alice.pk, bob.pk]})
+    assert response.status_code == 200 and not AssignmentRule.objects.exists()
+    errors = response.context["adminform"].form.errors
+    assert "not an account of A100" in errors["accounts"][0] and "bert: does not work for A100" in errors["reps"][0]

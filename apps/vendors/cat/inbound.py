@@ -37,7 +37,9 @@ def apply_pending(account, lead, rows) -> int:
         if lead.dealer_id == dealer_id:
             outcome = f"catDealerCode {code}: the lead is with {code} already"
         elif _untouched(lead):
-            Lead.objects.filter(pk=lead.pk).update(dealer_id=dealer_id, updated_at=timezone.now())
+            # Its feedback deadline was counted in the old dealer's business hours:
+            # cleared, to be stamped again in the new one's (apps/reports/deadlines.py).
+            Lead.objects.filter(pk=lead.pk).update(dealer_id=dealer_id, feedback_due_at=None, updated_at=timezone.now())
             record_lead_history([lead.pk], reason=f"Moved to {code}: {account.name} now serves it")
             lead.dealer_id = dealer_id
             outcome = f"Moved to dealer {code}: account {account.name} now serves catDealerCode {code}"
