@@ -15,6 +15,7 @@ on SQLite, a whole batch's on PostgreSQL. A lead a person linked or unlinked
 """
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 
 from django.db import connection, transaction
@@ -26,11 +27,13 @@ from .models import Customer, Lead
 from .statuses import FINAL_STATUSES
 
 # Values per lookup: SQLite's parameter limit is 32,766 (999 before 3.32); PostgreSQL
-# takes 65,535 and hashes a long IN list, so one lookup per kind reads the table once.
+# takes 65,535 and hashes a long IN list: one lookup per kind and batch on both.
 CHUNK = {"postgresql": 20_000}
 
 
 def _chunk() -> int:
+    if connection.vendor == "sqlite":
+        return 10_000 if sqlite3.sqlite_version_info >= (3, 32) else 900
     return CHUNK.get(connection.vendor, 1000)
 
 
@@ -51,7 +54,7 @@ def recognise_customers(lead_ids: list[int], *, read: list[tuple] | None = None)
     returns how many leads got (or changed) a customer. `read`: the leads'
     ARRIVING columns, when the caller read them already (the arrivals job's claim)."""
     if read is None:
-        read = list(Lead.objects.filter(pk__in=lead_ids).order_by().values_list(*ARRIVING))
+        read = _read_arriving(lead_ids)
     arriving = [row[:5] for row in read if not row[5]]
     wanted = defaultdict(lambda: {"email": set(), "phone": set()})  # dealer -> kind -> values
     for _, dealer_id, email, phone, _ in arriving:
@@ -99,6 +102,23 @@ def open_leads_with(kind: str, values: list[str], *, processed_only: bool = Fals
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _read_arriving(lead_ids: list[int]) -> list[tuple]:
+    """The ARRIVING columns of these leads, as written SQL (see lookup_sql)."""
+    columns = "id, dealer_id, email, phone_normalized, customer_id, customer_set_by_hand"
+    found = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT {columns} FROM leads_lead WHERE id = ANY(%s)", [list(lead_ids)])  # nosec B608
+            return cursor.fetchall()
+        size = _chunk()
+        for start in range(0, len(lead_ids), size):
+            chunk = lead_ids[start:start + size]
+            cursor.execute(f"SELECT {columns} FROM leads_lead "  # nosec B608 - constants and placeholders
+                           f"WHERE id IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            found += cursor.fetchall()
+    return found
 
 
 def lookup_sql(kind: str, values: list[str], *, processed_only: bool = False) -> tuple[str, list]:
