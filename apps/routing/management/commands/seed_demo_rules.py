@@ -24,7 +24,7 @@ class Command(LeadHubCommand):
         if dealer is None:
             raise self.usage_error(f"no demo dealer {DEALER_CODE}: run seed_demo first")
         rule, created = AssignmentRule.objects.get_or_create(dealer=dealer, name=RULE, defaults={
-            "vendors": "cat, capillary", "position": 10, "max_open_new": 40})
+            "vendors": "cat, capillary", "position": 10})  # no cap: the demo's reps hold many New leads
         if created:
             rule.reps.set(get_user_model().objects.filter(username__in=REPS))
         self.stdout.write(f"assignment rule {rule.name!r}: {'created' if created else 'kept'}")
