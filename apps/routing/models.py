@@ -24,6 +24,20 @@ def _values(text: str) -> list[str]:
     return [value.strip() for value in (text or "").split(",") if value.strip()]
 
 
+def _all_criteria(criteria) -> Q:
+    """Every (field, lookup, values) criterion with values must match; within one,
+    any value does (a criterion without values matches anything): the matching
+    rule of both routing and assignment rules."""
+    condition = Q()
+    for field, lookup, values in criteria:
+        if values:
+            any_of = Q()
+            for value in values:
+                any_of |= Q(**{f"{field}__{lookup}": value})
+            condition &= any_of
+    return condition
+
+
 class RoutingRule(models.Model):
     dealer = models.ForeignKey("accounts.Dealer", on_delete=models.CASCADE, related_name="routing_rules")
     name = models.CharField(max_length=100, help_text="What the rule is for, e.g. Audi walk-ins to CAP.")
@@ -63,17 +77,9 @@ class RoutingRule(models.Model):
     def lead_filter(self) -> Q:
         """The leads this rule matches, as a query (the one definition: routing a
         new lead and the admin's preview both use it)."""
-        condition = Q()
-        for field, lookup, text in (("brand", "iexact", self.brands), ("product_interest", "icontains",
-                                                                      self.product_keywords),
-                                    ("source", "iexact", self.sources)):
-            values = _values(text)
-            if values:
-                any_of = Q()
-                for value in values:
-                    any_of |= Q(**{f"{field}__{lookup}": value})
-                condition &= any_of
-        return condition
+        return _all_criteria([("brand", "iexact", _values(self.brands)),
+                              ("product_interest", "icontains", _values(self.product_keywords)),
+                              ("source", "iexact", _values(self.sources))])
 
     @property
     def criteria(self) -> str:
@@ -159,18 +165,11 @@ class AssignmentRule(models.Model):
             [a.pk for a in self.accounts.all()] if self.pk else [])
         if account_ids:
             condition &= Q(vendor_account_id__in=account_ids)
-        for field, lookup, values in (
-                ("brand", "iexact", _values(self.brands)), ("product_interest", "icontains", _values(self.product_keywords)),
-                ("source", "iexact", _values(self.sources)),
-                ("postal_code", "istartswith", _values(self.postal_prefixes)),
-                ("state_province", "istartswith", _values(self.states)),
-                ("country", "in", [[v.upper() for v in _values(self.countries)]] if _values(self.countries) else [])):
-            if values:
-                any_of = Q()
-                for value in values:
-                    any_of |= Q(**{f"{field}__{lookup}": value})
-                condition &= any_of
-        return condition
+        countries = [code.upper() for code in _values(self.countries)]
+        return condition & _all_criteria([
+            ("brand", "iexact", _values(self.brands)), ("product_interest", "icontains", _values(self.product_keywords)),
+            ("source", "iexact", _values(self.sources)), ("postal_code", "istartswith", _values(self.postal_prefixes)),
+            ("state_province", "istartswith", _values(self.states)), ("country", "in", [countries] if countries else [])])
 
     @property
     def criteria(self) -> str:
