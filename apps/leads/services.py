@@ -459,14 +459,15 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None, reason: str = "") -> Ass
     return AssignResult(lead=lead)
 
 
-def lead_assign_new_owners(*, owners: dict[int, object], reason: str, events: dict[int, str] | None = None) -> list[int]:
+def lead_assign_new_owners(*, owners: dict[int, object], reason: str, events: dict[int, str] | None = None,
+                           actor_label: str = "") -> list[int]:
     """Give each new lead (lead id -> owner) its owner, as an automatic assignment:
     lead_assign_owner for a batch of arrivals (apps/routing/assignment.py), with a
     few statements per batch instead of about ten per lead (a 10,000-lead pull's
     job: bench/cat_pull.py). A lead that has an owner by now (given meanwhile)
     keeps it, and an owner who does not work for the lead's dealer is skipped.
     Writes the audit history rows (`reason`), an "assigned" timeline entry per
-    lead when `events` (owner id -> its summary) is given, and what the vendors
+    lead when `events` (owner id -> its summary) is given (by `actor_label`), and what the vendors
     that take owner changes must hear. Returns the ids assigned. Call it inside
     the caller's transaction."""
     if not owners:
@@ -489,7 +490,8 @@ def lead_assign_new_owners(*, owners: dict[int, object], reason: str, events: di
         for owner_id, ids in by_owner.items():
             Lead.objects.filter(pk__in=ids).update(owner=people[owner_id], updated_at=now)
             if events:
-                _timeline_entries(ids, EventKind.ASSIGNED, events[owner_id], {"owner": owner_id}, at=now)
+                _timeline_entries(ids, EventKind.ASSIGNED, events[owner_id], {"owner": owner_id}, at=now,
+                                  actor_label=actor_label)
         assigned = [pk for ids in by_owner.values() for pk in ids]
         record_lead_history(assigned, reason=reason)
         for owner_id, ids in by_owner.items():
@@ -498,13 +500,13 @@ def lead_assign_new_owners(*, owners: dict[int, object], reason: str, events: di
     return assigned
 
 
-def _timeline_entries(lead_ids: list[int], kind: str, summary: str, details: dict, *, at) -> None:
+def _timeline_entries(lead_ids: list[int], kind: str, summary: str, details: dict, *, at, actor_label: str) -> None:
     """The same timeline entry for many leads: one INSERT ... SELECT per thousand
     (bulk_create built a model instance per lead, the larger part of the job)."""
     table, qn = LeadEvent._meta.db_table, connection.ops.quote_name
     values = [field.get_db_prep_save(value, connection) for field, value in (
         (LeadEvent._meta.get_field("kind"), kind), (LeadEvent._meta.get_field("summary"), summary[:500]),
-        (LeadEvent._meta.get_field("details"), details), (LeadEvent._meta.get_field("actor_label"), "assignment rules"),
+        (LeadEvent._meta.get_field("details"), details), (LeadEvent._meta.get_field("actor_label"), actor_label),
         (LeadEvent._meta.get_field("created_at"), at))]
     with connection.cursor() as cursor:
         for start in range(0, len(lead_ids), 1000):

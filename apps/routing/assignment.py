@@ -103,7 +103,7 @@ def _assign_by_rule(rule: AssignmentRule, leads: list, result: Assigned) -> None
         summaries = {rep.pk: f"Assigned to {rep.get_full_name() or rep.get_username()} by rule “{rule.name}”"
                      for rep in chosen.values()}
         assigned = set(services.lead_assign_new_owners(owners=chosen, reason=f"Assigned by rule “{rule.name}”",
-                                                       events=summaries))
+                                                       events=summaries, actor_label=ACTOR))
         last = locked.last_rep_id  # the turn moves on only for leads actually given
         for lead in leads:
             if lead.pk in assigned:
