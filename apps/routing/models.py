@@ -167,9 +167,12 @@ class AssignmentRule(models.Model):
             condition &= Q(vendor_account_id__in=account_ids)
         countries = [code.upper() for code in _values(self.countries)]
         return condition & _all_criteria([
-            ("brand", "iexact", _values(self.brands)), ("product_interest", "icontains", _values(self.product_keywords)),
-            ("source", "iexact", _values(self.sources)), ("postal_code", "istartswith", _values(self.postal_prefixes)),
-            ("state_province", "istartswith", _values(self.states)), ("country", "in", [countries] if countries else [])])
+            ("brand", "iexact", _values(self.brands)),
+            ("product_interest", "icontains", _values(self.product_keywords)),
+            ("source", "iexact", _values(self.sources)),
+            ("postal_code", "istartswith", _values(self.postal_prefixes)),
+            ("state_province", "istartswith", _values(self.states)),
+            ("country", "in", [countries] if countries else [])])
 
     @property
     def criteria(self) -> str:
