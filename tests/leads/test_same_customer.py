@@ -151,3 +151,30 @@ def test_a_lead_matching_two_customers_merges_them_whole(dealer_a):
     bridge = make_lead(dealer_a, email="b@x.test", phone="+13095550101")  # a's phone, b's e-mail
     customers_of = {Lead.objects.get(pk=lead.pk).customer_id for lead in (a1, a2, b1, b2, bridge)}
     assert len(customers_of) == 1 and None not in customers_of
+
+
+@pytest.mark.parametrize("kind", ["arriving", "email", "phone"])
+def test_the_arrays_compared_have_the_columns_own_type(dealer_a, kind):
+    """A list of small ints goes to PostgreSQL as smallint[]: compared with the bigint
+    id across types, the array is searched linearly for every row of a fresh table
+    (10,000 arriving leads: 160 ms instead of 2). Same-type arrays are hashed."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the plans are PostgreSQL's (make test runs this again on PostgreSQL)")
+    lead = make_lead(dealer_a, email="jane@doe.test", phone="+13095550101")
+    ran = []
+
+    def keep(execute, sql, params, many, context):
+        ran.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        if kind == "arriving":
+            customers._read_arriving([lead.pk, lead.pk + 1])
+        else:
+            customers.open_leads_with(kind, ["jane@doe.test" if kind == "email" else "+13095550101"])
+    sql, params = next((sql, params) for sql, params in ran if "ANY" in sql)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN VERBOSE " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    wanted = "::bigint[]" if kind == "arriving" else "::text[]"
+    assert wanted in plan and "smallint" not in plan and "character varying[]" not in plan, plan
