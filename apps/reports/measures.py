@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import zoneinfo
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -109,11 +110,14 @@ def day_window(dealer, since: date, until: date) -> tuple[datetime, datetime]:
 
 def received_q(dealers, since: date, until: date, prefix: str = "") -> Q:
     """Leads received from `since` to `until` (included), each dealer's in its own
-    time zone."""
-    q = Q(pk__in=[])
+    time zone. Dealers of one zone share one window: one range on `created_at` for
+    all of them (a dealer group's year is one index range, not twenty)."""
+    by_window = defaultdict(list)
     for dealer in dealers:
-        start, end = day_window(dealer, since, until)
-        q |= Q(**{f"{prefix}dealer_id": dealer.pk, f"{prefix}created_at__gte": start,
+        by_window[day_window(dealer, since, until)].append(dealer.pk)
+    q = Q(pk__in=[])
+    for (start, end), dealer_ids in by_window.items():
+        q |= Q(**{f"{prefix}dealer_id__in": dealer_ids, f"{prefix}created_at__gte": start,
                   f"{prefix}created_at__lt": end})
     return q
 

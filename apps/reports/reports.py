@@ -441,9 +441,15 @@ def feedback(scope: ReportScope, *, now: datetime | None = None, limit: int | No
     counts = {"leads": Count("pk"), "breaching_now": Count("pk", filter=waiting & breached),
               "waiting": Count("pk", filter=waiting & ~breached), "late": Count("pk", filter=~waiting & breached),
               "on_time": Count("pk", filter=~waiting & ~breached)}
-    summary = [{"account": accounts[row["vendor_account_id"]].name, "vendor": accounts[row["vendor_account_id"]].vendor,
-                "target_hours": targets[row["vendor_account_id"]], **{key: row[key] for key in counts}}
-               for row in measured.values("vendor_account_id").annotate(**counts).order_by()]
+    # One pass over the scope: the counts by account and week received are both the
+    # per-account totals and the weekly chart (a year of every dealer is a million leads).
+    totals, weekly = defaultdict(Counter), defaultdict(Counter)
+    for (account_id, week), counted in _weekly(scope, measured, counts, by="vendor_account_id").items():
+        totals[account_id].update(counted)
+        weekly[week].update(leads=counted["leads"], breached=counted["breaching_now"] + counted["late"])
+    summary = [{"account": accounts[account_id].name, "vendor": accounts[account_id].vendor,
+                "target_hours": targets[account_id], **{key: counted[key] for key in counts}}
+               for account_id, counted in totals.items()]
     summary.sort(key=lambda r: (-r["breaching_now"], r["account"]))
     hours = {d.pk: BusinessHours.of_dealer(d) for d in scope.dealers}
     urgency = Case(When(waiting & breached, then=Value(0)), When(waiting, then=Value(1)),
@@ -463,7 +469,6 @@ def feedback(scope: ReportScope, *, now: datetime | None = None, limit: int | No
                      "business_hours_to_report": None if reported is None else _round(
                          hours[dealer_id].between(received, reported) / 3600),
                      "breached": (reported or now) > deadline, "waiting": reported is None})
-    weekly = _weekly(scope, measured, {"leads": Count("pk"), "breached": Count("pk", filter=breached)})
     weeks = sorted(weekly)
     chart = _bar(weeks, [("Leads", [weekly[w]["leads"] for w in weeks]),
                          ("Breached", [weekly[w]["breached"] for w in weeks])])
@@ -477,20 +482,20 @@ def feedback(scope: ReportScope, *, now: datetime | None = None, limit: int | No
         summary=summary)
 
 
-def _weekly(scope: ReportScope, leads: QuerySet, counts: dict) -> dict[str, Counter]:
-    """`counts` (aggregates) of `leads` by ISO week received, in each dealer's time
-    zone: one GROUP BY per time zone among the scope's dealers (usually one)."""
-    weekly: dict[str, Counter] = defaultdict(Counter)
+def _weekly(scope: ReportScope, leads: QuerySet, counts: dict, *, by: str) -> dict[tuple, Counter]:
+    """`counts` (aggregates) of `leads` by `by` (a field) and ISO week received, in
+    each dealer's time zone: {(value, "2026-W49"): Counter}. One GROUP BY per time
+    zone among the scope's dealers (usually one)."""
+    weekly: dict[tuple, Counter] = defaultdict(Counter)
     by_zone = defaultdict(list)
     for dealer in scope.dealers:
         by_zone[dealer.time_zone].append(dealer.pk)
     for zone, dealer_ids in by_zone.items():
         for row in leads.filter(dealer_id__in=dealer_ids).annotate(
-                week=TruncWeek("created_at", tzinfo=zoneinfo.ZoneInfo(zone))).values("week").annotate(
+                week=TruncWeek("created_at", tzinfo=zoneinfo.ZoneInfo(zone))).values(by, "week").annotate(
                 **counts).order_by():
             year, number, _ = row["week"].isocalendar()
-            for key in counts:
-                weekly[f"{year}-W{number:02d}"][key] += row[key]
+            weekly[(row[by], f"{year}-W{number:02d}")].update({key: row[key] for key in counts})
     return weekly
 
 
