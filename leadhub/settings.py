@@ -179,6 +179,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env.bool("DATABASE_JIT", default=False):
+        # PostgreSQL compiles a query to machine code (JIT) when its planner's cost
+        # passes jit_above_cost, which every query over millions of leads does; the
+        # compiling took 1.24 s of a 1.56 s report query (bench/README.md, issue 18)
+        # and gains nothing on LeadHub's queries. DATABASE_JIT=1 keeps the server's.
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["options"] = f"{options['options']} -c jit=off" if options.get("options") else "-c jit=off"
     if LEADHUB_PROCESS == "web" and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # PostgreSQL waits for a row or table lock without limit by default: a
         # page would hang behind a stuck transaction. lock_timeout makes it fail

@@ -177,9 +177,13 @@ def test_it_gives_web_processes_a_short_lock_wait_and_workers_a_long_one(tmp_pat
     postgres = {"DATABASE_URL": "postgres://leadhub@127.0.0.1:9/leadhub?options=-c%20statement_timeout%3D60000",
                 "LEADHUB_VAR_DIR": str(tmp_path)}
     web = _settings_as(["manage.py", "runserver"], {**postgres, "LEADHUB_DB_WAIT_WEB": "2.5"})
-    assert web["options"]["options"] == "-c statement_timeout=60000 -c lock_timeout=2500"
+    assert web["options"]["options"] == "-c statement_timeout=60000 -c jit=off -c lock_timeout=2500"
     worker = _settings_as(["manage.py", "qcluster"], postgres)
     assert "lock_timeout" not in worker["options"].get("options", "")
+    # Every process compiles no query (JIT), unless DATABASE_JIT says so.
+    assert worker["options"]["options"] == "-c statement_timeout=60000 -c jit=off"
+    assert _settings_as(["manage.py", "qcluster"], {**postgres, "DATABASE_JIT": "1"})["options"]["options"] == (
+        "-c statement_timeout=60000")
 
 
 @pytest.mark.django_db(transaction=True)

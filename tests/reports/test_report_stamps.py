@@ -161,3 +161,17 @@ def test_the_escalation_mail_says_the_deadline_on_the_dealers_clock(dealer_a, ad
     make_lead(dealer_a, vendor_account=account, vendor_lead_id="LATE", created_at=FRIDAY)
     assert escalate_feedback_breaches(MONDAY_DUE + timedelta(minutes=5)) == 1
     assert "due 2026-11-09 16:00 (America/Chicago)" in mail.outbox[0].body
+
+
+def test_the_report_reads_its_scope_for_stamping_only_when_a_lead_lacks_its_stamp(dealer_a, monkeypatch):
+    account = make_cat_account(dealer_a)
+    make_lead(dealer_a, vendor_account=account, vendor_lead_id="S1", created_at=FRIDAY)
+    stamped = []
+    real = deadlines.stamp_deadlines
+    monkeypatch.setattr(deadlines, "stamp_deadlines", lambda leads=None: stamped.append(real(leads)) or stamped[-1])
+    reports.feedback(scope(dealer_a), now=FRIDAY)
+    reports.feedback(scope(dealer_a), now=FRIDAY)  # every lead stamped now: not asked again
+    assert stamped == [1]
+    make_lead(dealer_a, vendor_account=account, vendor_lead_id="S2", created_at=FRIDAY)
+    reports.feedback(scope(dealer_a), now=FRIDAY)
+    assert stamped == [1, 1]

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db import connection
 
+from apps.accounts.models import Dealer
 from apps.leads import services
 from apps.leads.models import FollowUp, Lead, ReasonMapping
 from apps.reports import reports
@@ -162,3 +163,21 @@ def test_the_migrations_backfill_both_stamps_for_leads_worked_before(alice, deal
             cursor.execute(operation.sql)
     made.refresh_from_db()
     assert made.first_outcome_at == log.created_at and made.first_reported_at == sent_at
+
+
+def test_dealers_of_one_time_zone_share_one_window_and_each_keeps_its_edges(dealer_a, dealer_b):
+    """Two Chicago dealers and a London one: the first two are one created_at range,
+    and every dealer's window still starts at its own midnight."""
+    dealer_c = Dealer.objects.create(code="C3", name="Dealer C", time_zone="America/Chicago")
+    start = datetime(2026, 11, 2, tzinfo=CHICAGO)
+    london_start = datetime(2026, 11, 2, tzinfo=zoneinfo.ZoneInfo("Europe/London"))
+    inside = [lead(dealer_a, created_at=start), lead(dealer_c, created_at=start + timedelta(hours=5)),
+              lead(dealer_b, created_at=london_start)]
+    lead(dealer_a, created_at=start - timedelta(minutes=1))
+    lead(dealer_c, created_at=start - timedelta(minutes=1))
+    lead(dealer_b, created_at=london_start - timedelta(minutes=1))
+    lead(dealer_c, created_at=start + timedelta(days=1))  # the day after `until`
+    window = scope(dealer_a, dealer_b, dealer_c, since=DAY, until=DAY)
+    assert sorted(window.leads().values_list("pk", flat=True)) == sorted(made.pk for made in inside)
+    ranges = str(window.leads().query).count("created_at\" >=")
+    assert ranges == 2  # Chicago's two dealers share one range, London has its own
