@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.leads import services
 from apps.reports import views
-from tests.conftest import make_cat_account, make_lead, make_user
+from tests.conftest import make_cat_account, make_lead
 
 REPORT_NAMES = ["funnel", "speed", "outcomes", "pipeline", "followups", "feedback"]
 
