@@ -207,9 +207,18 @@ def speed_stats_in_database(scope: ReportScope) -> tuple[dict, Counter]:
     as two queries at once (SPEED_SET_HALVES), each on its own connection."""
     leads = scope.leads().values(
         lead_owner=F("owner_id"), lead_vendor=Coalesce(F("vendor_account__vendor"), Value(MANUAL)),
-        lead_zone=F("dealer__time_zone"), received=F("created_at"),
+        lead_dealer=F("dealer_id"), received=F("created_at"),
         **{f"end_{i}": F(m.end) for i, m in enumerate(measures.SPEED_MEASURES)}).order_by()
-    inner, params = leads.query.get_compiler(using=leads.db).as_sql()
+    inner, inner_params = leads.query.get_compiler(using=leads.db).as_sql()
+    # Each dealer's time zone from here, not by joining the dealers: a join the
+    # planner cannot drop, paid for every lead by the half that needs no week.
+    zones = {d.pk: d.time_zone for d in scope.dealers}
+    if len(set(zones.values())) == 1:
+        zone, zone_params = "%s", [next(iter(zones.values()))]
+    else:
+        zone = "CASE lead_dealer " + "WHEN %s THEN %s " * len(zones) + "END"
+        zone_params = [value for pair in zones.items() for value in pair]
+    params = [*zone_params, *inner_params]
     taken = [f"CASE WHEN end_{i} IS NULL THEN NULL ELSE GREATEST(date_part('epoch', end_{i} - received), 0) / 60.0 "
              f"END AS m{i}" for i in range(len(measures.SPEED_MEASURES))]
     per_measure, spread_columns = [], []
@@ -222,17 +231,20 @@ def speed_stats_in_database(scope: ReportScope) -> tuple[dict, Counter]:
             low = limit
 
     def query(half) -> str:
-        sets, grouping, columns = half
+        sets, grouping, columns, with_spread = half
+        # The spread is the grand total's (), and every aggregate is computed for
+        # every set of the query: only the half with () counts it.
+        spread = "".join(f", {column}" for _, column in spread_columns) if with_spread else ""
         # Built from this module's constants and the ORM's compiled query (`inner`,
         # whose values stay parameters): no input is pasted into it.
         return (f"SELECT {grouping}, {columns}, COUNT(*), "  # nosec B608
-                f"{', '.join(per_measure)}, {', '.join(column for _, column in spread_columns)} "
-                f"FROM (SELECT lead_owner, lead_vendor, date_trunc('week', received AT TIME ZONE lead_zone) AS week, "
+                f"{', '.join(per_measure)}{spread} "
+                f"FROM (SELECT lead_owner, lead_vendor, date_trunc('week', received AT TIME ZONE {zone}) AS week, "
                 f"{', '.join(taken)} FROM ({inner}) AS lead) AS timed GROUP BY GROUPING SETS ({sets})")
 
     stats, spread = {}, Counter()
     n = len(measures.SPEED_MEASURES)
-    if not connections[leads.db].in_atomic_block and _planned_rows(leads.db, inner, params) >= PARALLEL_FROM_ROWS:
+    if not connections[leads.db].in_atomic_block and _planned_rows(leads.db, inner, inner_params) >= PARALLEL_FROM_ROWS:
         # Every value of every group is sorted, and PostgreSQL runs an ordered-set
         # aggregate on one core: the two halves of the grouping sets on two
         # connections at once (a million leads: 3.0 s -> see bench/README.md).
@@ -262,20 +274,20 @@ def speed_stats_in_database(scope: ReportScope) -> tuple[dict, Counter]:
     return stats, spread
 
 
-# (grouping sets, their GROUPING() code over owner, vendor and week, the columns):
-# the four sets in one query, or in two halves of about equal time run at once on
-# two connections for a large scope. GROUPING() may only name a half's own
-# columns: its code is shifted to the whole query's (owner 4, vendor 2, week 1 when
-# not grouped by). Measured at 5,000,000 leads (a year of every dealer, 1,050,000
-# leads, PostgreSQL 15, bench/README.md): the four sets in one query 2.85 s;
-# (lead_vendor), (lead_owner) 1.59 s and (week), () 1.28 s. How the sets are split
-# and ordered matters as much as their number: (week) alone took 2.9 s, with ()
-# after it 1.3 s; (vendor), (week) 1.85 s.
+# (grouping sets, their GROUPING() code over owner, vendor and week, the columns,
+# whether it counts the spread): the four sets in one query, or in two halves of
+# about equal time run at once on two connections for a large scope. GROUPING() may
+# only name a half's own columns: its code is shifted to the whole query's (owner 4,
+# vendor 2, week 1 when not grouped by). Measured at 5,000,000 leads (a year of
+# every dealer, 1,050,000 leads, PostgreSQL 15, bench/README.md): the four sets in
+# one query 2.85 s; (lead_vendor), (lead_owner) 1.32 s without the spread (1.74 s
+# with it) and (week), () 1.16 s. How the sets are split and ordered matters as much
+# as their number: (week) alone took 2.9 s, with () after it 1.3 s.
 SPEED_SETS = ("(), (lead_owner), (lead_vendor), (week)", "GROUPING(lead_owner, lead_vendor, week)",
-              "lead_owner, lead_vendor, week")
+              "lead_owner, lead_vendor, week", True)
 SPEED_SET_HALVES = (("(lead_vendor), (lead_owner)", "GROUPING(lead_owner, lead_vendor) * 2 + 1",
-                     "lead_owner, lead_vendor, NULL::timestamp"),
-                    ("(week), ()", "GROUPING(week) + 6", "NULL::integer, NULL::text, week"))
+                     "lead_owner, lead_vendor, NULL::timestamp", False),
+                    ("(week), ()", "GROUPING(week) + 6", "NULL::integer, NULL::text, week", True))
 PARALLEL_FROM_ROWS = 200_000  # leads the planner expects in the scope
 
 
