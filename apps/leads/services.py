@@ -161,6 +161,8 @@ def lead_apply_status_change(*, lead: Lead, change: StatusChange, source: str, a
         outbound.report_status_change(adapters, current, log)
         if taken:
             outbound.report_owner_change(adapters, current, actor=actor)
+            owner_assigned.send(sender=Lead, lead_ids=[current.pk], owner=actor, actor=actor,
+                                by="Taken on recording an outcome")
         status_changed.send(sender=Lead, logs=[log])
     _copy_into(lead, current)
     return StatusChangeResult(log=log, lead=lead, taken_by_actor=taken)
@@ -456,7 +458,7 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None, reason: str = "") -> Ass
         lead.owner = owner
         # actor: who assigned it, for a vendor that reports it (Aimbase's DealershipUser)
         outbound.report_owner_change(outbound.adapters_for_lead(lead), lead, actor=actor)
-        if owner is not None and getattr(actor, "pk", None) != owner.pk:
+        if owner is not None:  # taking it oneself too (actor == owner): webhooks report every assignment
             owner_assigned.send(sender=Lead, lead_ids=[lead.pk], owner=owner, actor=actor,
                                 by=reason or (f"Assigned by {actor.get_username()}" if actor else "Assigned"))
     return AssignResult(lead=lead)

@@ -14,6 +14,8 @@ has applied the dealer's assignment rules.
 leads were given to `owner` (by a person, an assignment rule or a vendor),
 inside the transaction that did it; the notifications app tells the owner.
 `actor` is the person who did it (None: LeadHub or a vendor); `by` says how.
+Sent for every assignment, also a person taking a lead themselves (`actor` is
+`owner`: the notifications app tells nobody; webhooks report it).
 
 `status_changed(sender=Lead, logs=[StatusLog, ...])`: leads' statuses changed
 through the status services (lead_apply_status_change, lead_change_status_many,

@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.leads import services
 from apps.leads.models import Lead
 from apps.leads.services import StatusChange
+from apps.notifications.models import Notification
 from apps.routing.arrivals import process_arrivals
 from apps.sync import engine
 from apps.sync.models import OutboxItem
@@ -68,6 +69,23 @@ def test_it_queues_assigned_when_a_lead_is_given_to_someone(endpoints, lead_a, a
     data = rows[0].payload["data"]
     assert data["owner"] == {"id": alice.pk, "username": "alice"} and data["actor"] == "adam"
     assert data["lead"]["owner"] == {"id": alice.pk, "username": "alice"}
+
+
+def test_it_queues_assigned_when_someone_takes_a_lead_but_notifies_nobody(endpoints, lead_a, alice):
+    assert services.lead_assign_owner(lead=lead_a, owner=alice, actor=alice).ok
+    rows = _queued(Event.LEAD_ASSIGNED)
+    assert _urls(rows) == ["https://a.example.com/all"] and rows[0].payload["data"]["actor"] == "alice"
+    assert not Notification.objects.filter(user=alice).exists()
+
+
+def test_it_queues_assigned_when_recording_an_outcome_takes_the_lead(endpoints, lead_a, alice):
+    result = services.lead_apply_status_change(lead=lead_a, change=StatusChange(to_status="accepted", actor=alice),
+                                               source="workbench", take_if_unassigned=True)
+    assert result.ok and result.taken_by_actor
+    rows = _queued(Event.LEAD_ASSIGNED)
+    assert _urls(rows) == ["https://a.example.com/all"]
+    assert rows[0].payload["data"]["lead"]["owner"] == {"id": alice.pk, "username": "alice"}
+    assert _urls(_queued(Event.LEAD_STATUS_CHANGED)) == ["https://a.example.com/all"]
 
 
 def test_it_queues_created_once_when_a_hand_made_lead_arrives(endpoints, dealer_a):
