@@ -128,7 +128,7 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     event_id = models.UUIDField(help_text="The event's id (evt_<uuid> in the payload and LeadHub-Delivery header).")
     event_type = models.CharField(max_length=40)
-    lead_id = models.IntegerField(null=True, blank=True, db_index=True,
+    lead_id = models.BigIntegerField(null=True, blank=True, db_index=True,
                                   help_text="The lead the event is about (kept if the lead is deleted).")
     payload = models.JSONField()
     state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)

@@ -66,7 +66,8 @@ def deliver_due(*, holder: str | None = None, batch: int | None = None) -> int:
                 break
             for delivery in claimed:
                 attempted.add(delivery.pk)
-                record(delivery, send(http, delivery), holder)
+                if renew(delivery, holder):  # still ours after the batch's earlier, slow sends
+                    record(delivery, send(http, delivery), holder)
     finally:
         http.close()
     return len(attempted)
@@ -95,6 +96,16 @@ def claim(ids: list[int], holder: str) -> list[WebhookDelivery]:
         claimed_until=timezone.now() + timedelta(seconds=settings.LEADHUB_WEBHOOK_CLAIM_SECONDS))
     return list(WebhookDelivery.objects.filter(pk__in=ids, state=DeliveryState.DELIVERING, claimed_by=holder)
                 .select_related("endpoint").order_by("pk"))
+
+
+def renew(delivery: WebhookDelivery, holder: str) -> bool:
+    """Extend the holder's lease just before sending (one conditional UPDATE). A
+    batch's last delivery may wait for the earlier ones' timeouts longer than the
+    lease; if it expired and another worker took the delivery meanwhile, this one
+    must not send it too: False."""
+    return bool(WebhookDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.DELIVERING,
+                                               claimed_by=holder).update(
+        claimed_until=timezone.now() + timedelta(seconds=settings.LEADHUB_WEBHOOK_CLAIM_SECONDS)))
 
 
 def request_for(delivery: WebhookDelivery, *, timestamp: int | None = None) -> tuple[bytes, dict]:

@@ -84,7 +84,7 @@ def test_it_retries_when_the_connection_is_refused(endpoint_a, receiver):
     assert receiver.accepted == {f"evt_{delivery.event_id.hex}": 1}
 
 
-def test_it_never_sends_a_delivery_claimed_by_another_worker(endpoint_a, receiver, monkeypatch):
+def test_it_never_sends_a_delivery_claimed_by_another_worker(endpoint_a, receiver):
     delivery = webhook_send_test(endpoint=endpoint_a)
     ids = sender.due_ids(10)
     assert [d.pk for d in sender.claim(ids, "worker-1")] == [delivery.pk]
@@ -106,6 +106,22 @@ def test_it_sends_once_when_the_task_is_redelivered_during_a_send(endpoint_a, re
     sender.deliver_due(holder="first")
     assert nested == [0]
     assert receiver.accepted == {f"evt_{delivery.event_id.hex}": 1} and len(receiver.requests) == 1
+
+
+def test_it_skips_a_delivery_of_its_batch_another_worker_took_meanwhile(endpoint_a, receiver, monkeypatch):
+    first, second = webhook_send_test(endpoint=endpoint_a), webhook_send_test(endpoint=endpoint_a)
+    real_send = sender.send
+
+    def slow_send(http, delivery):
+        if delivery.pk == first.pk:  # a slow send: the second's lease ran out and another worker took it
+            WebhookDelivery.objects.filter(pk=second.pk).update(claimed_by="other")
+        return real_send(http, delivery)
+
+    monkeypatch.setattr(sender, "send", slow_send)
+    sender.deliver_due(holder="slow")
+    assert receiver.accepted == {f"evt_{first.event_id.hex}": 1}
+    second.refresh_from_db()
+    assert (second.state, second.claimed_by, second.attempts) == (DeliveryState.DELIVERING, "other", 0)
 
 
 def test_it_sends_again_a_delivery_whose_worker_died(endpoint_a, receiver):

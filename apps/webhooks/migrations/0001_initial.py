@@ -74,7 +74,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('event_id', models.UUIDField(help_text="The event's id (evt_<uuid> in the payload and LeadHub-Delivery header).")),
                 ('event_type', models.CharField(max_length=40)),
-                ('lead_id', models.IntegerField(blank=True, db_index=True, help_text='The lead the event is about (kept if the lead is deleted).', null=True)),
+                ('lead_id', models.BigIntegerField(blank=True, db_index=True, help_text='The lead the event is about (kept if the lead is deleted).', null=True)),
                 ('payload', models.JSONField()),
                 ('state', models.CharField(choices=[('pending', 'Queued'), ('delivering', 'Being sent'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='pending', max_length=16)),
                 ('attempts', models.PositiveIntegerField(default=0)),
