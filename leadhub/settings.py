@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "apps.routing",
     "apps.reports",
     "apps.notifications",
+    "apps.webhooks",
     # One app per vendor (apps/vendors/<kind>/), as the registry lists them.
     *VENDOR_APPS,
 ]
@@ -399,3 +400,16 @@ LEADHUB_METRICS_TOKEN = env.str("LEADHUB_METRICS_TOKEN", default="")
 LEADHUB_RETENTION_DAYS = env.int("LEADHUB_RETENTION_DAYS", default=90)
 # Days back that the daily historic reconciliation covers.
 LEADHUB_HISTORIC_DAYS = env.int("LEADHUB_HISTORIC_DAYS", default=3)
+
+# --- Webhooks (docs/webhooks.md) ------------------------------------------------------------------
+# Attempts per delivery, the backoff between them (apps/core/backoff.py: base doubling
+# up to the cap, with jitter), the read timeout of one POST, the lease of a claimed
+# delivery, and how many deliveries in a row may fail for good before the endpoint
+# is disabled (its dealer's admins are alerted).
+LEADHUB_WEBHOOK_ATTEMPTS = env.int("LEADHUB_WEBHOOK_ATTEMPTS", default=12)
+LEADHUB_WEBHOOK_BASE_SECONDS = env.float("LEADHUB_WEBHOOK_BASE_SECONDS", default=60.0)
+LEADHUB_WEBHOOK_MAX_SECONDS = env.float("LEADHUB_WEBHOOK_MAX_SECONDS", default=4 * 3600.0)
+LEADHUB_WEBHOOK_TIMEOUT = env.float("LEADHUB_WEBHOOK_TIMEOUT", default=10.0)
+LEADHUB_WEBHOOK_CLAIM_SECONDS = env.int("LEADHUB_WEBHOOK_CLAIM_SECONDS", default=300)
+LEADHUB_WEBHOOK_BATCH = env.int("LEADHUB_WEBHOOK_BATCH", default=50)
+LEADHUB_WEBHOOK_DISABLE_AFTER = env.int("LEADHUB_WEBHOOK_DISABLE_AFTER", default=5)

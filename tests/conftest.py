@@ -172,4 +172,10 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
                                 "statuslog": result.log, "reasons": reasons, "stages": stages,
                                 "membership": Membership.objects.get(user=staff), "routingrule": rule,
                                 "assignmentrule": assignment_rule, "notification": notification}
+        from apps.webhooks.models import WebhookEndpoint
+        from apps.webhooks.services import webhook_send_test
+
+        endpoint = WebhookEndpoint.objects.create(dealer=dealer, url=f"https://hooks.example.com/{dealer.code.lower()}",
+                                                  events=["lead.created"])
+        objects[dealer.code].update(webhookendpoint=endpoint, webhookdelivery=webhook_send_test(endpoint=endpoint))
     return objects

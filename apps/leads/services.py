@@ -23,7 +23,7 @@ from apps.core.violations import Violation
 from apps.vendors.core.models import VendorAccount
 from . import outbound
 from .history import record_lead_history
-from .signals import owner_assigned
+from .signals import owner_assigned, status_changed
 from .models import EventKind, FollowUp, Lead, LeadEvent, Reason, SalesStage, Source, StatusLog
 from .rules import ReasonFacts, StageFacts, owner_violations, status_change_violations
 from .statuses import FINAL_STATUSES, FIXED_PROBABILITY, Status
@@ -161,6 +161,9 @@ def lead_apply_status_change(*, lead: Lead, change: StatusChange, source: str, a
         outbound.report_status_change(adapters, current, log)
         if taken:
             outbound.report_owner_change(adapters, current, actor=actor)
+            owner_assigned.send(sender=Lead, lead_ids=[current.pk], owner=actor, actor=actor,
+                                by="Taken on recording an outcome")
+        status_changed.send(sender=Lead, logs=[log])
     _copy_into(lead, current)
     return StatusChangeResult(log=log, lead=lead, taken_by_actor=taken)
 
@@ -257,6 +260,7 @@ def lead_change_status_many(*, changes: list[tuple[Lead, StatusChange]], actor=N
                 adapters = adapters_by_lead.get(current.pk) if adapters_by_lead is not None else None
                 outbound.report_status_change(
                     adapters if adapters is not None else outbound.adapters_for_lead(current), current, log)
+            status_changed.send(sender=Lead, logs=[log for _, _, log, _ in applied])  # once per batch
     for index, current, log, _ in applied:
         lead = changes[index][0]
         _copy_into(lead, current)
@@ -385,6 +389,7 @@ def lead_record_vendor_status(*, lead: Lead, to_status: str, source_account, at:
             comment=comment, actor_label=source_account.name, source=Source.SYNC, created_at=at)
         outbound.report_status_change([adapter for adapter in outbound.adapters_for_lead(current)
                                        if adapter.account.pk != source_account.pk], current, log)
+        status_changed.send(sender=Lead, logs=[log])
     lead.refresh_from_db()
     return log
 
@@ -453,7 +458,7 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None, reason: str = "") -> Ass
         lead.owner = owner
         # actor: who assigned it, for a vendor that reports it (Aimbase's DealershipUser)
         outbound.report_owner_change(outbound.adapters_for_lead(lead), lead, actor=actor)
-        if owner is not None and getattr(actor, "pk", None) != owner.pk:
+        if owner is not None:  # taking it oneself too (actor == owner): webhooks report every assignment
             owner_assigned.send(sender=Lead, lead_ids=[lead.pk], owner=owner, actor=actor,
                                 by=reason or (f"Assigned by {actor.get_username()}" if actor else "Assigned"))
     return AssignResult(lead=lead)

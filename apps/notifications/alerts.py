@@ -35,6 +35,8 @@ def _describe(lead) -> str:
 
 def lead_assigned(sender, lead_ids, owner, actor=None, by="", **kwargs) -> None:
     """owner_assigned: tell the new owner, lead by lead (one e-mail per batch)."""
+    if getattr(actor, "pk", None) == owner.pk:
+        return  # took the lead themselves: nothing to tell them
     leads = Lead.objects.filter(pk__in=list(lead_ids)).select_related("vendor_account").only(
         "pk", "first_name", "last_name", "company", "email", "vendor_account__name")
     how = f" ({by})" if by else ""

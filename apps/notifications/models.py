@@ -13,6 +13,7 @@ class Kind(models.TextChoices):
     ASSIGNED = "assigned", "A lead was assigned to me"
     UNASSIGNED = "unassigned", "A new lead waits without an owner"
     UNCONTACTED = "uncontacted", "An assigned new lead is not contacted yet"
+    WEBHOOK_DISABLED = "webhook_disabled", "A webhook endpoint of my dealer was disabled"
 
 
 class Delivery(models.TextChoices):
@@ -22,7 +23,8 @@ class Delivery(models.TextChoices):
 
 
 # The preference that governs each kind.
-PREFERENCE_OF = {Kind.ASSIGNED: "assigned", Kind.UNASSIGNED: "alerts", Kind.UNCONTACTED: "alerts"}
+PREFERENCE_OF = {Kind.ASSIGNED: "assigned", Kind.UNASSIGNED: "alerts", Kind.UNCONTACTED: "alerts",
+                 Kind.WEBHOOK_DISABLED: "alerts"}
 
 
 class Notification(models.Model):

@@ -26,6 +26,7 @@ from django_q.models import Schedule
 
 from apps.leads.customers import ARRIVING, recognise_customers
 from apps.leads.models import Lead
+from apps.leads.signals import arrivals_processed
 
 from .assignment import assign_new_leads
 
@@ -73,6 +74,9 @@ def process_leads(leads: list, *, read: list[tuple] | None = None) -> None:
     Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(arrival_processed_at=now)
     for lead in leads:
         lead.arrival_processed_at = now  # a caller that saves its instance again keeps it
+    # Every new lead of any origin passes here exactly once (the batch is claimed and
+    # marked in this transaction): the one place "a lead was created" is known whole.
+    arrivals_processed.send(sender=Lead, lead_ids=[lead.pk for lead in leads])
 
 
 def queue_arrivals(**kwargs) -> None:

@@ -38,6 +38,7 @@ from apps.vendors.core.base import HOLD, LOOKUP, SUBMIT_KIND, PageUnreadable, Se
 from apps.vendors.core.http import VendorHTTP, call_with_retries
 
 from . import alerts, held
+from .events import outbox_items_failed
 from .locks import account_lock, new_holder
 from .models import AccountSyncState, InboxPage, OutboxItem, OutboxState, PageState, RunState, SyncRun
 from .outbox import record_outbox_history
@@ -593,7 +594,7 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
     adapter = adapter or account.adapter()
     now = timezone.now()
     transient = False
-    exhausted, lost, refused_credentials = [], [], []
+    exhausted, lost, refused_credentials, refused = [], [], [], []
     settled: dict[str, list[int]] = {}  # history reason -> items that reached a final state
     reported: list[int] = []  # leads of this account whose status report it accepted
     for item, outcome in zip(items, outcomes, strict=True):
@@ -628,6 +629,8 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
                                      details={"outbox": item.pk, "status": outcome.status, "payload": item.payload,
                                               **answered})
             settled.setdefault(f"Refused by {account.name}", []).append(item.pk)
+            item.state, item.last_error, item.last_status_code = OutboxState.FAILED, outcome.message, outcome.status
+            refused.append(item)
             summary.failed += 1
             summary.errors.append(f"lead {item.lead_id}: {outcome.message}")
             if outcome.credentials_refused:
@@ -653,6 +656,8 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
                 exhausted.append((item, outcome))
     for reason, ids in settled.items():
         record_outbox_history(ids, reason=reason)
+    if refused:  # webhooks' lead.vendor_report_failed (apps/sync/events.py)
+        outbox_items_failed.send(sender=OutboxItem, account=account, items=refused)
     if reported:  # the feedback SLA's stop (apps/reports/measures.py): one UPDATE per batch
         Lead.objects.filter(pk__in=reported, first_reported_at__isnull=True).update(first_reported_at=now)
     if summary.pushed:  # the credentials work again: the next outage alerts anew (one UPDATE, often of nothing)

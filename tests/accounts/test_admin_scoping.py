@@ -26,6 +26,7 @@ from apps.leads.models import FollowUp, Lead, Reason, SalesStage, StatusLog, Sta
 from apps.sync.models import InboxPage, OutboxItem, SyncHealth, SyncRun
 from apps.vendors.capillary.models import CapillaryReason, CapillarySubStatus
 from apps.vendors.core.models import VendorAccount
+from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.conftest import LEAD_INLINES, without_csrf
 
 # How to get dealer X's object of each dealer-scoped model from the `world` fixture.
@@ -48,6 +49,8 @@ OBJECT_OF = {
     Notification: lambda w, code: w[code]["notification"],  # a person's own: another's is never shown
     CapillaryReason: lambda w, code: CapillaryReason.objects.get(account=w[code]["account"]),
     CapillarySubStatus: lambda w, code: CapillarySubStatus.objects.get(account=w[code]["account"]),
+    WebhookEndpoint: lambda w, code: w[code]["webhookendpoint"],
+    WebhookDelivery: lambda w, code: w[code]["webhookdelivery"],
 }
 # Models whose rows belong to one person (their list shows their own, each opened
 # through the admin's own view): how a row is linked from the list.

@@ -1,0 +1,176 @@
+"""Webhook endpoints and their delivery log in the admin, for each dealer's
+admins (scoped like every admin: DealerScopedAdmin). An endpoint's page shows its
+signing secret, "Send test event", "Rotate secret" and a link to its log; the
+log is read-only, with "Retry now"."""
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from apps.accounts.admin_scoping import DealerScopedAdmin
+
+from .models import DeliveryState, Event, WebhookDelivery, WebhookEndpoint
+from .services import (wake_sender, webhook_endpoint_reenable, webhook_endpoint_rotate_secret, webhook_retry_now,
+                       webhook_send_test)
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https",
+                         help_text="Where LeadHub POSTs events: https://, or http:// to 127.0.0.1 only.")
+    events = forms.MultipleChoiceField(choices=Event.choices, widget=forms.CheckboxSelectMultiple,
+                                       help_text="What LeadHub sends to this URL (docs/webhooks.md).")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["dealer", "url", "description", "events", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["events"] = list(self.instance.events or [])
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(DealerScopedAdmin):
+    dealer_field = "dealer"
+    form = WebhookEndpointForm
+    change_form_template = "admin/webhooks/webhookendpoint/change_form.html"
+    list_display = ["url", "dealer", "event_list", "is_active", "consecutive_failures", "disabled_at"]
+    list_filter = ["dealer", "is_active"]
+    list_select_related = ["dealer"]
+    readonly_fields = ["signing_secret", "delivery_log", "consecutive_failures", "disabled_at", "disabled_reason",
+                       "created_by", "created_at"]
+    actions = ["send_test_event"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["dealer", "url", "description", "events", "is_active"]
+        return fields + (self.readonly_fields if obj is not None else [])
+
+    @admin.display(description="events")
+    def event_list(self, obj):
+        return ", ".join(obj.events or []) or "—"
+
+    @admin.display(description="signing secret")
+    def signing_secret(self, obj):
+        return format_html("<code class='webhook-secret'>{}</code><div class='help'>Check every delivery's "
+                           "LeadHub-Signature header with it (docs/webhooks.md). Keep it out of source code.</div>",
+                           obj.secret)
+
+    @admin.display(description="delivery log")
+    def delivery_log(self, obj):
+        url = reverse("admin:webhooks_webhookdelivery_changelist") + f"?endpoint__id__exact={obj.pk}"
+        return format_html("<a href='{}'>{} deliveries</a>", url, obj.deliveries.count())
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        elif "is_active" in form.changed_data and obj.is_active:
+            webhook_endpoint_reenable(endpoint=obj)  # a fresh start: the count and the mark are cleared
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Send a test event", permissions=["change"])
+    def send_test_event(self, request, queryset):
+        for endpoint in queryset.select_related("dealer"):
+            webhook_send_test(endpoint=endpoint)
+        self.message_user(request, f"{queryset.count()} test event(s) queued; see the delivery log.", messages.SUCCESS)
+
+    # --- Send test event / Rotate secret pages ------------------------------------------
+    def get_urls(self):
+        return [
+            path("<path:object_id>/test/", self.admin_site.admin_view(self.test_view),
+                 name="webhooks_webhookendpoint_test"),
+            path("<path:object_id>/rotate-secret/", self.admin_site.admin_view(self.rotate_view),
+                 name="webhooks_webhookendpoint_rotate"),
+        ] + super().get_urls()
+
+    def _endpoint(self, request, object_id) -> WebhookEndpoint:
+        endpoint = self.get_object(request, unquote(object_id))
+        if endpoint is None:
+            raise Http404("No such webhook endpoint.")
+        if not self.has_change_permission(request, endpoint):
+            raise PermissionDenied
+        return endpoint
+
+    def test_view(self, request, object_id):
+        """GET: what a test event is; POST: queue one and show the log."""
+        endpoint = self._endpoint(request, object_id)
+        if request.method == "POST":
+            webhook_send_test(endpoint=endpoint)
+            self.message_user(request, "Test event queued: it is sent within a minute and shown here.",
+                              messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:webhooks_webhookdelivery_changelist")
+                                        + f"?endpoint__id__exact={endpoint.pk}")
+        return self._confirm(request, endpoint, title="Send a test event", button="Send test event", text=(
+            "LeadHub sends a webhook.test event to this URL, signed with the endpoint's secret, through the same "
+            "queue, retries and log as real events (even while the endpoint is disabled, so a fixed receiver can "
+            "be checked before it is re-enabled)."))
+
+    def rotate_view(self, request, object_id):
+        """GET: what rotating does; POST: a new secret, shown on the endpoint's page."""
+        endpoint = self._endpoint(request, object_id)
+        if request.method == "POST":
+            webhook_endpoint_rotate_secret(endpoint=endpoint, actor=request.user)
+            self.message_user(request, "New signing secret made: update your receiver. Deliveries from now on are "
+                              "signed with it.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
+        return self._confirm(request, endpoint, title="Rotate the signing secret", button="Rotate secret", text=(
+            "LeadHub makes a new secret and signs every delivery from now on with it; the old one stops at once. "
+            "Update your receiver right after."))
+
+    def _confirm(self, request, endpoint, *, title, button, text):
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": endpoint,
+                   "title": title, "button": button, "text": text}
+        return TemplateResponse(request, "admin/webhooks/webhookendpoint/confirm.html", context)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(DealerScopedAdmin):
+    dealer_field = "endpoint__dealer"
+    list_display = ["created_at", "event_type", "endpoint", "state", "attempts", "last_status_code", "short_error",
+                    "next_attempt_at", "delivered_at"]
+    list_filter = ["state", "event_type", "endpoint"]
+    list_select_related = ["endpoint"]
+    actions = ["retry_now"]
+    exclude = ["payload"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A record, not a form: every field is read-only (a field added later too).
+        names = [f.name for f in WebhookDelivery._meta.concrete_fields if f.name not in ("id", "payload")]
+        return [*names, "payload_display"]
+
+    def has_change_permission(self, request, obj=None):
+        # The change page is a view; the permission without an object is what
+        # "Retry now" needs on the list.
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else (obj.last_error or "—")
+
+    @admin.display(description="payload")
+    def payload_display(self, obj):
+        return format_html("<pre class='leadhub-raw'>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
+
+    @admin.action(description="Retry now", permissions=["change"])
+    def retry_now(self, request, queryset):
+        count = webhook_retry_now(deliveries=queryset)
+        if count:
+            wake_sender()
+        delivered = queryset.filter(state=DeliveryState.DELIVERED).count()
+        self.message_user(request, f"{count} deliver(ies) queued to be sent now."
+                          + (f" {delivered} were delivered already and are never resent." if delivered else ""),
+                          messages.SUCCESS if count else messages.INFO)

@@ -1,0 +1,161 @@
+"""Webhooks: a dealer's endpoints and the deliveries LeadHub owes them.
+
+- WebhookEndpoint: a URL a dealer admin registered, the events it takes, its
+  signing secret (encrypted at rest, like vendor credentials), and its health
+  (consecutive failures; disabled with a reason and an alert after repeated
+  failure, docs/webhooks.md).
+- WebhookDelivery: one event owed to one endpoint, written in the transaction of
+  the change it reports. Like the vendor outbox (apps/sync), the delivery owns
+  its retries (attempts, next attempt, last error); the task queue only wakes
+  the sender, and a conditional UPDATE claims it so it is never sent twice at once.
+"""
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from apps.core.crypto import EncryptedSecrets, EncryptedSecretsField
+
+
+class Event(models.TextChoices):
+    LEAD_CREATED = "lead.created", "lead.created: a new lead arrived (any origin), after assignment"
+    LEAD_ASSIGNED = "lead.assigned", "lead.assigned: a lead was given to someone"
+    LEAD_STATUS_CHANGED = "lead.status_changed", "lead.status_changed: a lead's status or stage changed"
+    LEAD_VENDOR_REPORT_FAILED = ("lead.vendor_report_failed",
+                                 "lead.vendor_report_failed: a vendor refused an update for good")
+
+
+# Sent only by "Send test event": every endpoint takes it, whatever it subscribed to.
+TEST_EVENT = "webhook.test"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def validate_webhook_url(value: str) -> None:
+    """An endpoint URL: https://, or http:// only to this machine's loopback
+    (a receiver under development); no credentials in the URL (the signature
+    authenticates LeadHub, and a password in a URL ends up in logs)."""
+    parts = urlsplit(value or "")
+    if parts.scheme not in ("http", "https"):
+        raise ValidationError("Enter a URL starting with https:// (for example https://crm.example.com/leadhub).",
+                              code="scheme")
+    try:
+        _url_validator(value)
+    except ValidationError:
+        raise ValidationError("Enter a whole URL, such as https://crm.example.com/leadhub.", code="invalid") from None
+    if parts.username or parts.password:
+        raise ValidationError("Remove the user name and password from the URL: LeadHub signs every delivery, so "
+                              "the receiver can check the signature instead.", code="credentials")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ValidationError("Use https://: plain http:// is allowed only to this machine "
+                              "(127.0.0.1, ::1 or localhost).", code="insecure")
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(models.Model):
+    dealer = models.ForeignKey("accounts.Dealer", on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField("URL", max_length=500, validators=[validate_webhook_url],
+                          help_text="Where LeadHub POSTs events: https://, or http:// to 127.0.0.1 only.")
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=list, help_text="The event types this endpoint takes.")
+    # {"secret": "whsec_..."}, Fernet-encrypted like vendor credentials (apps/core/crypto.py).
+    secrets = EncryptedSecretsField(blank=True, default="", editable=False)
+    is_active = models.BooleanField("active", default=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, help_text="Deliveries that failed for good since the last one that succeeded.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # Audit of who registered, changed, disabled or re-enabled it; never the secret.
+    history = HistoricalRecords(excluded_fields=["secrets"])
+
+    class Meta:
+        ordering = ["dealer", "url", "id"]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def secret(self) -> str:
+        return self.secrets.get("secret", "") if self.secrets else ""
+
+    def set_secret(self, value: str | None = None) -> str:
+        """Set a new signing secret (generated when not given); not saved."""
+        value = value or new_secret()
+        self.secrets = EncryptedSecrets({"secret": value})
+        return value
+
+    def takes(self, event_type: str) -> bool:
+        return event_type == TEST_EVENT or event_type in (self.events or [])
+
+    def clean(self):
+        super().clean()
+        unknown = sorted(set(self.events or []) - set(Event.values))
+        if unknown:
+            raise ValidationError({"events": f"Unknown event types: {', '.join(unknown)}."})
+        if not self.events:
+            raise ValidationError({"events": "Choose at least one event."})
+
+    def save(self, *args, **kwargs):
+        if not self.secret:
+            self.set_secret()
+        super().save(*args, **kwargs)
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Queued"
+    DELIVERING = "delivering", "Being sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField(help_text="The event's id (evt_<uuid> in the payload and LeadHub-Delivery header).")
+    event_type = models.CharField(max_length=40)
+    lead_id = models.BigIntegerField(null=True, blank=True, db_index=True,
+                                  help_text="The lead the event is about (kept if the lead is deleted).")
+    payload = models.JSONField()
+    state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True, help_text="The first 500 characters answered.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            # An event is queued for an endpoint at most once: a repeated signal, a
+            # re-run job or a double click adds nothing.
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once_per_event"),
+            models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="webhook_delivery_state_known"),
+            models.CheckConstraint(condition=~Q(state=DeliveryState.DELIVERED) | Q(delivered_at__isnull=False),
+                                   name="webhook_delivered_has_time"),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due_idx"),
+                   models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_log_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} ({self.get_state_display().lower()})"

@@ -1,0 +1,160 @@
+"""Writing webhook rows: queueing events, test events, Retry now, disabling and
+re-enabling endpoints. Queueing runs inside the caller's transaction (the event
+and the change it reports commit together) and wakes the sender on commit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django_q import tasks as django_q_tasks  # looked up per call: tests swap async_task
+
+from apps.accounts.models import Membership, Role
+from apps.leads.models import Lead
+from apps.notifications.models import Kind
+from apps.notifications.services import Item, notify
+
+from .models import TEST_EVENT, DeliveryState, WebhookDelivery, WebhookEndpoint
+from .payloads import event_body, event_uuid, lead_data
+
+log = logging.getLogger("leadhub.webhooks")
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One event about one lead: `key` makes its id stable (the same key is never
+    queued twice for an endpoint; None: a fresh id); `extra` joins `data`."""
+    lead_id: int
+    key: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def webhook_queue_lead_events(*, event_type: str, occurrences: list[Occurrence]) -> int:
+    """Queue `event_type` about each occurrence's lead for every active endpoint
+    of that lead's dealer subscribed to it; returns how many deliveries were
+    queued. A bounded number of queries whatever the number of leads (the
+    endpoints, the leads of dealers that have any, one INSERT per 500 rows);
+    one query and nothing else when no endpoint takes the event. An occurrence
+    already queued for an endpoint (same key) is skipped silently (and still
+    counted in the returned number)."""
+    if not occurrences:
+        return 0
+    endpoints_of: dict[int, list[int]] = {}
+    for pk, dealer_id, events in WebhookEndpoint.objects.filter(is_active=True).values_list(
+            "pk", "dealer_id", "events"):
+        if event_type in (events or []):  # a JSON list: read in Python, the same on SQLite and PostgreSQL
+            endpoints_of.setdefault(dealer_id, []).append(pk)
+    if not endpoints_of:
+        return 0
+    leads = Lead.objects.select_related("dealer", "owner", "vendor_account", "sales_stage").in_bulk(
+        [o.lead_id for o in occurrences if o.lead_id is not None])
+    now = timezone.now()
+    rows = []
+    for occurrence in occurrences:
+        lead = leads.get(occurrence.lead_id)
+        if lead is None or lead.dealer_id not in endpoints_of:
+            continue
+        event_id = event_uuid(f"{event_type}:{occurrence.key}" if occurrence.key else None)
+        body = event_body(event_id=event_id, event_type=event_type, created=now,
+                          data={"lead": lead_data(lead), **occurrence.extra})
+        rows += [WebhookDelivery(endpoint_id=endpoint_id, event_id=event_id, event_type=event_type, lead_id=lead.pk,
+                                 payload=body, next_attempt_at=now, created_at=now)
+                 for endpoint_id in endpoints_of[lead.dealer_id]]
+    return _insert(rows)
+
+
+def webhook_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Queue a `webhook.test` event for this endpoint, whatever it subscribed to
+    and even while it is disabled (so a fixed receiver can be checked before it
+    is re-enabled), delivered and signed like any other and shown in its log."""
+    event_id = event_uuid()
+    now = timezone.now()
+    delivery = WebhookDelivery(endpoint=endpoint, event_id=event_id, event_type=TEST_EVENT, next_attempt_at=now,
+                               created_at=now, payload=event_body(
+                                   event_id=event_id, event_type=TEST_EVENT, created=now,
+                                   data={"message": "A test event from LeadHub: your endpoint is reachable and the "
+                                                    "signature can be checked with your secret.",
+                                         "endpoint": {"id": endpoint.pk, "url": endpoint.url,
+                                                      "dealer": endpoint.dealer.code}}))
+    with transaction.atomic():
+        delivery.save(force_insert=True)
+        _wake_on_commit()
+    return delivery
+
+
+def webhook_retry_now(*, deliveries) -> int:
+    """The admin's "Retry now": queued or failed deliveries are due at once with a
+    fresh count of attempts; returns how many. Delivered ones are never resent."""
+    return deliveries.filter(state__in=[DeliveryState.PENDING, DeliveryState.FAILED]).update(
+        state=DeliveryState.PENDING, attempts=0, next_attempt_at=timezone.now(), claimed_by="", claimed_until=None)
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor=None) -> str:
+    """Give the endpoint a new signing secret (the old one stops at once); returns it."""
+    secret = endpoint.set_secret()
+    endpoint._change_reason = "Secret rotated"
+    endpoint._history_user = actor
+    endpoint.save(update_fields=["secrets"])
+    return secret
+
+
+def webhook_endpoint_reenable(*, endpoint: WebhookEndpoint) -> None:
+    """Set on an endpoint being saved active again (not saved): its failure count
+    and disabled mark are cleared, so its queued deliveries go again."""
+    endpoint.is_active = True
+    endpoint.consecutive_failures = 0
+    endpoint.disabled_at = None
+    endpoint.disabled_reason = ""
+
+
+def webhook_endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
+    """Disable an active endpoint and alert its dealer's admins once (in LeadHub,
+    and by e-mail as each one's "alerts" preference says). Returns False when it
+    was already disabled (another worker got there first: no second alert)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).update(
+            is_active=False, disabled_at=now, disabled_reason=reason[:500])
+        if not changed:
+            return False
+        endpoint = WebhookEndpoint.objects.select_related("dealer").get(pk=endpoint_id)
+        # update() skips the audit receiver: the history row it would have written.
+        WebhookEndpoint.history.bulk_history_create([endpoint], update=True,
+                                                    default_change_reason="Disabled by LeadHub"[:100])
+        admins = get_user_model().objects.filter(
+            is_active=True, pk__in=Membership.objects.filter(dealer_id=endpoint.dealer_id, role=Role.ADMIN)
+            .values("user_id"))
+        text = (f"Webhook endpoint {endpoint.url} ({endpoint.dealer.code}) was disabled: {reason} "
+                "Fix the receiver, then tick Active on the endpoint; its queued events go again.")
+        for admin in admins:
+            notify(admin, [Item(Kind.WEBHOOK_DISABLED, f"webhook_disabled:{endpoint.pk}:{int(now.timestamp())}",
+                                text)])
+    log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
+    return True
+
+
+def _insert(rows: list[WebhookDelivery]) -> int:
+    if not rows:
+        return 0
+    # ignore_conflicts: an event already queued for an endpoint (its unique key) is skipped.
+    WebhookDelivery.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
+    _wake_on_commit()
+    return len(rows)
+
+
+def _wake_on_commit() -> None:
+    if settings.LEADHUB_PUSH_ON_COMMIT:
+        transaction.on_commit(wake_sender)
+
+
+def wake_sender() -> None:
+    """Ask a worker to send now (the one-minute schedule would, a little later)."""
+    try:
+        django_q_tasks.async_task("apps.webhooks.sender.deliver_due", task_name="webhooks", group="webhooks")
+    except Exception:  # noqa: BLE001 - the schedule is the safety net; never fail the change
+        log.exception("could not queue the webhook sender; the one-minute schedule will send")

@@ -1,0 +1,180 @@
+"""Each of the four events is queued from its real source, for the subscribed,
+active endpoints of the lead's own dealer only, in bounded queries for batches."""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.leads import services
+from apps.leads.models import Lead
+from apps.leads.services import StatusChange
+from apps.notifications.models import Notification
+from apps.routing.arrivals import process_arrivals
+from apps.sync import engine
+from apps.sync.models import OutboxItem
+from apps.vendors.core.base import SendOutcome
+from apps.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+from tests.conftest import make_cat_account, make_lead
+
+
+@pytest.fixture
+def endpoints(dealer_a, dealer_b, quick):
+    def make(dealer, events, url, active=True):
+        return WebhookEndpoint.objects.create(dealer=dealer, url=url, events=events, is_active=active)
+
+    return {
+        "a_all": make(dealer_a, list(Event.values), "https://a.example.com/all"),
+        "a_created": make(dealer_a, [Event.LEAD_CREATED], "https://a.example.com/created"),
+        "a_off": make(dealer_a, list(Event.values), "https://a.example.com/off", active=False),
+        "b_all": make(dealer_b, list(Event.values), "https://b.example.com/all"),
+    }
+
+
+def _queued(event_type):
+    return list(WebhookDelivery.objects.filter(event_type=event_type).select_related("endpoint").order_by("pk"))
+
+
+def _urls(rows):
+    return sorted(row.endpoint.url for row in rows)
+
+
+def test_it_queues_status_changed_from_the_status_service(endpoints, lead_a, lead_b, alice):
+    assert services.lead_change_status(lead=lead_a, to_status="accepted", actor=alice).ok
+    rows = _queued(Event.LEAD_STATUS_CHANGED)
+    assert _urls(rows) == ["https://a.example.com/all"]
+    body = rows[0].payload
+    assert body["type"] == "lead.status_changed" and body["id"] == f"evt_{rows[0].event_id.hex}"
+    data = body["data"]
+    assert (data["from_status"], data["to_status"], data["actor"], data["source"]) == ("new", "accepted", "alice",
+                                                                                       "admin")
+    assert data["lead"]["id"] == lead_a.pk and data["lead"]["status"] == "accepted"
+    assert data["lead"]["dealer"] == "A100" and data["lead"]["email"] == "ann@acme.test"
+    assert rows[0].lead_id == lead_a.pk
+
+
+def test_it_queues_status_changed_for_the_other_dealer_only_to_its_endpoints(endpoints, lead_b, bob):
+    assert services.lead_change_status(lead=lead_b, to_status="accepted", actor=bob).ok
+    assert _urls(_queued(Event.LEAD_STATUS_CHANGED)) == ["https://b.example.com/all"]
+
+
+def test_it_queues_nothing_for_a_refused_status_change(endpoints, lead_a, alice):
+    result = services.lead_change_status(lead=lead_a, to_status="closed_won", actor=alice)
+    assert not result.ok
+    assert _queued(Event.LEAD_STATUS_CHANGED) == []
+
+
+def test_it_queues_assigned_when_a_lead_is_given_to_someone(endpoints, lead_a, alice, adam):
+    assert services.lead_assign_owner(lead=lead_a, owner=alice, actor=adam).ok
+    rows = _queued(Event.LEAD_ASSIGNED)
+    assert _urls(rows) == ["https://a.example.com/all"]
+    data = rows[0].payload["data"]
+    assert data["owner"] == {"id": alice.pk, "username": "alice"} and data["actor"] == "adam"
+    assert data["lead"]["owner"] == {"id": alice.pk, "username": "alice"}
+
+
+def test_it_queues_assigned_when_someone_takes_a_lead_but_notifies_nobody(endpoints, lead_a, alice):
+    assert services.lead_assign_owner(lead=lead_a, owner=alice, actor=alice).ok
+    rows = _queued(Event.LEAD_ASSIGNED)
+    assert _urls(rows) == ["https://a.example.com/all"] and rows[0].payload["data"]["actor"] == "alice"
+    assert not Notification.objects.filter(user=alice).exists()
+
+
+def test_it_queues_assigned_when_recording_an_outcome_takes_the_lead(endpoints, lead_a, alice):
+    result = services.lead_apply_status_change(lead=lead_a, change=StatusChange(to_status="accepted", actor=alice),
+                                               source="workbench", take_if_unassigned=True)
+    assert result.ok and result.taken_by_actor
+    rows = _queued(Event.LEAD_ASSIGNED)
+    assert _urls(rows) == ["https://a.example.com/all"]
+    assert rows[0].payload["data"]["lead"]["owner"] == {"id": alice.pk, "username": "alice"}
+    assert _urls(_queued(Event.LEAD_STATUS_CHANGED)) == ["https://a.example.com/all"]
+
+
+def test_it_queues_created_once_when_a_hand_made_lead_arrives(endpoints, dealer_a):
+    lead = make_lead(dealer_a, first_name="Walk", last_name="In")
+    rows = _queued(Event.LEAD_CREATED)
+    assert _urls(rows) == ["https://a.example.com/all", "https://a.example.com/created"]
+    assert rows[0].payload["data"]["lead"]["first_name"] == "Walk"
+    assert rows[0].event_id == rows[1].event_id  # one event, two endpoints
+    # Processed again (a job re-run after a crash): the same event, never queued twice.
+    Lead.objects.filter(pk=lead.pk).update(arrival_processed_at=None)
+    assert process_arrivals() == 1
+    assert len(_queued(Event.LEAD_CREATED)) == 2
+
+
+def test_it_queues_created_for_a_vendor_lead_when_the_arrivals_job_processed_it(endpoints, dealer_a):
+    account = make_cat_account(dealer_a)
+    lead = make_lead(dealer_a, vendor_account=account, vendor_lead_id="CAT-1")
+    assert _queued(Event.LEAD_CREATED) == []  # waits for the arrivals job (its vendor's owner first)
+    assert process_arrivals() == 1
+    rows = _queued(Event.LEAD_CREATED)
+    assert _urls(rows) == ["https://a.example.com/all", "https://a.example.com/created"]
+    assert rows[0].payload["data"]["lead"]["vendor"] == "cat"
+    assert rows[0].payload["data"]["lead"]["vendor_lead_id"] == "CAT-1" and rows[0].lead_id == lead.pk
+
+
+def test_it_queues_vendor_report_failed_when_a_vendor_refuses_an_update_for_good(endpoints, dealer_a, alice):
+    account = make_cat_account(dealer_a)
+    lead = make_lead(dealer_a, vendor_account=account, vendor_lead_id="CAT-2")
+    assert services.lead_change_status(lead=lead, to_status="accepted", actor=alice).ok
+    item = OutboxItem.objects.select_related("lead").get(lead=lead)
+    engine._record_outcomes(account, [item], [SendOutcome.refused("leadId unknown", status=400)],
+                            engine.Summary(account=account.name))
+    rows = _queued(Event.LEAD_VENDOR_REPORT_FAILED)
+    assert _urls(rows) == ["https://a.example.com/all"]
+    report = rows[0].payload["data"]["vendor_report"]
+    assert report == {"outbox_id": item.pk, "kind": item.kind, "vendor": "cat", "account": account.name,
+                      "status_code": 400, "error": "leadId unknown"}
+
+
+def test_it_queues_no_vendor_report_failed_for_a_failure_still_retried(endpoints, dealer_a, alice):
+    account = make_cat_account(dealer_a)
+    lead = make_lead(dealer_a, vendor_account=account, vendor_lead_id="CAT-3")
+    assert services.lead_change_status(lead=lead, to_status="accepted", actor=alice).ok
+    item = OutboxItem.objects.select_related("lead").get(lead=lead)
+    item.unconfirmed_before = None  # what engine.claim_due sets on a claimed item
+    engine._record_outcomes(account, [item], [SendOutcome.retry_later("503", status=503)],
+                            engine.Summary(account=account.name))
+    assert _queued(Event.LEAD_VENDOR_REPORT_FAILED) == []
+
+
+def _new_leads(dealer, n):
+    # Bulk-inserted like a vendor's pull: no post_save, so no arrival processing here.
+    return Lead.objects.bulk_create([Lead(dealer=dealer, first_name=f"Bulk{i}", email=f"b{i}@acme.test")
+                                     for i in range(n)])
+
+
+def _count_queries(fn) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        fn()
+    return len(captured)
+
+
+def test_it_queues_a_bulk_assignment_in_a_bounded_number_of_queries(endpoints, dealer_a, alice,
+                                                                   django_assert_max_num_queries):
+    counts = {}
+    for n in (5, 60):
+        ids = [lead.pk for lead in _new_leads(dealer_a, n)]
+        counts[n] = _count_queries(lambda: services.lead_assign_new_owners(
+            owners={pk: alice for pk in ids}, reason="Assignment rule"))
+    assert counts[5] == counts[60]  # nothing per lead
+    assert len(_queued(Event.LEAD_ASSIGNED)) == 65
+    # A big batch: the same queries, except that bulk_create splits its INSERTs (the
+    # deliveries', the owner's notifications') by the database's limit on parameters
+    # (SQLite: about 60 rows per statement).
+    ids = [lead.pk for lead in _new_leads(dealer_a, 400)]
+    with django_assert_max_num_queries(counts[5] + 2 * (400 // 50)):
+        services.lead_assign_new_owners(owners={pk: alice for pk in ids}, reason="Assignment rule")
+
+
+def test_it_queues_a_bulk_status_change_with_a_few_queries_whatever_its_size(endpoints, dealer_a):
+    def extra_queries(n) -> int:
+        """Queries the webhooks add to lead_change_status_many of n leads."""
+        counts = []
+        for subscribed in (False, True):
+            WebhookEndpoint.objects.filter(pk=endpoints["a_all"].pk).update(is_active=subscribed)
+            leads = _new_leads(dealer_a, n)
+            counts.append(_count_queries(lambda: services.lead_change_status_many(
+                changes=[(lead, StatusChange(to_status="accepted")) for lead in leads])))
+        return counts[1] - counts[0]
+
+    assert extra_queries(5) == extra_queries(60) <= 3
+    assert len(_queued(Event.LEAD_STATUS_CHANGED)) == 65
