@@ -32,6 +32,35 @@ def check_q_broker(app_configs, **kwargs):
     return []
 
 
+# Time a claimed webhook delivery may need beyond one POST's worst case (the
+# connect timeout plus the deadline): recording its outcome, a slow database.
+WEBHOOK_LEASE_MARGIN = 30
+
+
+@checks.register()
+def check_webhook_timing(app_configs, **kwargs):
+    """A delivery's claim must outlive its POST (or a second worker takes it while
+    it is being sent), and a sender run must end well before django-q kills it."""
+    errors = []
+    post = settings.LEADHUB_HTTP_CONNECT_TIMEOUT + settings.LEADHUB_WEBHOOK_TIMEOUT
+    if settings.LEADHUB_WEBHOOK_CLAIM_SECONDS < post + WEBHOOK_LEASE_MARGIN:
+        errors.append(checks.Error(
+            f"LEADHUB_WEBHOOK_CLAIM_SECONDS ({settings.LEADHUB_WEBHOOK_CLAIM_SECONDS}) must exceed one POST's "
+            f"longest time, LEADHUB_HTTP_CONNECT_TIMEOUT + LEADHUB_WEBHOOK_TIMEOUT ({post:g} s), by at least "
+            f"{WEBHOOK_LEASE_MARGIN} s: otherwise a delivery can be sent twice at once.",
+            hint=f"Set LEADHUB_WEBHOOK_CLAIM_SECONDS to {int(post) + WEBHOOK_LEASE_MARGIN} or more.",
+            id="leadhub.E003"))
+    q_timeout = settings.Q_CLUSTER.get("timeout")
+    if q_timeout and settings.LEADHUB_WEBHOOK_RUN_SECONDS + post + WEBHOOK_LEASE_MARGIN > q_timeout:
+        errors.append(checks.Error(
+            f"LEADHUB_WEBHOOK_RUN_SECONDS ({settings.LEADHUB_WEBHOOK_RUN_SECONDS:g}) plus one POST ({post:g} s) and "
+            f"a margin of {WEBHOOK_LEASE_MARGIN} s exceeds Q_TIMEOUT ({q_timeout}): django-q would kill the "
+            "webhook sender mid-POST.",
+            hint="Lower LEADHUB_WEBHOOK_RUN_SECONDS or raise Q_TIMEOUT (and Q_RETRY above it).",
+            id="leadhub.E004"))
+    return errors
+
+
 @checks.register(checks.Tags.security, deploy=True)
 def check_keys_come_from_environment(app_configs, **kwargs):
     """In production every machine must share the same keys: they must come from the

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -52,25 +53,40 @@ class Outcome:
 def deliver_due(*, holder: str | None = None, batch: int | None = None) -> int:
     """Send every delivery due now (of active endpoints; test events always),
     batch by batch; each at most once per run. Returns how many were attempted.
-    Safe to run twice at once: a claimed delivery is skipped by the other run."""
+    Safe to run twice at once: a claimed delivery is skipped by the other run.
+    A run stops starting POSTs once LEADHUB_WEBHOOK_RUN_SECONDS are spent (well
+    under django-q's timeout, so the task is never killed mid-POST with its batch
+    claimed); what it claimed but did not send goes back to the queue at once."""
     holder = holder or new_holder()
     batch = batch or settings.LEADHUB_WEBHOOK_BATCH
+    stop_at = time.monotonic() + settings.LEADHUB_WEBHOOK_RUN_SECONDS
     release_expired_claims()
     http = VendorHTTP(vendor="webhook", account="webhooks",
                       timeout=(settings.LEADHUB_HTTP_CONNECT_TIMEOUT, settings.LEADHUB_WEBHOOK_TIMEOUT))
     attempted: set[int] = set()
     try:
-        while True:
+        while time.monotonic() < stop_at:
             claimed = claim(due_ids(batch, exclude=attempted), holder)
             if not claimed:
                 break
             for delivery in claimed:
+                if time.monotonic() >= stop_at:
+                    break
                 attempted.add(delivery.pk)
                 if renew(delivery, holder):  # still ours after the batch's earlier, slow sends
                     record(delivery, send(http, delivery), holder)
     finally:
         http.close()
+        release_unsent(holder, attempted)
     return len(attempted)
+
+
+def release_unsent(holder: str, attempted) -> int:
+    """Deliveries this run claimed but never started (its time ran out) go back to
+    the queue now rather than when their lease ends."""
+    return (WebhookDelivery.objects.filter(state=DeliveryState.DELIVERING, claimed_by=holder)
+            .exclude(pk__in=list(attempted))
+            .update(state=DeliveryState.PENDING, claimed_by="", claimed_until=None))
 
 
 def release_expired_claims() -> int:
@@ -122,10 +138,14 @@ def request_for(delivery: WebhookDelivery, *, timestamp: int | None = None) -> t
 
 def send(http: VendorHTTP, delivery: WebhookDelivery) -> Outcome:
     """POST one delivery (redirects not followed: a receiver that moved says so
-    in the log rather than LeadHub posting signed data elsewhere)."""
+    in the log rather than LeadHub posting signed data elsewhere). The whole POST,
+    answer included, ends within LEADHUB_WEBHOOK_TIMEOUT seconds of reading
+    (plus the connect timeout): later is a failed attempt, "no answer within N s";
+    at most a few KB of the answer are read, for the excerpt."""
     body, headers = request_for(delivery)
     try:
-        raw = http.request("POST", delivery.endpoint.url, data=body, headers=headers, allow_redirects=False)
+        raw = http.request("POST", delivery.endpoint.url, data=body, headers=headers, allow_redirects=False,
+                           deadline=settings.LEADHUB_WEBHOOK_TIMEOUT, max_body=EXCERPT * 4)
     except VendorError as exc:  # timeouts, refused or reset connections: recorded and retried
         return Outcome(False, exc.received_status, exc.message)
     excerpt = raw.body[:EXCERPT * 4].decode("utf-8", errors="replace")[:EXCERPT]

@@ -3,9 +3,18 @@ thread that checks every delivery's signature (the documented
 verify_signature) and answers with injected faults.
 
 Faults are queued per request, in order: "500" (an error page), "410" (Gone),
-"302" (a redirect elsewhere), "timeout" (stalls past the sender's read timeout, then answers 503). With no
-fault queued it checks the signature (a bad one: 400, recorded in `rejected`),
-answers 200 and counts the event in `accepted` by its LeadHub-Delivery id.
+"302" (a redirect elsewhere), "timeout" (stalls past the sender's deadline, then
+answers 503), "trickle" (answers 200 with a body sent one byte every
+`trickle_every` seconds), "accept-stall" (processes the event, then stalls past
+the deadline before answering 200: the event took effect, LeadHub sees a failed
+attempt). With no fault queued it checks the signature (a bad one: 400, recorded
+in `rejected`), answers 200 and counts the event in `accepted`.
+
+Like the docs tell receivers to, it de-duplicates by the LeadHub-Delivery header:
+`processed` counts each event id's effects (a repeat is acknowledged, not processed
+again), `requests` every request. Exactly-once means processed == 1 per event
+whatever the number of requests. `spans` holds each request's (delivery id,
+start, end) to show that no delivery was being POSTed twice at the same time.
 """
 from __future__ import annotations
 
@@ -25,14 +34,23 @@ class Receiver:
         self.faults: list[str] = []
         self.requests: list[dict] = []  # every request: headers and body
         self.accepted: Counter = Counter()  # event id -> times answered 2xx
+        self.processed: Counter = Counter()  # event id -> times it took effect (de-duplicated: at most 1)
         self.rejected: list[str] = []
+        self.spans: list[tuple[str, float, float]] = []
+        self.trickle_every = 0.3
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - the standard library's name
+                started = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver._handle(self, body)
+                try:
+                    receiver._handle(self, body)
+                finally:
+                    with receiver._lock:
+                        receiver.spans.append((self.headers.get("LeadHub-Delivery", ""), started,
+                                               time.monotonic()))
 
             def log_message(self, *args):
                 pass
@@ -61,6 +79,8 @@ class Receiver:
         if fault == "timeout":
             time.sleep(self.stall)
             return self._answer(handler, 503, b"too slow")
+        if fault == "trickle":
+            return self._trickle(handler)
         if fault == "302":
             handler.send_response(302)
             handler.send_header("Location", "https://elsewhere.example.com/hooks")
@@ -77,8 +97,25 @@ class Receiver:
         event = json.loads(body)
         assert headers["LeadHub-Delivery"] == event["id"] and headers["LeadHub-Event"] == event["type"]
         with self._lock:
+            if not self.processed[event["id"]]:  # a repeat is acknowledged, not processed again
+                self.processed[event["id"]] += 1
             self.accepted[event["id"]] += 1
+        if fault == "accept-stall":
+            time.sleep(self.stall)
         return self._answer(handler, 200, b'{"ok": true}')
+
+    def _trickle(self, handler) -> None:
+        body = b"x" * 200
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            for byte in body:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(self.trickle_every)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the sender's deadline
 
     @staticmethod
     def _answer(handler, status: int, body: bytes) -> None:

@@ -1,4 +1,6 @@
-"""Deliveries to a local receiver with injected faults arrive exactly once."""
+"""Deliveries to a local receiver with injected faults: at least once, and once
+in effect for a receiver that drops repeats by LeadHub-Delivery (see also
+test_deadline.py: accept-then-stall, concurrent runs)."""
 import json
 
 
@@ -34,6 +36,7 @@ def test_it_delivers_exactly_once_after_two_server_errors(endpoint_a, receiver):
     assert delivery.delivered_at is not None
     assert len(receiver.requests) == 3
     assert receiver.accepted == {f"evt_{delivery.event_id.hex}": 1}
+    assert receiver.processed == {f"evt_{delivery.event_id.hex}": 1}
     make_due()
     sender.deliver_due()
     assert len(receiver.requests) == 3  # a delivered event is never sent again

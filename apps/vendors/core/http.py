@@ -49,7 +49,13 @@ class VendorHTTP:
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "LeadHub/0.1"
 
-    def request(self, method: str, url: str, **kwargs) -> RawResponse:
+    def request(self, method: str, url: str, *, deadline: float | None = None, max_body: int | None = None,
+                **kwargs) -> RawResponse:
+        """One call. `deadline` (seconds, wall clock from the start): the body is
+        read in chunks and the call ends at the deadline with a transient
+        VendorError, however the other side trickles its answer (the read
+        timeout alone is per socket read). `max_body`: keep at most this many
+        bytes of the body and stop reading (the connection is closed, not reused)."""
         parts = urlsplit(url)
         described = f"{method} {parts.path}" + (f"?{parts.query}" if parts.query else "")
         started = time.monotonic()
@@ -60,10 +66,17 @@ class VendorHTTP:
             # transport error.
             response = self.session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
             try:
-                body = response.content  # fully read: the connection goes back to the pool
+                if deadline is None and max_body is None:
+                    body = response.content  # fully read: the connection goes back to the pool
+                else:
+                    body = _read_bounded(response, started, deadline, max_body)
             except BaseException:
                 response.close()
                 raise
+        except _DeadlinePassed:
+            self._log(described, "deadline", started)
+            raise VendorError(f"{described}: no answer within {deadline:g}s (the whole answer took longer)",
+                              permanent=False, reached=True, received_status=_status(response)) from None
         except requests.Timeout as exc:
             self._log(described, "timeout", started)
             raise VendorError(f"{described}: no answer within {self.timeout[1]:g}s ({exc.__class__.__name__})",
@@ -87,6 +100,56 @@ class VendorHTTP:
 
     def close(self):
         self.session.close()
+
+
+class _DeadlinePassed(Exception):
+    pass
+
+
+def _read_bounded(response, started: float, deadline: float | None, max_body: int | None) -> bytes:
+    """Read the body in chunks until it ends, `max_body` bytes are kept (the rest
+    is not read; the connection is closed) or `deadline` seconds since `started`
+    passed (_DeadlinePassed). Before each read the socket's timeout is cut to the
+    time left, so one slow read cannot carry the call past the deadline."""
+    chunks, size = [], 0
+    for chunk in _chunks(response, started, deadline):
+        chunks.append(chunk)
+        size += len(chunk)
+        if max_body is not None and size >= max_body:
+            response.close()
+            break
+    body = b"".join(chunks)
+    return body[:max_body] if max_body is not None else body
+
+
+def _chunks(response, started, deadline):
+    # Byte by byte: urllib3 waits for a whole chunk, so a larger one would let a
+    # trickling answer through; the reader is buffered and the body kept is small.
+    iterator = response.iter_content(chunk_size=1)
+    while True:
+        if deadline is not None:
+            left = deadline - (time.monotonic() - started)
+            if left <= 0:
+                raise _DeadlinePassed()
+            _cut_socket_timeout(response, left)
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        except requests.ConnectionError:
+            if deadline is not None and time.monotonic() - started >= deadline:
+                raise _DeadlinePassed() from None
+            raise
+        if chunk:
+            yield chunk
+
+
+def _cut_socket_timeout(response, seconds: float) -> None:
+    """Best effort (urllib3's connection of a streamed response): a socket read
+    waits at most `seconds`."""
+    sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(max(seconds, 0.001))
 
 
 def _first_line(exc: Exception) -> str:
