@@ -44,10 +44,17 @@ class Outcome:
     error: str
     excerpt: str = ""
     retry_after: float | None = None
+    transport: bool = False  # no (whole) answer: refused, reset, timed out, past the deadline
 
     @property
     def gone(self) -> bool:
         return self.status == 410
+
+    @property
+    def endpoint_unwell(self) -> bool:
+        """The endpoint did not answer, or answered 5xx: its other deliveries wait
+        for the next run rather than each take a timeout now."""
+        return not self.delivered and (self.transport or (self.status or 0) >= 500)
 
 
 def deliver_due(*, holder: str | None = None, batch: int | None = None) -> int:
@@ -64,21 +71,45 @@ def deliver_due(*, holder: str | None = None, batch: int | None = None) -> int:
     http = VendorHTTP(vendor="webhook", account="webhooks",
                       timeout=(settings.LEADHUB_HTTP_CONNECT_TIMEOUT, settings.LEADHUB_WEBHOOK_TIMEOUT))
     attempted: set[int] = set()
+    unwell: set[int] = set()  # endpoints that failed to answer (transport, 5xx) this run: skipped
     try:
         while time.monotonic() < stop_at:
-            claimed = claim(due_ids(batch, exclude=attempted), holder)
+            claimed = claim(due_ids(batch, exclude=attempted, skip_endpoints=unwell), holder)
             if not claimed:
                 break
             for delivery in claimed:
                 if time.monotonic() >= stop_at:
                     break
+                if delivery.endpoint_id in unwell:
+                    continue  # handed back below, untouched: one slow endpoint does not hold up the others
                 attempted.add(delivery.pk)
-                if renew(delivery, holder):  # still ours after the batch's earlier, slow sends
-                    record(delivery, send(http, delivery), holder)
+                outcome = attempt(http, delivery, holder)
+                if outcome is not None and outcome.endpoint_unwell:
+                    unwell.add(delivery.endpoint_id)
     finally:
         http.close()
         release_unsent(holder, attempted)
     return len(attempted)
+
+
+def attempt(http: VendorHTTP, delivery: WebhookDelivery, holder: str) -> Outcome | None:
+    """Send one claimed delivery and record its outcome; None when its claim was
+    lost meanwhile (not sent). Whatever goes wrong with this one delivery (a
+    secret that no longer decrypts, a bug) is recorded on it as a failed attempt
+    with its error, and logged; the run goes on with the next one."""
+    try:
+        if not renew(delivery, holder):  # still ours after the batch's earlier, slow sends?
+            return None
+        try:
+            outcome = send(http, delivery)
+        except Exception as exc:  # noqa: BLE001 - recorded on the delivery and logged, never dropped
+            log.exception("webhook delivery %s could not be sent", delivery.pk)
+            outcome = Outcome(False, None, f"LeadHub could not send it: {exc.__class__.__name__}: {exc}"[:2000])
+        record(delivery, outcome, holder)
+        return outcome
+    except Exception:  # noqa: BLE001 - the database failed recording it: its lease brings it back
+        log.exception("webhook delivery %s: its attempt could not be recorded", delivery.pk)
+        return None
 
 
 def release_unsent(holder: str, attempted) -> int:
@@ -95,10 +126,12 @@ def release_expired_claims() -> int:
         state=DeliveryState.PENDING, claimed_by="", claimed_until=None)
 
 
-def due_ids(limit: int, *, exclude=()) -> list[int]:
-    """Ids of up to `limit` deliveries due now, oldest first."""
+def due_ids(limit: int, *, exclude=(), skip_endpoints=()) -> list[int]:
+    """Ids of up to `limit` deliveries due now, oldest first (not those of
+    `skip_endpoints`)."""
     return list(WebhookDelivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=timezone.now())
                 .filter(Q(endpoint__is_active=True) | Q(event_type=TEST_EVENT)).exclude(pk__in=list(exclude))
+                .exclude(endpoint_id__in=list(skip_endpoints))
                 .order_by("pk").values_list("pk", flat=True)[:limit])
 
 
@@ -147,7 +180,7 @@ def send(http: VendorHTTP, delivery: WebhookDelivery) -> Outcome:
         raw = http.request("POST", delivery.endpoint.url, data=body, headers=headers, allow_redirects=False,
                            deadline=settings.LEADHUB_WEBHOOK_TIMEOUT, max_body=EXCERPT * 4)
     except VendorError as exc:  # timeouts, refused or reset connections: recorded and retried
-        return Outcome(False, exc.received_status, exc.message)
+        return Outcome(False, exc.received_status, exc.message, transport=True)
     excerpt = raw.body[:EXCERPT * 4].decode("utf-8", errors="replace")[:EXCERPT]
     if 200 <= raw.status_code < 300:
         return Outcome(True, raw.status_code, "", excerpt)

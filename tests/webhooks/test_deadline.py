@@ -12,7 +12,7 @@ from django.db import connection
 from apps.core.checks import check_webhook_timing
 from apps.leads import services
 from apps.webhooks import sender
-from apps.webhooks.models import DeliveryState, Event, WebhookDelivery
+from apps.webhooks.models import DeliveryState, Event, WebhookDelivery, WebhookEndpoint
 from apps.webhooks.services import webhook_send_test
 
 from .conftest import make_due
@@ -121,7 +121,9 @@ def test_it_delivers_a_real_status_change_once_through_faults(endpoint_a, receiv
 @pytest.mark.django_db(transaction=True)
 def test_it_posts_each_delivery_at_most_once_while_claimed_by_two_concurrent_runs(endpoint_a, receiver):
     receiver.faults = ["timeout"] * 4  # every POST stalls past the deadline
-    deliveries = [webhook_send_test(endpoint=endpoint_a) for _ in range(4)]
+    endpoints = [endpoint_a] + [WebhookEndpoint.objects.create(dealer=endpoint_a.dealer, url=receiver.url, events=[])
+                                for _ in range(3)]  # one each: a run skips an endpoint after its first failure
+    deliveries = [webhook_send_test(endpoint=endpoint) for endpoint in endpoints]
     attempted = []
 
     def worker(name):

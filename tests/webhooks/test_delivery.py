@@ -3,6 +3,9 @@ in effect for a receiver that drops repeats by LeadHub-Delivery (see also
 test_deadline.py: accept-then-stall, concurrent runs)."""
 import json
 
+import pytest
+from django.db import connection
+
 
 from apps.notifications.models import Kind, Notification
 from apps.webhooks import sender
@@ -170,9 +173,9 @@ def test_it_disables_after_repeated_failed_deliveries_and_alerts_once(endpoint_a
     settings.LEADHUB_WEBHOOK_DISABLE_AFTER = 2
     receiver.faults = ["500"] * 20
     first, second = webhook_send_test(endpoint=endpoint_a), webhook_send_test(endpoint=endpoint_a)
-    sender.deliver_due()
-    make_due()
-    sender.deliver_due()
+    for _ in range(4):  # one attempt per run: after a 5xx the endpoint's other delivery waits for the next run
+        sender.deliver_due()
+        make_due()
     first.refresh_from_db()
     second.refresh_from_db()
     endpoint_a.refresh_from_db()
@@ -205,3 +208,40 @@ def test_it_does_not_follow_a_redirect(endpoint_a, receiver):
     assert delivery.state == DeliveryState.PENDING and delivery.last_status_code == 302
     assert "redirected to https://elsewhere.example.com/hooks" in delivery.last_error
     assert len(receiver.requests) == 1
+
+
+def test_it_records_a_delivery_it_cannot_sign_and_goes_on_with_the_others(endpoint_a, receiver, dealer_a):
+    broken = WebhookEndpoint.objects.create(dealer=dealer_a, url=receiver.url, events=[])
+    with connection.cursor() as cursor:  # encrypted with a key since removed: it no longer decrypts
+        cursor.execute(f"UPDATE {WebhookEndpoint._meta.db_table} SET secrets = %s WHERE id = %s",
+                       ["not-a-fernet-token", broken.pk])
+    unsignable = webhook_send_test(endpoint=broken)
+    fine = webhook_send_test(endpoint=endpoint_a)
+    assert sender.deliver_due() == 2
+    unsignable.refresh_from_db()
+    fine.refresh_from_db()
+    assert (unsignable.state, unsignable.attempts, unsignable.last_status_code) == (DeliveryState.PENDING, 1, None)
+    assert unsignable.last_error.startswith("LeadHub could not send it: CredentialsUnreadable")
+    assert unsignable.claimed_by == ""
+    assert fine.state == DeliveryState.DELIVERED
+    assert [r["headers"]["LeadHub-Delivery"] for r in receiver.requests] == [f"evt_{fine.event_id.hex}"]
+
+
+@pytest.mark.parametrize("fault", ["timeout", "500"])
+def test_it_skips_an_endpoint_for_the_rest_of_the_run_once_it_failed_to_answer(endpoint_a, receiver, dealer_a,
+                                                                              fault):
+    slow = Receiver(stall=1.5).start()
+    try:
+        slow_endpoint = WebhookEndpoint.objects.create(dealer=dealer_a, url=slow.url, events=[])
+        slow.secret = slow_endpoint.secret
+        slow.faults = [fault] * 3
+        waiting = [webhook_send_test(endpoint=slow_endpoint) for _ in range(3)]
+        fine = webhook_send_test(endpoint=endpoint_a)
+        assert sender.deliver_due() == 2  # one of the slow endpoint's, then the other endpoint's
+        assert len(slow.requests) == 1
+        assert list(WebhookDelivery.objects.filter(pk__in=[w.pk for w in waiting[1:]]).values_list(
+            "state", "attempts", "claimed_by")) == [(DeliveryState.PENDING, 0, "")] * 2
+        fine.refresh_from_db()
+        assert fine.state == DeliveryState.DELIVERED
+    finally:
+        slow.stop()
