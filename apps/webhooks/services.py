@@ -148,8 +148,15 @@ def _insert(rows: list[WebhookDelivery]) -> int:
 
 
 def _wake_on_commit() -> None:
-    if settings.LEADHUB_PUSH_ON_COMMIT:
-        transaction.on_commit(wake_sender)
+    """Wake the sender once when the transaction commits, however many events it
+    queued (a bulk status change queues one per lead). A wake-up registered in a
+    savepoint that was rolled back is gone from the list, so the next one counts."""
+    if not settings.LEADHUB_PUSH_ON_COMMIT:
+        return
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(func is wake_sender for _, func, _ in connection.run_on_commit):
+        return
+    transaction.on_commit(wake_sender)
 
 
 def wake_sender() -> None:

@@ -1,7 +1,7 @@
 """Each of the four events is queued from its real source, for the subscribed,
 active endpoints of the lead's own dealer only, in bounded queries for batches."""
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from apps.leads import services
@@ -13,6 +13,7 @@ from apps.sync import engine
 from apps.sync.models import OutboxItem
 from apps.vendors.core.base import SendOutcome
 from apps.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+from apps.webhooks.services import wake_sender
 from tests.conftest import make_cat_account, make_lead
 
 
@@ -178,3 +179,14 @@ def test_it_queues_a_bulk_status_change_with_a_few_queries_whatever_its_size(end
 
     assert extra_queries(5) == extra_queries(60) <= 3
     assert len(_queued(Event.LEAD_STATUS_CHANGED)) == 65
+
+
+def test_it_wakes_the_sender_once_per_transaction(endpoints, dealer_a, alice, settings,
+                                                  django_capture_on_commit_callbacks):
+    leads = [make_lead(dealer_a, email=f"l{i}@acme.test") for i in range(3)]  # their lead.created: no wake yet
+    settings.LEADHUB_PUSH_ON_COMMIT = True
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        for lead in leads:
+            assert services.lead_change_status(lead=lead, to_status="accepted", actor=alice).ok
+    assert len(_queued(Event.LEAD_STATUS_CHANGED)) == 3  # one per lead, for a_all
+    assert [c for c in callbacks if c is wake_sender] == [wake_sender]
