@@ -534,7 +534,7 @@ def _hold(account, adapter, items, summary, *, why: str) -> None:
         f"{vendor} may have received this {'lead' if item.kind == SUBMIT_KIND else 'message'} but its answer was "
         f"lost ({why}). Not resent automatically, so that it never arrives twice: {adapter.hold_advice(item)}",
         response={"answer_lost": True, "why": why}) for item in items]
-    _record_outcomes(account, items, outcomes, summary, adapter)
+    _record_outcomes(account, items, outcomes, summary, adapter, report_refused=False)
     alerts.send_alert(account, "answer lost", (
         f"LeadHub sent these messages to {vendor} but did not read its answer, so {vendor} may or may not have "
         "them. They were not resent automatically.\n\n"
@@ -590,7 +590,10 @@ def claim_due(account, holder: str, limit: int) -> list[OutboxItem]:
     return items
 
 
-def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
+def _record_outcomes(account, items, outcomes, summary, adapter=None, *, report_refused: bool = True) -> bool:
+    """Record each item's outcome. `report_refused=False` (_hold): the items'
+    "refusals" are LeadHub's own hold after a lost answer, the vendor refused
+    nothing, so no outbox_items_failed (webhooks' lead.vendor_report_failed)."""
     adapter = adapter or account.adapter()
     now = timezone.now()
     transient = False
@@ -619,17 +622,22 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
         elif not outcome.permanent and outcome.may_have_reached and adapter.unconfirmed_policy(item) == HOLD:
             lost.append((item, outcome))  # never retried blindly: held for a person below
         elif outcome.permanent:
-            OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.FAILED, claimed_by="", claimed_until=None,
-                                                         last_error=outcome.message, last_status_code=outcome.status,
-                                                         unconfirmed_since=None,
-                                                         attempts=item.attempts + 1, **answered)
-            LeadEvent.objects.create(lead_id=item.lead_id, kind=EventKind.PUSH_FAILED, actor_label=account.name,
-                                     summary=f"{account.get_vendor_display()} refused the update: "
-                                             f"{outcome.message}"[:500],
-                                     details={"outbox": item.pk, "status": outcome.status, "payload": item.payload,
-                                              **answered})
+            with transaction.atomic():  # the failure, its timeline entry and its webhook event commit together
+                OutboxItem.objects.filter(pk=item.pk).update(state=OutboxState.FAILED, claimed_by="",
+                                                             claimed_until=None, last_error=outcome.message,
+                                                             last_status_code=outcome.status, unconfirmed_since=None,
+                                                             attempts=item.attempts + 1, **answered)
+                LeadEvent.objects.create(lead_id=item.lead_id, kind=EventKind.PUSH_FAILED, actor_label=account.name,
+                                         summary=f"{account.get_vendor_display()} refused the update: "
+                                                 f"{outcome.message}"[:500],
+                                         details={"outbox": item.pk, "status": outcome.status,
+                                                  "payload": item.payload, **answered})
+                item.state, item.last_error, item.last_status_code = (OutboxState.FAILED, outcome.message,
+                                                                      outcome.status)
+                item.attempts += 1
+                if report_refused:  # webhooks' lead.vendor_report_failed (apps/sync/events.py)
+                    outbox_items_failed.send(sender=OutboxItem, account=account, items=[item])
             settled.setdefault(f"Refused by {account.name}", []).append(item.pk)
-            item.state, item.last_error, item.last_status_code = OutboxState.FAILED, outcome.message, outcome.status
             refused.append(item)
             summary.failed += 1
             summary.errors.append(f"lead {item.lead_id}: {outcome.message}")
@@ -656,8 +664,6 @@ def _record_outcomes(account, items, outcomes, summary, adapter=None) -> bool:
                 exhausted.append((item, outcome))
     for reason, ids in settled.items():
         record_outbox_history(ids, reason=reason)
-    if refused:  # webhooks' lead.vendor_report_failed (apps/sync/events.py)
-        outbox_items_failed.send(sender=OutboxItem, account=account, items=refused)
     if reported:  # the feedback SLA's stop (apps/reports/measures.py): one UPDATE per batch
         Lead.objects.filter(pk__in=reported, first_reported_at__isnull=True).update(first_reported_at=now)
     if summary.pushed:  # the credentials work again: the next outage alerts anew (one UPDATE, often of nothing)

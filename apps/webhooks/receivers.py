@@ -34,8 +34,10 @@ def lead_status_changed(sender, logs, **kwargs) -> None:
 
 
 def outbox_items_failed(sender, account, items, **kwargs) -> None:
-    """outbox_items_failed: lead.vendor_report_failed, one per refused message."""
+    """outbox_items_failed: lead.vendor_report_failed, one per refused message;
+    its key (the outbox item and the attempt refused) gives it a stable id, so
+    the same refusal is never queued twice."""
     webhook_queue_lead_events(event_type=Event.LEAD_VENDOR_REPORT_FAILED, occurrences=[Occurrence(
-        item.lead_id, extra={"vendor_report": {
+        item.lead_id, key=f"{item.pk}:{item.attempts}", extra={"vendor_report": {
             "outbox_id": item.pk, "kind": item.kind, "vendor": account.vendor, "account": account.name,
             "status_code": item.last_status_code, "error": item.last_error}}) for item in items])

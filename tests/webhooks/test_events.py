@@ -12,7 +12,9 @@ from apps.routing.arrivals import process_arrivals
 from apps.sync import engine
 from apps.sync.models import OutboxItem
 from apps.vendors.core.base import SendOutcome
+from apps.webhooks import receivers
 from apps.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+from apps.webhooks.payloads import event_uuid
 from apps.webhooks.services import wake_sender
 from tests.conftest import make_cat_account, make_lead
 
@@ -190,3 +192,40 @@ def test_it_wakes_the_sender_once_per_transaction(endpoints, dealer_a, alice, se
             assert services.lead_change_status(lead=lead, to_status="accepted", actor=alice).ok
     assert len(_queued(Event.LEAD_STATUS_CHANGED)) == 3  # one per lead, for a_all
     assert [c for c in callbacks if c is wake_sender] == [wake_sender]
+
+
+def _refusable_item(dealer, actor, vendor_lead_id):
+    account = make_cat_account(dealer)
+    lead = make_lead(dealer, vendor_account=account, vendor_lead_id=vendor_lead_id)
+    assert services.lead_change_status(lead=lead, to_status="accepted", actor=actor).ok
+    item = OutboxItem.objects.select_related("lead").get(lead=lead)
+    item.unconfirmed_before = None  # what engine.claim_due sets on a claimed item
+    return account, item
+
+
+def test_it_keys_vendor_report_failed_by_the_outbox_item_and_attempt(endpoints, dealer_a, alice):
+    account, item = _refusable_item(dealer_a, alice, "CAT-4")
+    engine._record_outcomes(account, [item], [SendOutcome.refused("leadId unknown", status=400)],
+                            engine.Summary(account=account.name))
+    row = _queued(Event.LEAD_VENDOR_REPORT_FAILED)[0]
+    assert row.event_id == event_uuid(f"lead.vendor_report_failed:{item.pk}:1")
+
+
+def test_it_queues_vendor_report_failed_in_the_transaction_of_the_failure(endpoints, dealer_a, alice, monkeypatch):
+    account, item = _refusable_item(dealer_a, alice, "CAT-5")
+
+    def broken(**kwargs):
+        raise RuntimeError("the webhook table is unwritable")
+
+    monkeypatch.setattr(receivers, "webhook_queue_lead_events", broken)
+    with pytest.raises(RuntimeError):
+        engine._record_outcomes(account, [item], [SendOutcome.refused("leadId unknown", status=400)],
+                                engine.Summary(account=account.name))
+    assert OutboxItem.objects.get(pk=item.pk).state != "failed"  # the failure went with its event
+
+
+def test_it_queues_no_vendor_report_failed_for_an_item_held_after_a_lost_answer(endpoints, dealer_a, alice):
+    account, item = _refusable_item(dealer_a, alice, "CAT-6")
+    engine._hold(account, account.adapter(), [item], engine.Summary(account=account.name), why="read timeout")
+    assert OutboxItem.objects.get(pk=item.pk).state == "failed"  # held for a person
+    assert _queued(Event.LEAD_VENDOR_REPORT_FAILED) == []
