@@ -16,10 +16,13 @@ def lead_arrivals_processed(sender, lead_ids, **kwargs) -> None:
 
 
 def lead_owner_assigned(sender, lead_ids, owner, actor=None, by="", **kwargs) -> None:
-    """owner_assigned: lead.assigned, with who assigned it and how."""
+    """owner_assigned: lead.assigned, with who assigned it and how; not for a lead
+    whose arrival is still being processed (the assignment rules on arrival, or
+    anyone before that): its lead.created, queued after, names the owner, and
+    nothing about a lead goes before its lead.created (docs/webhooks.md)."""
     extra = {"owner": {"id": owner.pk, "username": owner.get_username()}, "by": by,
              "actor": actor.get_username() if getattr(actor, "pk", None) else None}
-    webhook_queue_lead_events(event_type=Event.LEAD_ASSIGNED,
+    webhook_queue_lead_events(event_type=Event.LEAD_ASSIGNED, announced_only=True,
                               occurrences=[Occurrence(pk, extra=extra) for pk in lead_ids])
 
 

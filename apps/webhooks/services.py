@@ -34,14 +34,15 @@ class Occurrence:
     extra: dict = field(default_factory=dict)
 
 
-def webhook_queue_lead_events(*, event_type: str, occurrences: list[Occurrence]) -> int:
+def webhook_queue_lead_events(*, event_type: str, occurrences: list[Occurrence], announced_only: bool = False) -> int:
     """Queue `event_type` about each occurrence's lead for every active endpoint
     of that lead's dealer subscribed to it; returns how many deliveries were
     queued. A bounded number of queries whatever the number of leads (the
     endpoints, the leads of dealers that have any, one INSERT per 500 rows);
     one query and nothing else when no endpoint takes the event. An occurrence
     already queued for an endpoint (same key) is skipped silently (and still
-    counted in the returned number)."""
+    counted in the returned number). `announced_only`: leave out leads whose
+    arrival is not processed yet (no lead.created queued for them so far)."""
     if not occurrences:
         return 0
     endpoints_of: dict[int, list[int]] = {}
@@ -58,6 +59,8 @@ def webhook_queue_lead_events(*, event_type: str, occurrences: list[Occurrence])
     for occurrence in occurrences:
         lead = leads.get(occurrence.lead_id)
         if lead is None or lead.dealer_id not in endpoints_of:
+            continue
+        if announced_only and lead.arrival_processed_at is None:
             continue
         event_id = event_uuid(f"{event_type}:{occurrence.key}" if occurrence.key else None)
         body = event_body(event_id=event_id, event_type=event_type, created=now,

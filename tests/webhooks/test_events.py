@@ -1,6 +1,7 @@
 """Each of the four events is queued from its real source, for the subscribed,
 active endpoints of the lead's own dealer only, in bounded queries for batches."""
 import pytest
+from django.utils import timezone
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -9,6 +10,7 @@ from apps.leads.models import Lead
 from apps.leads.services import StatusChange
 from apps.notifications.models import Notification
 from apps.routing.arrivals import process_arrivals
+from apps.routing.models import AssignmentRule
 from apps.sync import engine
 from apps.sync.models import OutboxItem
 from apps.vendors.core.base import SendOutcome
@@ -140,9 +142,10 @@ def test_it_queues_no_vendor_report_failed_for_a_failure_still_retried(endpoints
 
 
 def _new_leads(dealer, n):
-    # Bulk-inserted like a vendor's pull: no post_save, so no arrival processing here.
-    return Lead.objects.bulk_create([Lead(dealer=dealer, first_name=f"Bulk{i}", email=f"b{i}@acme.test")
-                                     for i in range(n)])
+    # Bulk-inserted: no post_save, so no arrival processing here; marked processed
+    # (their lead.created went out) so that their lead.assigned is queued.
+    return Lead.objects.bulk_create([Lead(dealer=dealer, first_name=f"Bulk{i}", email=f"b{i}@acme.test",
+                                          arrival_processed_at=timezone.now()) for i in range(n)])
 
 
 def _count_queries(fn) -> int:
@@ -229,3 +232,21 @@ def test_it_queues_no_vendor_report_failed_for_an_item_held_after_a_lost_answer(
     engine._hold(account, account.adapter(), [item], engine.Summary(account=account.name), why="read timeout")
     assert OutboxItem.objects.get(pk=item.pk).state == "failed"  # held for a person
     assert _queued(Event.LEAD_VENDOR_REPORT_FAILED) == []
+
+
+def test_it_announces_a_new_lead_by_lead_created_naming_the_owner_the_rules_gave_it_then_reassignments(
+        endpoints, dealer_a, alice, adam):
+    rule = AssignmentRule.objects.create(dealer=dealer_a, name="Cat leads", vendors="cat")
+    rule.reps.set([alice])
+    account = make_cat_account(dealer_a)
+    lead = make_lead(dealer_a, vendor_account=account, vendor_lead_id="CAT-7")
+    assert process_arrivals() == 1
+    lead.refresh_from_db()
+    assert lead.owner == alice  # assigned on arrival, before lead.created was queued
+    created = [row for row in _queued(Event.LEAD_CREATED) if row.endpoint == endpoints["a_all"]]
+    assert created[0].payload["data"]["lead"]["owner"] == {"id": alice.pk, "username": "alice"}
+    assert _queued(Event.LEAD_ASSIGNED) == []  # lead.created carries the owner: nothing before it
+    services.lead_assign_owner(lead=lead, owner=adam, actor=adam)  # later: lead.assigned, after lead.created
+    assigned = [row for row in _queued(Event.LEAD_ASSIGNED) if row.endpoint == endpoints["a_all"]]
+    assert len(assigned) == 1 and assigned[0].pk > created[0].pk
+    assert assigned[0].payload["data"]["owner"] == {"id": adam.pk, "username": "adam"}
