@@ -416,5 +416,9 @@ LEADHUB_WEBHOOK_MAX_SECONDS = env.float("LEADHUB_WEBHOOK_MAX_SECONDS", default=4
 LEADHUB_WEBHOOK_TIMEOUT = env.float("LEADHUB_WEBHOOK_TIMEOUT", default=10.0)
 LEADHUB_WEBHOOK_CLAIM_SECONDS = env.int("LEADHUB_WEBHOOK_CLAIM_SECONDS", default=300)
 LEADHUB_WEBHOOK_RUN_SECONDS = env.float("LEADHUB_WEBHOOK_RUN_SECONDS", default=120.0)
+# Endpoints on this machine's loopback (and then plain http://): for a receiver under
+# development only. Off in production: a dealer admin must not make LeadHub call its
+# own local services (docs/webhooks.md, "Decisions").
+LEADHUB_WEBHOOK_ALLOW_LOOPBACK = env.bool("LEADHUB_WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 LEADHUB_WEBHOOK_BATCH = env.int("LEADHUB_WEBHOOK_BATCH", default=50)
 LEADHUB_WEBHOOK_DISABLE_AFTER = env.int("LEADHUB_WEBHOOK_DISABLE_AFTER", default=5)

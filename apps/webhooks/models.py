@@ -40,9 +40,13 @@ _url_validator = URLValidator(schemes=["http", "https"])
 
 
 def validate_webhook_url(value: str) -> None:
-    """An endpoint URL: https://, or http:// only to this machine's loopback
-    (a receiver under development); no credentials in the URL (the signature
-    authenticates LeadHub, and a password in a URL ends up in logs)."""
+    """An endpoint URL: https://; this machine's loopback (127.0.0.1, ::1,
+    localhost; then http:// too, for a receiver under development) only where
+    LEADHUB_WEBHOOK_ALLOW_LOOPBACK allows it (on with DEBUG, off in production:
+    otherwise a dealer admin could make LeadHub POST to its own local services,
+    such as Redis on 127.0.0.1:6379, and read their answer in the delivery log);
+    no credentials in the URL (the signature authenticates LeadHub, and a password
+    in a URL ends up in logs). The sender checks again before every POST."""
     parts = urlsplit(value or "")
     if parts.scheme not in ("http", "https"):
         raise ValidationError("Enter a URL starting with https:// (for example https://crm.example.com/leadhub).",
@@ -54,6 +58,9 @@ def validate_webhook_url(value: str) -> None:
     if parts.username or parts.password:
         raise ValidationError("Remove the user name and password from the URL: LeadHub signs every delivery, so "
                               "the receiver can check the signature instead.", code="credentials")
+    if parts.hostname in LOOPBACK_HOSTS and not settings.LEADHUB_WEBHOOK_ALLOW_LOOPBACK:
+        raise ValidationError("Enter your receiver's public https:// address: this machine's own addresses "
+                              "(127.0.0.1, ::1, localhost) are not allowed here.", code="loopback")
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
         raise ValidationError("Use https://: plain http:// is allowed only to this machine "
                               "(127.0.0.1, ::1 or localhost).", code="insecure")
@@ -66,7 +73,7 @@ def new_secret() -> str:
 class WebhookEndpoint(models.Model):
     dealer = models.ForeignKey("accounts.Dealer", on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField("URL", max_length=500, validators=[validate_webhook_url],
-                          help_text="Where LeadHub POSTs events: https://, or http:// to 127.0.0.1 only.")
+                          help_text="Where LeadHub POSTs events: https://.")
     description = models.CharField(max_length=200, blank=True)
     events = models.JSONField(default=list, help_text="The event types this endpoint takes.")
     # {"secret": "whsec_..."}, Fernet-encrypted like vendor credentials (apps/core/crypto.py).

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -27,7 +28,7 @@ from apps.sync.locks import new_holder
 from apps.vendors.core.base import VendorError
 from apps.vendors.core.http import VendorHTTP
 
-from .models import TEST_EVENT, DeliveryState, WebhookDelivery, WebhookEndpoint
+from .models import TEST_EVENT, DeliveryState, WebhookDelivery, WebhookEndpoint, validate_webhook_url
 from .services import webhook_endpoint_disable
 from .signing import SIGNATURE_HEADER, signature_header
 
@@ -70,6 +71,7 @@ def deliver_due(*, holder: str | None = None, batch: int | None = None) -> int:
     release_expired_claims()
     http = VendorHTTP(vendor="webhook", account="webhooks",
                       timeout=(settings.LEADHUB_HTTP_CONNECT_TIMEOUT, settings.LEADHUB_WEBHOOK_TIMEOUT))
+    http.session.trust_env = False  # no proxy or netrc from the environment: the URL is the one checked
     attempted: set[int] = set()
     unwell: set[int] = set()  # endpoints that failed to answer (transport, 5xx) this run: skipped
     try:
@@ -175,6 +177,10 @@ def send(http: VendorHTTP, delivery: WebhookDelivery) -> Outcome:
     answer included, ends within LEADHUB_WEBHOOK_TIMEOUT seconds of reading
     (plus the connect timeout): later is a failed attempt, "no answer within N s";
     at most a few KB of the answer are read, for the excerpt."""
+    try:  # again before every POST: the rules (LEADHUB_WEBHOOK_ALLOW_LOOPBACK) may have changed since it was saved
+        validate_webhook_url(delivery.endpoint.url)
+    except ValidationError as exc:
+        return Outcome(False, None, f"not sent: the endpoint's URL is not allowed ({' '.join(exc.messages)})")
     body, headers = request_for(delivery)
     try:
         raw = http.request("POST", delivery.endpoint.url, data=body, headers=headers, allow_redirects=False,

@@ -245,3 +245,24 @@ def test_it_skips_an_endpoint_for_the_rest_of_the_run_once_it_failed_to_answer(e
         assert fine.state == DeliveryState.DELIVERED
     finally:
         slow.stop()
+
+
+def test_it_checks_the_url_again_before_each_post(endpoint_a, receiver, settings):
+    delivery = webhook_send_test(endpoint=endpoint_a)  # saved while loopback was allowed
+    settings.LEADHUB_WEBHOOK_ALLOW_LOOPBACK = False
+    assert sender.deliver_due() == 1
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.PENDING and delivery.attempts == 1
+    assert delivery.last_error.startswith("not sent: the endpoint's URL is not allowed")
+    assert receiver.requests == []
+
+
+def test_it_ignores_proxies_from_the_environment(endpoint_a, receiver, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    delivery = webhook_send_test(endpoint=endpoint_a)
+    sender.deliver_due()
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.DELIVERED and len(receiver.requests) == 1

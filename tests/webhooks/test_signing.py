@@ -84,3 +84,14 @@ def test_it_keeps_the_secret_encrypted_at_rest(dealer_a):
     assert stored
     assert endpoint.secret not in stored
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379/", "http://localhost/hooks", "https://localhost:8443/x",
+                                 "http://[::1]:9000/x"])
+def test_it_refuses_this_machines_addresses_unless_loopback_is_allowed(url, settings):
+    settings.LEADHUB_WEBHOOK_ALLOW_LOOPBACK = False
+    with pytest.raises(ValidationError) as raised:
+        validate_webhook_url(url)
+    assert raised.value.code == "loopback"
+    settings.LEADHUB_WEBHOOK_ALLOW_LOOPBACK = True
+    validate_webhook_url(url)
