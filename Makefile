@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: vendor-js bench-reports run test test-sqlite test-postgres test-scaleout bench bench-leads check audit audit-code audit-deps clean help
+.PHONY: vendor-js bench-reports bench-api run test test-sqlite test-postgres test-scaleout bench bench-leads check audit audit-code audit-deps clean help
 
 help:
 	@echo "make run    - set up what is missing, start LeadHub with demo data on http://127.0.0.1:8000/"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench  - the benchmarks in bench/ (SQLite, then a throwaway PostgreSQL)"
 	@echo "make bench-leads - only the 1,000,000-lead benchmark (bench/leads_1m.py)"
 	@echo "make bench-reports - the reports at 5,000,000 leads (bench/reports_5m.py, PostgreSQL)"
+	@echo "make bench-api - the API's lead list at 5,000,000 leads (bench/api_list.py, PostgreSQL)"
 	@echo "make vendor-js - fetch the pinned Chart.js from the npm registry into static/vendor/chartjs"
 
 # Creates .venv and installs LeadHub with its test extras; again only when
@@ -46,7 +47,7 @@ test-scaleout: $(STAMP)
 
 # Figures go to stdout; each benchmark exits 1 when a target is missed, and
 # make goes on to the next so that every figure is printed.
-bench: $(STAMP) bench-leads bench-reports
+bench: $(STAMP) bench-leads bench-reports bench-api
 	-$(BIN)/python -m bench.cat_pull
 	-$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m bench.cat_pull
 	-$(BIN)/python -m bench.lead_import
@@ -58,6 +59,9 @@ bench: $(STAMP) bench-leads bench-reports
 # every dealer for a year (issue 18). PostgreSQL only; about 20 minutes on 2 cores.
 bench-reports: $(STAMP)
 	-$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m bench.reports_5m
+
+bench-api: $(STAMP)
+	-$(BIN)/python -m tests.support.pgcluster -- $(BIN)/python -m bench.api_list
 
 bench-leads: $(STAMP)
 	-$(BIN)/python -m bench.leads_1m

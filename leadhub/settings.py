@@ -78,6 +78,11 @@ INSTALLED_APPS = [
     "apps.reports",
     "apps.notifications",
     "apps.webhooks",
+    # The REST API (docs/api.md): DRF, its OpenAPI schema and Swagger UI's files.
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "apps.api",
     # One app per vendor (apps/vendors/<kind>/), as the registry lists them.
     *VENDOR_APPS,
 ]
@@ -422,3 +427,42 @@ LEADHUB_WEBHOOK_RUN_SECONDS = env.float("LEADHUB_WEBHOOK_RUN_SECONDS", default=1
 LEADHUB_WEBHOOK_ALLOW_LOOPBACK = env.bool("LEADHUB_WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 LEADHUB_WEBHOOK_BATCH = env.int("LEADHUB_WEBHOOK_BATCH", default=50)
 LEADHUB_WEBHOOK_DISABLE_AFTER = env.int("LEADHUB_WEBHOOK_DISABLE_AFTER", default=5)
+
+# --- REST API (apps/api, docs/api.md) ---------------------------------------------------
+# The cache the API's rate limit counts in: the default (local memory) counts per
+# process, so N web processes let a key make up to N times the rate; a shared cache
+# (CACHE_URL=redis://host:6379/1) makes it one limit for the whole site.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# Requests one API key may make, e.g. "600/minute" (DRF's rate format: N/second,
+# minute, hour or day); past it, 429 with Retry-After.
+LEADHUB_API_RATE = env.str("LEADHUB_API_RATE", default="600/minute")
+# Requests without a valid key (none, unknown, revoked) one client address may make
+# (apps/core/client_ip.py, as the login lockout), then 429: guessing keys is slow.
+LEADHUB_API_ANON_RATE = env.str("LEADHUB_API_ANON_RATE", default="60/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.api.permissions.HasApiKey", "apps.api.permissions.WriteScopeForWrites"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LeadHub API",
+    "DESCRIPTION": "Leads, their outcomes and follow-ups for a dealer's DMS and websites (docs/api.md).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from drf-spectacular-sidecar's copy under static/: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # An id in a path (apps/api/urls.py, IdConverter): a number.
+    "PATH_CONVERTER_OVERRIDES": {"api_id": {"type": "integer", "format": "int64", "minimum": 0}},
+    # One name per choice list, whichever serializer uses it.
+    "ENUM_NAME_OVERRIDES": {"LeadStatusEnum": "apps.leads.statuses.Status",
+                            "FollowUpKindEnum": "apps.leads.models.FollowUpKind",
+                            "ReasonKindEnum": "apps.leads.statuses.ReasonKind"},
+}

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from apps.sync import ops
@@ -14,6 +14,8 @@ handler500 = "apps.core.middleware.server_error"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    # The REST API for dealers' systems (apps/api, docs/api.md).
+    path("api/v1/", include("apps.api.urls")),
     # For load balancers and monitoring (apps/sync/ops.py, docs/deployment.md).
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics, name="metrics"),

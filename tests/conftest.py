@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from apps.accounts.models import Dealer, Membership, Role
+from apps.api.keys import apikey_create
 from apps.leads.models import Lead, Reason, ReasonMapping, SalesStage, StageMapping
 from apps.leads.statuses import ReasonKind
 from apps.vendors.core.models import VendorAccount
@@ -166,8 +167,10 @@ def world(dealer_a, dealer_b, alice, adam, bob, bella, root):
 
         notification = Notification.objects.create(user=staff, kind=Kind.ASSIGNED, lead=lead, key=f"world:{lead.pk}",
                                                    text=f"Lead {lead.pk} is yours")
-        objects[dealer.code] = {"dealer": dealer, "account": account, "lead": lead, "followup": followup,
-                                "run": run, "page": page, "outbox": outbox,
+        # An API key of the dealer (write scope), its text kept for the API tests.
+        apikey, apikey_text = apikey_create(dealer=dealer, name=f"{dealer.code} DMS", scope="write")
+        objects[dealer.code] = {"dealer": dealer, "apikey": apikey, "apikey_text": apikey_text, "account": account,
+                                "lead": lead, "followup": followup, "run": run, "page": page, "outbox": outbox,
                                 "health": SyncHealth.objects.get(pk=account.pk),
                                 "statuslog": result.log, "reasons": reasons, "stages": stages,
                                 "membership": Membership.objects.get(user=staff), "routingrule": rule,

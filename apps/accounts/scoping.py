@@ -60,8 +60,15 @@ def scope_queryset(queryset: QuerySet, user, dealer_path: str, *, role: str | No
     ids = dealer_ids_for(user, role=role)
     if ids is None:
         return queryset
+    return filter_to_dealers(queryset, ids, dealer_path)
+
+
+def filter_to_dealers(queryset: QuerySet, dealer_ids, dealer_path: str) -> QuerySet:
+    """Filter `queryset` to the given dealer ids through `dealer_path` (as in
+    scope_queryset): the one filter behind the admin's scoping and the API's,
+    whose key names its dealer instead of a user."""
     lookup = "pk__in" if dealer_path == "pk" else f"{dealer_path}__in"
-    return queryset.filter(**{lookup: ids})
+    return queryset.filter(**{lookup: list(dealer_ids)})
 
 
 def dealer_id_of(obj, dealer_path: str) -> int | None:

@@ -31,6 +31,7 @@ class Origin(models.TextChoices):
     VENDOR = "vendor", "Vendor"
     MANUAL = "manual", "Entered by hand"
     CSV = "csv", "CSV import"
+    API = "api", "API"
 
 
 class Customer(models.Model):
@@ -215,6 +216,13 @@ class Lead(models.Model):
             # page is read from the index, never sorted out of the dealer's whole table.
             models.Index(fields=["dealer", "-created_at", "-id"], name="lead_dealer_created_idx"),
             models.Index(fields=["dealer", "owner", "status"], name="lead_dealer_owner_idx"),
+            # The API's lead list (apps/api, docs/api.md): the dealer's leads in the
+            # order they changed, (updated_at, id), a page read straight from an index,
+            # with or without a status. The vendor and owner filters walk the first
+            # one and drop what does not match: no index of their own, since every
+            # index is written on every lead update and a vendor pull's speed matters.
+            models.Index(fields=["dealer", "updated_at", "id"], name="lead_api_changed_idx"),
+            models.Index(fields=["dealer", "status", "updated_at", "id"], name="lead_api_status_changed_idx"),
             models.Index(fields=["dealer", "next_follow_up_at"], name="lead_dealer_followup_idx"),
             models.Index(fields=["email"], name="lead_email_idx"),
             models.Index(fields=["vendor_lead_id"], name="lead_vendor_lead_id_idx"),
@@ -538,6 +546,7 @@ class Source(models.TextChoices):
     IMPORT = "import", "CSV import"
     SYNC = "sync", "Vendor sync"
     SYSTEM = "system", "System"
+    API = "api", "API"
 
 
 class StatusLog(models.Model):

@@ -92,10 +92,12 @@ class TimelineEntry:
     who: str = ""
 
 
-def lead_timeline(lead) -> list[TimelineEntry]:
+def lead_timeline(lead, followups=None) -> list[TimelineEntry]:
     """Everything that happened to a lead, newest first: its arrival, status and
     stage changes with reasons, follow-ups scheduled and done, what vendors sent,
-    and every report to a vendor with its result."""
+    and every report to a vendor with its result. `followups`: the lead's
+    follow-ups when the caller has read them already (with assigned_to, done_by
+    and created_by), so they are not read twice."""
     entries = [TimelineEntry(lead.created_at, "received",
                              f"Received from {lead.vendor_account}" if lead.vendor_account_id
                              else f"Created ({lead.get_origin_display().lower()})")]
@@ -108,7 +110,9 @@ def lead_timeline(lead) -> list[TimelineEntry]:
             f"{log.probability}%" if log.probability is not None else "",
             log.sub_status, log.comment) if part)
         entries.append(TimelineEntry(log.created_at, "status", title, detail, log.actor_label))
-    for followup in FollowUp.objects.filter(lead=lead).select_related("assigned_to", "done_by", "created_by"):
+    if followups is None:
+        followups = FollowUp.objects.filter(lead=lead).select_related("assigned_to", "done_by", "created_by")
+    for followup in followups:
         entries.append(TimelineEntry(followup.created_at, "followup",
                                      f"{followup.get_kind_display()} scheduled for "
                                      f"{timezone.localtime(followup.scheduled_at):%Y-%m-%d %H:%M}",

@@ -24,7 +24,7 @@ from apps.vendors.core.models import VendorAccount
 from . import outbound
 from .history import record_lead_history
 from .signals import owner_assigned, status_changed
-from .models import EventKind, FollowUp, Lead, LeadEvent, Reason, SalesStage, Source, StatusLog
+from .models import EventKind, FollowUp, Lead, LeadEvent, Origin, Reason, SalesStage, Source, StatusLog
 from .rules import ReasonFacts, StageFacts, owner_violations, status_change_violations
 from .statuses import FINAL_STATUSES, FIXED_PROBABILITY, Status
 
@@ -77,6 +77,11 @@ class AssignResult(ServiceResult):
 class FollowUpResult(ServiceResult):
     followup: FollowUp | None = None  # the one scheduled or completed
     next: FollowUp | None = None  # the next one, scheduled with a completion
+
+
+@dataclass
+class LeadCreateResult(ServiceResult):
+    lead: Lead | None = None
 
 
 def _actor_label(actor, actor_label: str) -> str:
@@ -574,16 +579,19 @@ def _audit(obj, actor, reason: str) -> None:
 
 
 def followup_schedule(*, lead: Lead, scheduled_at: datetime, kind: str = "call", assigned_to=None, notes: str = "",
-                      actor=None) -> FollowUpResult:
+                      actor=None, actor_label: str = "") -> FollowUpResult:
     """Schedule a follow-up and keep the lead's next_follow_up_at current; every
     vendor that knows the lead hears of it. A follow-up refused (for someone of
-    another dealer, an unknown kind) comes back as errors."""
+    another dealer, an unknown kind) comes back as errors. `actor_label`: who it
+    was, when no person did it (an API key): kept in its audit history."""
     followup = FollowUp(lead=lead, scheduled_at=scheduled_at, kind=kind, notes=notes,
                         assigned_to=assigned_to or lead.owner, created_by=actor)
     errors = _model_violations(followup)
     if errors:
         return FollowUpResult(errors=errors)
     with transaction.atomic():
+        if actor_label:
+            followup._change_reason = f"Scheduled by {actor_label}"
         followup.save()
         lead_refresh_next_follow_up(lead)
         outbound.report_followup(outbound.adapters_for_lead(lead), lead, followup, event="scheduled")
@@ -592,10 +600,11 @@ def followup_schedule(*, lead: Lead, scheduled_at: datetime, kind: str = "call",
 
 def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = "",
                       next_at: datetime | None = None, next_kind: str | None = None,
-                      at: datetime | None = None) -> FollowUpResult:
+                      at: datetime | None = None, actor_label: str = "") -> FollowUpResult:
     """Mark a follow-up done; schedule the next one when `next_at` is given
     (result.next). Completing twice is refused (an `already_done` error), so a
-    double click or a second tab never records two outcomes."""
+    double click or a second tab never records two outcomes. `actor_label`: who
+    it was, when no person did it (an API key): kept in the audit history."""
     with transaction.atomic():
         locked = FollowUp.objects.select_for_update().get(pk=followup.pk)
         if locked.done_at is not None:
@@ -605,12 +614,17 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
         locked.done_by = actor
         locked.outcome_notes = outcome_notes
         locked.next_follow_up_at = next_at
+        if actor_label:
+            locked._change_reason = f"Done by {actor_label}"
         locked.save(update_fields=["done_at", "done_by", "outcome_notes", "next_follow_up_at", "updated_at"])
         _count_as_contact(locked)
         nxt = None
         if next_at is not None:
-            nxt = FollowUp.objects.create(lead=locked.lead, scheduled_at=next_at, kind=next_kind or locked.kind,
-                                          assigned_to=locked.assigned_to, created_by=actor)
+            nxt = FollowUp(lead=locked.lead, scheduled_at=next_at, kind=next_kind or locked.kind,
+                           assigned_to=locked.assigned_to, created_by=actor)
+            if actor_label:
+                nxt._change_reason = f"Scheduled by {actor_label}"
+            nxt.save()
         lead_refresh_next_follow_up(locked.lead)
         adapters = outbound.adapters_for_lead(locked.lead)
         outbound.report_followup(adapters, locked.lead, locked, event="completed")
@@ -639,15 +653,35 @@ def _count_as_contact(followup: FollowUp) -> None:
         followup.lead.first_contacted_at = contacted_at
 
 
-def lead_add_note(*, lead: Lead, text: str, actor) -> ServiceResult:
+def lead_create(*, dealer: Dealer, data: dict, origin: str = Origin.MANUAL, actor=None,
+                actor_label: str = "") -> LeadCreateResult:
+    """A lead as staff type one in (the admin's "Add lead"): `data` holds Lead
+    field values (not dealer, origin, status nor vendor fields). The model's own
+    validation (full_clean, with the dealer set: one lead per reference, an owner
+    who works for the dealer...) comes back as errors and nothing is written.
+    Otherwise the lead is saved in one transaction, and its post_save receivers
+    route it, apply the dealer's assignment rules and recognise the same customer,
+    as for a lead typed in. The audit history says "Created by <actor or label>"."""
+    lead = Lead(dealer=dealer, origin=origin, **data)
+    errors = _model_violations(lead)
+    if errors:
+        return LeadCreateResult(errors=errors)
+    lead._change_reason = f"Created by {_actor_label(actor, actor_label)}"
+    with transaction.atomic():
+        lead.save()
+    return LeadCreateResult(lead=lead)
+
+
+def lead_add_note(*, lead: Lead, text: str, actor, actor_label: str = "") -> ServiceResult:
     """A plain note on the lead (no date, not a follow-up), shown in its timeline.
-    Vendors are not told: a note is the dealer's own."""
+    Vendors are not told: a note is the dealer's own. `actor_label`: who wrote it,
+    when no person did (an API key)."""
     text = (text or "").strip()
     if not text:
         return ServiceResult(errors=[Violation("text", "required", "Write the note first.")])
     if len(text) > 4000:
         return ServiceResult(errors=[Violation("text", "max_length", "Keep a note under 4,000 characters.")])
-    LeadEvent.objects.create(lead=lead, kind=EventKind.NOTE, actor_label=_actor_label(actor, ""),
+    LeadEvent.objects.create(lead=lead, kind=EventKind.NOTE, actor_label=_actor_label(actor, actor_label),
                              summary=text[:500], details={"text": text, "by": getattr(actor, "pk", None)})
     return ServiceResult()
 
@@ -737,9 +771,18 @@ def followup_save_edited(*, followup: FollowUp, actor) -> FollowUp:
 
 
 def lead_refresh_next_follow_up(lead: Lead) -> None:
-    """Set lead.next_follow_up_at to its earliest open follow-up (None if none)."""
+    """Set lead.next_follow_up_at to its earliest open follow-up (None if none),
+    and stamp updated_at. Every caller has just scheduled, completed or edited one
+    of the lead's follow-ups: the API's change feed (ordered by updated_at,
+    docs/api.md) then carries it to a syncing client, even when the earliest date
+    stayed the same."""
     earliest = FollowUp.objects.filter(lead_id=lead.pk, done_at__isnull=True).aggregate(m=Min("scheduled_at"))["m"]
-    # An UPDATE of the one column (never a stale save); audited only when it changed.
-    if Lead.objects.filter(pk=lead.pk).exclude(next_follow_up_at=earliest).update(next_follow_up_at=earliest):
+    now = timezone.now()
+    # UPDATEs of these columns only (never a stale save); audited only when the date changed.
+    if Lead.objects.filter(pk=lead.pk).exclude(next_follow_up_at=earliest).update(next_follow_up_at=earliest,
+                                                                                updated_at=now):
         record_lead_history([lead.pk], reason="Next follow-up set from its follow-ups")
+    else:
+        Lead.objects.filter(pk=lead.pk).update(updated_at=now)
+    lead.updated_at = now
     lead.next_follow_up_at = earliest

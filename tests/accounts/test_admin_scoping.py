@@ -20,6 +20,7 @@ from django.urls import URLResolver, get_resolver, reverse
 from apps.reports.reports import REPORTS
 
 from apps.accounts.models import Dealer, Membership
+from apps.api.models import ApiKey
 from apps.notifications.models import Notification
 from apps.routing.models import AssignmentRule, RoutingRule
 from apps.leads.models import FollowUp, Lead, Reason, SalesStage, StatusLog, StatusMapping
@@ -51,6 +52,7 @@ OBJECT_OF = {
     CapillarySubStatus: lambda w, code: CapillarySubStatus.objects.get(account=w[code]["account"]),
     WebhookEndpoint: lambda w, code: w[code]["webhookendpoint"],
     WebhookDelivery: lambda w, code: w[code]["webhookdelivery"],
+    ApiKey: lambda w, code: w[code]["apikey"],
 }
 # Models whose rows belong to one person (their list shows their own, each opened
 # through the admin's own view): how a row is linked from the list.
