@@ -36,7 +36,8 @@ def test_it_ends_an_attempt_whose_answer_trickles_at_the_deadline(endpoint_a, re
     delivery = webhook_send_test(endpoint=endpoint_a)
     started = time.monotonic()
     assert sender.deliver_due() == 1
-    assert time.monotonic() - started < 1.2  # the deadline is 0.5 s
+    # The deadline is 0.5 s; without it the trickle lasts a minute (slack for a busy machine).
+    assert time.monotonic() - started < 5
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.PENDING and delivery.attempts == 1
     assert "no answer within 0.5s" in delivery.last_error
@@ -44,7 +45,7 @@ def test_it_ends_an_attempt_whose_answer_trickles_at_the_deadline(endpoint_a, re
 
 @pytest.mark.django_db(transaction=True)
 def test_it_never_sends_a_trickled_delivery_twice_at_once(endpoint_a, receiver, settings):
-    settings.LEADHUB_WEBHOOK_CLAIM_SECONDS = 2  # the lease outlives the 0.5 s deadline
+    settings.LEADHUB_WEBHOOK_CLAIM_SECONDS = 5  # the lease outlives the 0.5 s deadline (slack for a busy machine)
     receiver.faults = ["trickle"]
     delivery = webhook_send_test(endpoint=endpoint_a)
     took = []
@@ -57,10 +58,10 @@ def test_it_never_sends_a_trickled_delivery_twice_at_once(endpoint_a, receiver, 
 
     thread = threading.Thread(target=first_worker)
     thread.start()
-    time.sleep(2.3)  # past the lease: had the first POST still been running, this worker would take it too
+    time.sleep(5.3)  # past the lease: had the first POST still been running, this worker would take it too
     sender.deliver_due(holder="second")
     thread.join(timeout=10)
-    assert took and took[0] < 1.2
+    assert took and took[0] < 5
     assert _overlapping(receiver.spans) == []
     assert receiver.processed[f"evt_{delivery.event_id.hex}"] <= 1
 
