@@ -420,7 +420,10 @@ LEADHUB_WEBHOOK_MAX_SECONDS = env.float("LEADHUB_WEBHOOK_MAX_SECONDS", default=4
 # under Q_TIMEOUT (system checks leadhub.E003 and leadhub.E004).
 LEADHUB_WEBHOOK_TIMEOUT = env.float("LEADHUB_WEBHOOK_TIMEOUT", default=10.0)
 LEADHUB_WEBHOOK_CLAIM_SECONDS = env.int("LEADHUB_WEBHOOK_CLAIM_SECONDS", default=300)
-LEADHUB_WEBHOOK_RUN_SECONDS = env.float("LEADHUB_WEBHOOK_RUN_SECONDS", default=120.0)
+# By default 120 s, or less where Q_TIMEOUT is short: a run, one more POST and 45 s to
+# spare fit in Q_TIMEOUT (a worker given Q_TIMEOUT=120 still passes leadhub.E004).
+LEADHUB_WEBHOOK_RUN_SECONDS = env.float("LEADHUB_WEBHOOK_RUN_SECONDS", default=max(10.0, min(
+    120.0, Q_CLUSTER["timeout"] - LEADHUB_HTTP_CONNECT_TIMEOUT - LEADHUB_WEBHOOK_TIMEOUT - 45)))
 # Endpoints on this machine's loopback (and then plain http://): for a receiver under
 # development only. Off in production: a dealer admin must not make LeadHub call its
 # own local services (docs/webhooks.md, "Decisions").

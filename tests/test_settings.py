@@ -60,3 +60,13 @@ def test_redis_broker_is_used_when_q_redis_url_is_set(tmp_path):
     assert result.stdout.strip() == "redis://127.0.0.1:6379/3 None", result.stderr
     result = manage("shell", "--no-imports", "-c", code, tmp_path=tmp_path)
     assert result.stdout.strip() == "None default"
+
+
+def test_a_short_q_timeout_shortens_the_webhook_run_budget_to_fit(tmp_path):
+    """A worker given Q_TIMEOUT=120 (the scale-out test's) passes its own checks: the
+    webhook sender's run budget defaults to what fits, instead of refusing to start."""
+    result = manage("check", env_extra={**PRODUCTION, "Q_TIMEOUT": "120", "Q_RETRY": "150"}, tmp_path=tmp_path)
+    assert result.returncode == 0 and "leadhub.E004" not in result.stderr, result.stdout + result.stderr
+    forced = manage("check", env_extra={**PRODUCTION, "Q_TIMEOUT": "120", "Q_RETRY": "150",
+                                        "LEADHUB_WEBHOOK_RUN_SECONDS": "120"}, tmp_path=tmp_path)
+    assert forced.returncode != 0 and "leadhub.E004" in forced.stderr
