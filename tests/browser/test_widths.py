@@ -14,7 +14,11 @@ import pytest
 from tests.browser.conftest import _page, log_in
 from apps.leads import services
 from apps.leads.models import Reason, ReasonMapping, StageMapping
+from apps.routing.arrivals import process_arrivals
 from apps.routing.models import AssignmentRule
+from apps.api.keys import apikey_create
+from apps.webhooks.models import WebhookEndpoint
+from apps.webhooks.services import webhook_send_test
 from tests.conftest import PASSWORD, make_cat_account, make_lead, make_reasons, make_stages, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,6 +59,7 @@ def world(settings, dealer_a):
     ReasonMapping.objects.create(reason=quiet, vendor="cat", vendor_value="For Another Dealer")
     # Issue 19: the same customer typed in at a show (linked with Quinn's Cat lead), an
     # assignment rule with its preview, and Sam's notifications.
+    process_arrivals()  # the job after a pull: the vendor leads are processed, so the typed-in one matches
     make_lead(dealer_a, first_name="Quinn", last_name="Quarry-Longname", source="Trade show",
               email="Quinn.Quarry-Longname@riverbend-aggregates.example.com")
     rule = AssignmentRule.objects.create(dealer=dealer_a, name="Walk-ins from Illinois and Wisconsin, in turn",
@@ -64,7 +69,13 @@ def world(settings, dealer_a):
     services.lead_assign_owner(lead=make_lead(dealer_a, first_name="Nora", last_name="Newly-Assigned",
                                               company="Prairie Grading and Excavation Company"),
                                owner=staff, actor=None, reason="Assigned by rule “Walk-ins from Illinois”")
-    return {"lead": lead, "held": held, "rule": rule}
+    # Issue 20: an API key and a webhook endpoint with a test delivery in its log.
+    apikey_create(dealer=dealer_a, name="DMS integration for the Riverbend sales office", scope="write")
+    endpoint = WebhookEndpoint.objects.create(
+        dealer=dealer_a, url="https://dms.riverbend-aggregates.example.com/hooks/leadhub/incoming-events",
+        events=["lead.created", "lead.assigned", "lead.status_changed"])
+    webhook_send_test(endpoint=endpoint)
+    return {"lead": lead, "held": held, "rule": rule, "endpoint": endpoint}
 
 
 def pages(lead):
@@ -81,7 +92,11 @@ def pages_of(world, username="sam"):
     if username == "ada":  # a dealer admin's pages
         found.update({"assignment rules": "/admin/routing/assignmentrule/",
                       "assignment rule": f"/admin/routing/assignmentrule/{world['rule'].pk}/change/",
-                      "memberships": "/admin/accounts/membership/"})
+                      "memberships": "/admin/accounts/membership/",
+                      "API keys": "/admin/api/apikey/", "new API key": "/admin/api/apikey/add/",
+                      "webhook endpoints": "/admin/webhooks/webhookendpoint/",
+                      "webhook endpoint": f"/admin/webhooks/webhookendpoint/{world['endpoint'].pk}/change/",
+                      "webhook deliveries": "/admin/webhooks/webhookdelivery/"})
     return found
 
 
@@ -147,5 +162,14 @@ def test_screenshots_for_the_docs(browser, live_server, world, width):
         log_in(page, "ada", PASSWORD)
         page.goto(f"/admin/routing/assignmentrule/{world['rule'].pk}/change/")
         page.screenshot(path=str(SHOTS / f"assignment-rule-{width}.png"), full_page=True)
+        page.goto("/admin/api/apikey/")
+        page.screenshot(path=str(SHOTS / f"api-keys-{width}.png"), full_page=True)
+        page.goto(f"/admin/webhooks/webhookendpoint/{world['endpoint'].pk}/change/")
+        page.screenshot(path=str(SHOTS / f"webhook-endpoint-{width}.png"), full_page=True)
+        page.goto("/admin/webhooks/webhookdelivery/")
+        page.screenshot(path=str(SHOTS / f"webhook-deliveries-{width}.png"), full_page=True)
+        page.goto("/api/v1/docs/")
+        page.wait_for_selector(".swagger-ui .opblock", timeout=15000)
+        page.screenshot(path=str(SHOTS / f"api-docs-{width}.png"))
     finally:
         next(gen, None)
