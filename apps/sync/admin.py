@@ -114,8 +114,32 @@ class SyncHealthAdmin(ReadOnlyAdminMixin, DealerScopedAdmin):
         return format_html_join("", "<div>{}</div>", ((u.message,) for u in required[:10]))
 
 
+class RetryableLogAdminMixin:
+    """A log of items retried by "Retry now" (outbox items, webhook deliveries):
+    each change page is a view (a POST to it saves nothing), never added or
+    deleted by hand; its last error shortened on the list and its payload shown."""
+
+    def has_change_permission(self, request, obj=None):
+        # The permission without an object is what "Retry now" needs on the list.
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else (obj.last_error or "—")
+
+    @admin.display(description="payload")
+    def payload_display(self, obj):
+        return format_html("<pre class='leadhub-raw'>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
+
+
 @admin.register(OutboxItem)
-class OutboxItemAdmin(DealerScopedAdmin):
+class OutboxItemAdmin(RetryableLogAdminMixin, DealerScopedAdmin):
     dealer_field = "account__dealer"
     list_display = ["id", "lead", "account", "state", "attempts", "next_attempt_at", "short_error", "sent_at",
                     "created_at"]
@@ -134,24 +158,6 @@ class OutboxItemAdmin(DealerScopedAdmin):
         names = [f.name for f in OutboxItem._meta.concrete_fields if f.name not in ("id", "payload", "response")]
         return [*names, "payload_display", "response_display"]
 
-    def has_change_permission(self, request, obj=None):
-        # The change page of an item is a view: a POST to it saves nothing. The
-        # permission without an object is what "Retry now" needs on the list.
-        return False if obj is not None else super().has_change_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="last error")
-    def short_error(self, obj):
-        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else (obj.last_error or "—")
-
-    @admin.display(description="payload")
-    def payload_display(self, obj):
-        return format_html("<pre class='leadhub-raw'>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
 
     @admin.display(description="vendor's answer")
     def response_display(self, obj):

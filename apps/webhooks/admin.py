@@ -4,7 +4,6 @@ signing secret, "Send test event", "Rotate secret" and a link to its log; the
 log is read-only, with "Retry now"."""
 from __future__ import annotations
 
-import json
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from apps.accounts.admin_scoping import DealerScopedAdmin
+from apps.sync.admin import RetryableLogAdminMixin
 
 from .models import DeliveryState, Event, WebhookDelivery, WebhookEndpoint
 from .services import (wake_sender, webhook_endpoint_reenable, webhook_endpoint_rotate_secret, webhook_retry_now,
@@ -132,7 +132,7 @@ class WebhookEndpointAdmin(DealerScopedAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(DealerScopedAdmin):
+class WebhookDeliveryAdmin(RetryableLogAdminMixin, DealerScopedAdmin):
     dealer_field = "endpoint__dealer"
     # What a dealer admin scans the log for; when the next attempt is and when it was
     # delivered are on each delivery's page (the list fits a laptop's screen).
@@ -147,24 +147,6 @@ class WebhookDeliveryAdmin(DealerScopedAdmin):
         names = [f.name for f in WebhookDelivery._meta.concrete_fields if f.name not in ("id", "payload")]
         return [*names, "payload_display"]
 
-    def has_change_permission(self, request, obj=None):
-        # The change page is a view; the permission without an object is what
-        # "Retry now" needs on the list.
-        return False if obj is not None else super().has_change_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="last error")
-    def short_error(self, obj):
-        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else (obj.last_error or "—")
-
-    @admin.display(description="payload")
-    def payload_display(self, obj):
-        return format_html("<pre class='leadhub-raw'>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
 
     @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request, queryset):
