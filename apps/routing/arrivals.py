@@ -27,6 +27,7 @@ from django_q.models import Schedule
 from apps.leads.customers import ARRIVING, recognise_customers
 from apps.leads.models import Lead
 from apps.leads.signals import arrivals_processed
+from apps.leads.table_stats import lead_statistics_refresh_for_arrivals
 
 from .assignment import assign_new_leads
 
@@ -38,6 +39,10 @@ SCHEDULE_NAME = "leadhub-arrivals"
 def process_arrivals(*, max_batches: int | None = None) -> int:
     """Process the leads whose arrival is not processed yet, oldest first; returns
     how many were processed."""
+    # A pull's thousands of new leads in a table the planner has no (or outgrown)
+    # statistics of: analyzed first, or every timeline entry's foreign-key check
+    # below may walk a wrong index (apps/leads/table_stats.py).
+    lead_statistics_refresh_for_arrivals()
     done = batches = 0
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
