@@ -1,7 +1,8 @@
-"""The lead table's planner statistics after a bulk arrival (apps/leads/table_stats.py):
-the job after a pull analyzes a table PostgreSQL has no statistics of, so its
-foreign-key checks (one per timeline entry and notification) probe the primary key
-instead of walking another index that holds `id`."""
+"""PostgreSQL's planner statistics, gathered at once where autovacuum would be late:
+the lead table's by the job after a pull when the pull outgrew them
+(apps/leads/table_stats.py: without them the job's foreign-key checks walked another
+index holding `id` instead of the primary key), and the vendor account table's when
+an account is added (apps/vendors/core/receivers.py: the API's vendor filter)."""
 from __future__ import annotations
 
 import pytest
@@ -71,3 +72,15 @@ def test_it_does_nothing_without_new_leads_or_on_sqlite(dealer_a, django_assert_
     if connection.vendor == "sqlite":
         with django_assert_num_queries(0):
             assert lead_statistics_refresh(created=10_000) is False
+
+
+def test_it_analyzes_the_vendor_account_table_when_an_account_is_added(dealer_a, postgresql_only,
+                                                                       django_capture_on_commit_callbacks):
+    table = "vendors_vendoraccount"
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE pg_class SET reltuples = -1 WHERE oid = %s::regclass", [table])
+    with django_capture_on_commit_callbacks(execute=True):
+        make_cat_account(dealer_a)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        assert cursor.fetchone()[0] >= 1

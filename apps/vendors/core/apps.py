@@ -10,3 +10,11 @@ class VendorsConfig(AppConfig):
     name = "apps.vendors.core"
     label = "vendors"
     verbose_name = "Vendor accounts"
+
+    def ready(self):
+        from django.db.models.signals import post_save
+
+        from .models import VendorAccount
+        from .receivers import analyze_accounts_when_added
+
+        post_save.connect(analyze_accounts_when_added, sender=VendorAccount, dispatch_uid="vendors.analyze_accounts")
