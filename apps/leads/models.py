@@ -314,6 +314,9 @@ class FollowUp(models.Model):
                                              help_text="When completed: the next follow-up that was scheduled.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
+    # Who, when no person did it (an API key: "API key DMS"): the timeline's "who".
+    created_by_label = models.CharField(max_length=150, blank=True)
+    done_by_label = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -116,10 +116,10 @@ def lead_timeline(lead, followups=None) -> list[TimelineEntry]:
         entries.append(TimelineEntry(followup.created_at, "followup",
                                      f"{followup.get_kind_display()} scheduled for "
                                      f"{timezone.localtime(followup.scheduled_at):%Y-%m-%d %H:%M}",
-                                     followup.notes, str(followup.created_by or "")))
+                                     followup.notes, str(followup.created_by or followup.created_by_label)))
         if followup.done_at:
             entries.append(TimelineEntry(followup.done_at, "followup", f"{followup.get_kind_display()} done",
-                                         followup.outcome_notes, str(followup.done_by or "")))
+                                         followup.outcome_notes, str(followup.done_by or followup.done_by_label)))
     for event in LeadEvent.objects.filter(lead=lead):
         entries.append(TimelineEntry(event.created_at, "vendor", event.get_kind_display(), event.summary,
                                      event.actor_label))

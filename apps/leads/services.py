@@ -585,7 +585,8 @@ def followup_schedule(*, lead: Lead, scheduled_at: datetime, kind: str = "call",
     another dealer, an unknown kind) comes back as errors. `actor_label`: who it
     was, when no person did it (an API key): kept in its audit history."""
     followup = FollowUp(lead=lead, scheduled_at=scheduled_at, kind=kind, notes=notes,
-                        assigned_to=assigned_to or lead.owner, created_by=actor)
+                        assigned_to=assigned_to or lead.owner, created_by=actor,
+                        created_by_label=_label_without_person(actor, actor_label))
     errors = _model_violations(followup)
     if errors:
         return FollowUpResult(errors=errors)
@@ -612,16 +613,18 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
                 "followup", "already_done", "This follow-up is already done.")])
         locked.done_at = at or timezone.now()
         locked.done_by = actor
+        locked.done_by_label = _label_without_person(actor, actor_label)
         locked.outcome_notes = outcome_notes
         locked.next_follow_up_at = next_at
         if actor_label:
             locked._change_reason = f"Done by {actor_label}"
-        locked.save(update_fields=["done_at", "done_by", "outcome_notes", "next_follow_up_at", "updated_at"])
+        locked.save(update_fields=["done_at", "done_by", "done_by_label", "outcome_notes", "next_follow_up_at",
+                                   "updated_at"])
         _count_as_contact(locked)
         nxt = None
         if next_at is not None:
             nxt = FollowUp(lead=locked.lead, scheduled_at=next_at, kind=next_kind or locked.kind,
-                           assigned_to=locked.assigned_to, created_by=actor)
+                           assigned_to=locked.assigned_to, created_by=actor, created_by_label=locked.done_by_label)
             if actor_label:
                 nxt._change_reason = f"Scheduled by {actor_label}"
             nxt.save()
@@ -636,6 +639,12 @@ def followup_complete(*, followup: FollowUp, actor=None, outcome_notes: str = ""
 
 # Follow-up kinds that reach the customer: completing one is contact (a note is not).
 CONTACT_KINDS = frozenset({"call", "email", "text", "visit", "appointment", "quote"})
+
+
+def _label_without_person(actor, actor_label: str) -> str:
+    """The name a follow-up keeps for who scheduled or completed it when no person
+    did (an API key's "API key DMS"): a person is its created_by/done_by."""
+    return "" if getattr(actor, "pk", None) is not None else actor_label[:150]
 
 
 def _count_as_contact(followup: FollowUp) -> None:

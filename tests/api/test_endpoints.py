@@ -363,6 +363,30 @@ def test_it_completes_a_followup_once_and_schedules_the_next(world, api_a):
                                        "message": "This follow-up is already done."}]
 
 
+def test_it_names_the_key_on_the_timeline_for_followups_it_schedules_and_completes(world, api_a):
+    lead, followup = world["A100"]["lead"], world["A100"]["followup"]
+    when = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
+    scheduled = api_a.post(reverse("api:lead-followups", args=[lead.pk]),
+                           {"kind": "visit", "scheduled_at": when.isoformat()}, format="json")
+    assert scheduled.status_code == 201, scheduled.content
+    done = api_a.post(reverse("api:lead-complete-followup", args=[lead.pk, followup.pk]),
+                      {"outcome_notes": "Quoted", "next_at": (when + timedelta(days=7)).isoformat(),
+                       "next_kind": "email"}, format="json")
+    assert done.status_code == 200, done.content
+    timeline = api_a.get(reverse("api:lead-detail", args=[lead.pk])).json()["timeline"]
+
+    def who(title_start):
+        return [entry["who"] for entry in timeline if entry["kind"] == "followup"
+                and entry["title"].startswith(title_start)]
+
+    key = "API key A100 DMS"
+    assert who("Visit scheduled") == [key]
+    assert who(f"{followup.get_kind_display()} done") == [key]
+    assert who("E-mail scheduled") == [key]  # the next one, scheduled with the completion
+    followup.refresh_from_db()
+    assert followup.done_by is None and followup.done_by_label == key  # a key is no user
+
+
 def test_it_adds_a_note_by_the_key(world, api_a):
     lead = world["A100"]["lead"]
     response = api_a.post(reverse("api:lead-notes", args=[lead.pk]), {"text": "Called from the DMS"},
