@@ -397,6 +397,22 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         """Prefix search that an index answers at a million leads (apps/leads/search.py)."""
         return search_leads(queryset, search_term), False
 
+    def save_model(self, request, obj, form, change):
+        """An owner changed on the lead's own form goes through the assignment
+        service, like the Assign actions and the workbench: the lead is saved with
+        the owner it has, then given to the new one (or unassigned), so vendors,
+        the new owner's notification and webhooks hear of it (the admin's change
+        view is one transaction)."""
+        reassigned = change and "owner" in form.changed_data
+        new_owner = obj.owner if obj.owner_id else None
+        if reassigned:
+            obj.owner_id = Lead.objects.filter(pk=obj.pk).values_list("owner_id", flat=True).first()
+        super().save_model(request, obj, form, change)
+        if reassigned:
+            result = services.lead_assign_owner(lead=obj, owner=new_owner, actor=request.user)
+            if not result.ok:  # the form checked the owner already; the lead moved meanwhile
+                self.message_user(request, "Owner not changed: " + result.errors[0].message, messages.WARNING)
+
     def save_formset(self, request, form, formset, change):
         if formset.model is FollowUp:
             # Through the follow-up services, as on the workbench: vendors that

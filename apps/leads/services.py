@@ -457,16 +457,27 @@ def lead_assign_owner(*, lead: Lead, owner, actor=None, reason: str = "") -> Ass
             problems = owner_violations(owner, current.dealer)
             if problems:
                 return AssignResult(errors=problems, lead=lead)
+        owner_before = current.owner_id
         current.owner = owner
         _audit(current, actor, reason or ("Assigned" if owner else "Unassigned"))
         current.save(update_fields=["owner", "updated_at"])
         lead.owner = owner
         # actor: who assigned it, for a vendor that reports it (Aimbase's DealershipUser)
         outbound.report_owner_change(outbound.adapters_for_lead(lead), lead, actor=actor)
-        if owner is not None:  # taking it oneself too (actor == owner): webhooks report every assignment
+        # Every change of owner: taking it oneself (actor == owner) and unassigning
+        # (owner None) too; webhooks report each, the notifications app tells only
+        # a new owner someone else gave it to. Nothing when the owner stays the same
+        # (Unassign on a lead that had none, the same person again).
+        if owner_before != current.owner_id:
             owner_assigned.send(sender=Lead, lead_ids=[lead.pk], owner=owner, actor=actor,
-                                by=reason or (f"Assigned by {actor.get_username()}" if actor else "Assigned"))
+                                by=reason or _assigned_by(owner, actor))
     return AssignResult(lead=lead)
+
+
+def _assigned_by(owner, actor) -> str:
+    """How a person's assignment came about, for owner_assigned's `by`."""
+    verb = "Assigned" if owner is not None else "Unassigned"
+    return f"{verb} by {actor.get_username()}" if getattr(actor, "pk", None) else verb
 
 
 def lead_assign_new_owners(*, owners: dict[int, object], reason: str, events: dict[int, str] | None = None,
@@ -550,8 +561,9 @@ def _report_new_owners(lead_ids: list[int], account_of: dict[int, int | None]) -
 
 
 def lead_record_vendor_owner(*, lead: Lead, owner, source_account) -> None:
-    """Record an owner a vendor assigned in its own system (Capillary's owner):
-    the lead takes it, audited as the vendor's, in one transaction. Like
+    """Record an owner a vendor assigned in its own system (Capillary's owner;
+    None: the vendor unassigned it): the lead takes it, audited as the vendor's,
+    in one transaction. Like
     lead_record_vendor_status, the source account is not told about its own
     change; any other account that knows the lead is (messages_for_owner_change).
     The caller has checked that `owner` works for the lead's dealer."""
@@ -560,13 +572,12 @@ def lead_record_vendor_owner(*, lead: Lead, owner, source_account) -> None:
         raise ValueError(problems[0].message)
     with transaction.atomic():
         current = Lead.objects.select_for_update().get(pk=lead.pk)
+        how = f"{'Assigned' if owner is not None else 'Unassigned'} in {source_account.name}"
         current.owner = owner
-        _audit(current, None, f"Assigned in {source_account.name}")
+        _audit(current, None, how)
         current.save(update_fields=["owner", "updated_at"])
         lead.owner = owner
-        if owner is not None:
-            owner_assigned.send(sender=Lead, lead_ids=[lead.pk], owner=owner, actor=None,
-                                by=f"Assigned in {source_account.name}")
+        owner_assigned.send(sender=Lead, lead_ids=[lead.pk], owner=owner, actor=None, by=how)
         outbound.report_owner_change([adapter for adapter in outbound.adapters_for_lead(current)
                                       if adapter.account.pk != source_account.pk], current, actor=None)
 

@@ -2,7 +2,8 @@
 
 - A rep, when leads are assigned to them (`owner_assigned`, sent by the lead
   services for a person's, a rule's or a vendor's assignment; never for taking a
-  lead oneself): a notification per lead, in the transaction that assigned it.
+  lead oneself, nor for an unassignment): a notification per lead, in the
+  transaction that assigned it.
 - A dealer's admins (managers), when a new lead waits beyond the dealer's
   thresholds: no owner after `Dealer.alert_unassigned_minutes`, or an owner but
   no first contact after `Dealer.alert_uncontacted_minutes`. A django-q2
@@ -35,6 +36,8 @@ def _describe(lead) -> str:
 
 def lead_assigned(sender, lead_ids, owner, actor=None, by="", **kwargs) -> None:
     """owner_assigned: tell the new owner, lead by lead (one e-mail per batch)."""
+    if owner is None:
+        return  # unassigned: there is no new owner to tell (and the one before was not asked)
     if getattr(actor, "pk", None) == owner.pk:
         return  # took the lead themselves: nothing to tell them
     leads = Lead.objects.filter(pk__in=list(lead_ids)).select_related("vendor_account").only(

@@ -147,6 +147,13 @@ class WebhookDeliveryAdmin(RetryableLogAdminMixin, DealerScopedAdmin):
         names = [f.name for f in WebhookDelivery._meta.concrete_fields if f.name not in ("id", "payload")]
         return [*names, "payload_display"]
 
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        # A cancelled delivery says why in the list, where an admin scans the log.
+        if obj.state == DeliveryState.CANCELLED:
+            return obj.cancelled_reason
+        return super().short_error(obj)
+
 
     @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request, queryset):

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -31,6 +31,8 @@ class Event(models.TextChoices):
     LEAD_STATUS_CHANGED = "lead.status_changed", "lead.status_changed: a lead's status or stage changed"
     LEAD_VENDOR_REPORT_FAILED = ("lead.vendor_report_failed",
                                  "lead.vendor_report_failed: a vendor refused an update for good")
+    LEAD_MOVED_AWAY = ("lead.moved_away",
+                       "lead.moved_away: a lead this endpoint was told of moved to another dealer")
 
 
 # Sent only by "Send test event": every endpoint takes it, whatever it subscribed to.
@@ -70,6 +72,36 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
+# Where apps/webhooks/services.py keeps, on the database connection, the active
+# endpoints it read in the current transaction (so that per-lead events do not
+# read them again for every lead). Whatever changes endpoints forgets it: save()
+# and delete() through post_save/post_delete (WebhooksConfig.ready), the
+# queryset writes below, a commit or a rollback (services._active_endpoints).
+ENDPOINT_MEMO = "leadhub_webhook_active_endpoints"
+
+
+def forget_active_endpoints(using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """Drop the memo of the active endpoints (also a post_save/post_delete receiver)."""
+    connections[using].__dict__.pop(ENDPOINT_MEMO, None)
+
+
+class EndpointQuerySet(models.QuerySet):
+    """Writes that bypass save() (no post_save) forget the memo too: a queryset
+    update() of `is_active` (webhook_endpoint_disable), bulk_create, bulk_update."""
+
+    def update(self, **kwargs):
+        forget_active_endpoints(self.db)
+        return super().update(**kwargs)
+
+    def bulk_create(self, *args, **kwargs):
+        forget_active_endpoints(self.db)
+        return super().bulk_create(*args, **kwargs)
+
+    def bulk_update(self, *args, **kwargs):
+        forget_active_endpoints(self.db)
+        return super().bulk_update(*args, **kwargs)
+
+
 class WebhookEndpoint(models.Model):
     dealer = models.ForeignKey("accounts.Dealer", on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField("URL", max_length=500, validators=[validate_webhook_url],
@@ -86,6 +118,8 @@ class WebhookEndpoint(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = EndpointQuerySet.as_manager()
 
     # Audit of who registered, changed, disabled or re-enabled it; never the secret.
     history = HistoricalRecords(excluded_fields=["secrets"])
@@ -129,6 +163,9 @@ class DeliveryState(models.TextChoices):
     DELIVERING = "delivering", "Being sent"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+    # Terminal: never sent (or never retried) because what it reports no longer
+    # belongs to the endpoint's dealer; `cancelled_reason` says why.
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class WebhookDelivery(models.Model):
@@ -148,6 +185,8 @@ class WebhookDelivery(models.Model):
     response_excerpt = models.CharField(max_length=500, blank=True, help_text="The first 500 characters answered.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_reason = models.CharField(max_length=300, blank=True,
+                                        help_text="Why LeadHub will not send it (a cancelled delivery).")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -160,6 +199,8 @@ class WebhookDelivery(models.Model):
             models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="webhook_delivery_state_known"),
             models.CheckConstraint(condition=~Q(state=DeliveryState.DELIVERED) | Q(delivered_at__isnull=False),
                                    name="webhook_delivered_has_time"),
+            models.CheckConstraint(condition=~Q(state=DeliveryState.CANCELLED) | ~Q(cancelled_reason=""),
+                                   name="webhook_cancelled_has_reason"),
         ]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due_idx"),
                    models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_log_idx")]

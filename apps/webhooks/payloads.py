@@ -9,7 +9,8 @@ from django.utils import timezone
 # Event ids derived from what the event is about (uuid5), so the same event is
 # never queued twice (the database's unique endpoint + event id): a status change
 # is its StatusLog row, a refused vendor report its outbox item, a lead's
-# arrival the lead. Other events (an assignment, a test) get a random id.
+# arrival the lead, a lead's move to another dealer the lead and the move.
+# Other events (an assignment, a test) get a random id.
 _NAMESPACE = uuid.UUID("5b0c6f2e-7d1a-4e55-9a43-1e2f1c0de0a1")
 
 
@@ -42,6 +43,15 @@ def lead_data(lead) -> dict:
         "created_at": _iso(lead.created_at),
         "updated_at": _iso(lead.updated_at),
     }
+
+
+def lead_ref(lead, *, dealer_code: str) -> dict:
+    """A lead that is no longer the receiver's dealer's (lead.moved_away): which
+    lead it was (its id, the dealer it was with, its vendor reference), none of
+    its contents, and not where it went. Reads lead.vendor_account."""
+    account = lead.vendor_account if lead.vendor_account_id else None
+    return {"id": lead.pk, "dealer": dealer_code, "vendor": account.vendor if account else None,
+            "vendor_account": account.name if account else None, "vendor_lead_id": lead.vendor_lead_id}
 
 
 def event_body(*, event_id: uuid.UUID, event_type: str, data: dict, created=None) -> dict:

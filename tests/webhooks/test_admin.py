@@ -114,3 +114,14 @@ def test_it_retries_a_failed_delivery_now(client, adam, mine):
                 {"action": "retry_now", "_selected_action": [delivery.pk]})
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == (DeliveryState.PENDING, 0)
+
+
+def test_it_says_in_the_log_why_a_delivery_was_cancelled(client, adam, mine):
+    delivery = webhook_send_test(endpoint=mine)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        state=DeliveryState.CANCELLED, cancelled_reason="Not sent: the lead moved to another dealer on 2026-12-05.")
+    client.force_login(adam)
+    body = client.get(reverse("admin:webhooks_webhookdelivery_changelist")).content.decode()
+    assert "Cancelled" in body and "Not sent: the lead moved to another dealer on 2026-12-05." in body
+    page = client.get(reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])).content.decode()
+    assert "the lead moved to another dealer" in page

@@ -18,7 +18,7 @@ from apps.webhooks import receivers
 from apps.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
 from apps.webhooks.payloads import event_uuid
 from apps.webhooks.services import wake_sender
-from tests.conftest import make_cat_account, make_lead
+from tests.conftest import LEAD_INLINES, make_cat_account, make_lead
 
 
 @pytest.fixture
@@ -157,12 +157,12 @@ def _count_queries(fn) -> int:
 def test_it_queues_a_bulk_assignment_in_a_bounded_number_of_queries(endpoints, dealer_a, alice,
                                                                    django_assert_max_num_queries):
     counts = {}
-    for n in (5, 60):
+    for n in (1, 5, 60):  # the first reads the endpoints, kept for the (test's) transaction
         ids = [lead.pk for lead in _new_leads(dealer_a, n)]
         counts[n] = _count_queries(lambda: services.lead_assign_new_owners(
             owners={pk: alice for pk in ids}, reason="Assignment rule"))
     assert counts[5] == counts[60]  # nothing per lead
-    assert len(_queued(Event.LEAD_ASSIGNED)) == 65
+    assert len(_queued(Event.LEAD_ASSIGNED)) == 66
     # A big batch: the same queries, except that bulk_create splits its INSERTs (the
     # deliveries', the owner's notifications') by the database's limit on parameters
     # (SQLite: about 60 rows per statement).
@@ -250,3 +250,69 @@ def test_it_announces_a_new_lead_by_lead_created_naming_the_owner_the_rules_gave
     assigned = [row for row in _queued(Event.LEAD_ASSIGNED) if row.endpoint == endpoints["a_all"]]
     assert len(assigned) == 1 and assigned[0].pk > created[0].pk
     assert assigned[0].payload["data"]["owner"] == {"id": adam.pk, "username": "adam"}
+
+
+# --- unassigning: lead.assigned with owner null ----------------------------------------------
+
+def _assigned_rows(endpoint):
+    return [row for row in _queued(Event.LEAD_ASSIGNED) if row.endpoint == endpoint]
+
+
+def test_it_queues_assigned_with_no_owner_when_a_lead_is_unassigned_and_notifies_nobody(endpoints, lead_a, alice,
+                                                                                         adam):
+    assert services.lead_assign_owner(lead=lead_a, owner=alice, actor=adam).ok
+    notified = Notification.objects.count()
+    assert services.lead_assign_owner(lead=lead_a, owner=None, actor=adam).ok
+    unassigned = _assigned_rows(endpoints["a_all"])[-1]
+    data = unassigned.payload["data"]
+    assert data["owner"] is None and data["lead"]["owner"] is None
+    assert (data["actor"], data["by"]) == ("adam", "Unassigned by adam")
+    assert _urls(_queued(Event.LEAD_ASSIGNED)) == ["https://a.example.com/all"] * 2  # assigned, then unassigned
+    assert Notification.objects.count() == notified  # nobody is told of an unassignment
+
+
+def test_it_queues_nothing_when_the_owner_does_not_change(endpoints, lead_a, alice, adam):
+    assert services.lead_assign_owner(lead=lead_a, owner=None, actor=adam).ok  # had none
+    assert services.lead_assign_owner(lead=lead_a, owner=alice, actor=adam).ok
+    assert services.lead_assign_owner(lead=lead_a, owner=alice, actor=adam).ok  # the same owner again
+    assert len(_assigned_rows(endpoints["a_all"])) == 1
+
+
+def test_it_queues_assigned_with_no_owner_from_the_admin_action(client, endpoints, lead_a, alice, adam):
+    assert services.lead_assign_owner(lead=lead_a, owner=alice, actor=adam).ok
+    client.force_login(adam)
+    client.post("/admin/leads/lead/", {"action": "unassign", "_selected_action": [lead_a.pk]})
+    assert Lead.objects.get(pk=lead_a.pk).owner is None
+    assert _assigned_rows(endpoints["a_all"])[-1].payload["data"]["owner"] is None
+
+
+def test_it_queues_assigned_with_no_owner_from_the_workbench(client, endpoints, lead_a, alice, adam):
+    assert services.lead_assign_owner(lead=lead_a, owner=alice, actor=adam).ok
+    client.force_login(adam)
+    response = client.post(f"/admin/leads/lead/{lead_a.pk}/work/", {"action": "assign", "assign-owner": ""})
+    assert response.status_code == 302
+    assert _assigned_rows(endpoints["a_all"])[-1].payload["data"]["owner"] is None
+
+
+def test_it_queues_assigned_from_the_leads_own_form_and_notifies_only_a_new_owner(client, endpoints, dealer_a, lead_a,
+                                                                                   alice, adam):
+    client.force_login(adam)
+
+    def save_form(owner):
+        response = client.post(f"/admin/leads/lead/{lead_a.pk}/change/", {
+            "dealer": dealer_a.pk, "origin": "manual", "first_name": "Ann", "last_name": "Alder",
+            "email": "ann@acme.test", "phone": "+1 309 555 0101", "company": "Alder Paving", "owner": owner,
+            "country": "", **LEAD_INLINES})
+        assert response.status_code == 302, response.content.decode()[:2000]
+
+    save_form(alice.pk)
+    assert Lead.objects.get(pk=lead_a.pk).owner == alice
+    given = _assigned_rows(endpoints["a_all"])[-1].payload["data"]
+    assert given["owner"]["username"] == "alice" and given["actor"] == "adam"
+    assert Notification.objects.filter(user=alice).count() == 1  # told, as from the Assign actions
+    save_form("")
+    assert Lead.objects.get(pk=lead_a.pk).owner is None
+    assert _assigned_rows(endpoints["a_all"])[-1].payload["data"]["owner"] is None
+    assert Notification.objects.filter(user=alice).count() == 1
+    save_form("")  # saved again without a change of owner: nothing more
+    assert len(_assigned_rows(endpoints["a_all"])) == 2

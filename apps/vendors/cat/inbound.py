@@ -16,6 +16,7 @@ from apps.leads.lookup import leads_by_vendor_id
 from apps.leads.models import EventKind, Lead, LeadEvent, Origin, PendingField, PendingVendorValue
 from apps.leads.phones import normalize_phone
 from apps.leads.pending import pending_resolve
+from apps.leads.signals import lead_moved
 from apps.vendors.core.base import ApplyResult, PageUnreadable
 
 from . import payloads
@@ -39,9 +40,16 @@ def apply_pending(account, lead, rows) -> int:
         elif _untouched(lead):
             # Its feedback deadline was counted in the old dealer's business hours:
             # cleared, to be stamped again in the new one's (apps/reports/deadlines.py).
+            from_dealer_id = lead.dealer_id
             Lead.objects.filter(pk=lead.pk).update(dealer_id=dealer_id, feedback_due_at=None, updated_at=timezone.now())
             record_lead_history([lead.pk], reason=f"Moved to {code}: {account.name} now serves it")
             lead.dealer_id = dealer_id
+            # In the move's transaction (the caller's: select_for_update above), so
+            # what listens (webhooks) commits or rolls back with the move. The
+            # pending row settled names this move: the same one is never announced
+            # twice (a re-run finds the row gone and moves nothing).
+            lead_moved.send(sender=Lead, lead_ids=[lead.pk], from_dealer_id=from_dealer_id, to_dealer_id=dealer_id,
+                            key=f"pending:{row.pk}")
             outcome = f"Moved to dealer {code}: account {account.name} now serves catDealerCode {code}"
         else:
             outcome = (f"catDealerCode {code} is now served by {account.name}, but the lead is already "

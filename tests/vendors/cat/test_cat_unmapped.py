@@ -117,3 +117,24 @@ def test_an_owner_checked_before_the_move_is_not_given_the_lead_after_it(sandbox
     problems = lead_assign_owner(lead=far, owner=alice, actor=alice).errors
     assert [p.code for p in problems] == ["other_dealer"]
     assert Lead.objects.get(pk=far.pk).owner is None
+
+
+def test_a_moved_lead_takes_its_webhooks_to_the_dealer_it_moved_to(sandbox, cat_account, settings):
+    from apps.routing.arrivals import process_arrivals
+    from apps.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+
+    settings.LEADHUB_PUSH_ON_COMMIT = False
+    a_hook = WebhookEndpoint.objects.create(dealer=cat_account.dealer, url="https://a.example.com/",
+                                            events=[Event.LEAD_CREATED])
+    far, _ = _pull_unknown_code(sandbox, cat_account)
+    process_arrivals()
+    [owed] = WebhookDelivery.objects.filter(endpoint=a_hook, lead_id=far.pk)  # queued, not sent yet
+    z999 = _serve_z999(cat_account)
+    z_hook = WebhookEndpoint.objects.create(dealer=z999, url="https://z.example.com/", events=[Event.LEAD_CREATED])
+    tasks.apply_pending_values(cat_account.pk)
+    owed.refresh_from_db()
+    assert owed.state == "cancelled"  # A100 never gets a lead that is Z999's
+    [created] = WebhookDelivery.objects.filter(endpoint=z_hook, lead_id=far.pk)  # (FAR-2 moved too)
+    assert created.payload["data"]["lead"]["dealer"] == "Z999"
+    tasks.apply_pending_values(cat_account.pk)  # twice is once
+    assert WebhookDelivery.objects.filter(endpoint=z_hook, lead_id=far.pk).count() == 1
