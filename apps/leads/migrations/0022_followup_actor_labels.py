@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0020_api_source_origin_and_changed_indexes'),
+        ('leads', '0021_api_one_list_index'),
     ]
 
     operations = [
