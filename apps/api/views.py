@@ -82,9 +82,10 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def filter_queryset(self, queryset):
         """The list's filters (s.LeadListFilterSerializer: a bad value is a 400
         naming it). The page is read in (updated_at, id) order from the dealer's
-        part of one index, whose entries also hold the status and the owner,
-        so those filters skip leads without reading them; the vendor filter
-        reads each lead's account (apps/leads/models.py, lead_api_list_idx)."""
+        part of one index, whose entries also hold the status, the owner and
+        the account, so those filters (and vendor=manual, no account) skip leads
+        without reading them; a vendor kind joins each lead's account
+        (apps/leads/models.py, lead_api_list_idx)."""
         checked = s.LeadListFilterSerializer(data=self.request.query_params)
         checked.is_valid(raise_exception=True)
         wanted = checked.validated_data

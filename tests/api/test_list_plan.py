@@ -1,6 +1,6 @@
 """The API's lead list on PostgreSQL: a page is read in (updated_at, id) order from
-its one index, the status and owner filters checked in the index's entries, the
-vendor filter on the way (docs/api.md, "Pagination and syncing")."""
+its one index, the status, owner and no-account (vendor=manual) filters checked in
+the index's entries, a vendor kind joined on the way (docs/api.md, "Pagination and syncing")."""
 from __future__ import annotations
 
 import pytest
@@ -53,3 +53,5 @@ def test_it_reads_a_page_in_order_from_a_change_index(world, api_a, params):
         assert "status" in index_conditions, plan
     if "owner" in params:
         assert "owner_id" in index_conditions, plan
+    if params.get("vendor") == "manual":
+        assert "vendor_account_id IS NULL" in index_conditions, plan

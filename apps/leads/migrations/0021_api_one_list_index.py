@@ -19,7 +19,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='lead',
-            index=models.Index(fields=['dealer', 'updated_at', 'id', 'status', 'owner'], name='lead_api_list_idx'),
+            index=models.Index(fields=['dealer', 'updated_at', 'id', 'status', 'owner', 'vendor_account'],
+                               name='lead_api_list_idx'),
         ),
         migrations.RemoveIndex(
             model_name='lead',
