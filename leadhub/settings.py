@@ -414,8 +414,9 @@ LEADHUB_HISTORIC_DAYS = env.int("LEADHUB_HISTORIC_DAYS", default=3)
 LEADHUB_WEBHOOK_ATTEMPTS = env.int("LEADHUB_WEBHOOK_ATTEMPTS", default=12)
 LEADHUB_WEBHOOK_BASE_SECONDS = env.float("LEADHUB_WEBHOOK_BASE_SECONDS", default=60.0)
 LEADHUB_WEBHOOK_MAX_SECONDS = env.float("LEADHUB_WEBHOOK_MAX_SECONDS", default=4 * 3600.0)
-# LEADHUB_WEBHOOK_TIMEOUT is the deadline of one whole POST (wall clock, answer
-# included; the connect timeout comes on top). The claim lease must exceed it by a
+# LEADHUB_WEBHOOK_TIMEOUT is the deadline of one whole POST (wall clock: connecting,
+# sending and the whole answer; connecting alone gives up after
+# LEADHUB_HTTP_CONNECT_TIMEOUT when that is shorter). The claim lease must exceed it by a
 # margin, and a run stops starting POSTs after LEADHUB_WEBHOOK_RUN_SECONDS, well
 # under Q_TIMEOUT (system checks leadhub.E003 and leadhub.E004).
 LEADHUB_WEBHOOK_TIMEOUT = env.float("LEADHUB_WEBHOOK_TIMEOUT", default=10.0)

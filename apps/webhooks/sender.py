@@ -173,10 +173,10 @@ def request_for(delivery: WebhookDelivery, *, timestamp: int | None = None) -> t
 
 def send(http: VendorHTTP, delivery: WebhookDelivery) -> Outcome:
     """POST one delivery (redirects not followed: a receiver that moved says so
-    in the log rather than LeadHub posting signed data elsewhere). The whole POST,
-    answer included, ends within LEADHUB_WEBHOOK_TIMEOUT seconds of reading
-    (plus the connect timeout): later is a failed attempt, "no answer within N s";
-    at most a few KB of the answer are read, for the excerpt."""
+    in the log rather than LeadHub posting signed data elsewhere). The whole POST
+    (connecting, sending, the status line, headers and body) ends within
+    LEADHUB_WEBHOOK_TIMEOUT seconds: later is a failed attempt, "no answer within
+    N s"; at most a few KB of the answer are read, for the excerpt."""
     try:  # again before every POST: the rules (LEADHUB_WEBHOOK_ALLOW_LOOPBACK) may have changed since it was saved
         validate_webhook_url(delivery.endpoint.url)
     except ValidationError as exc:

@@ -5,7 +5,8 @@ verify_signature) and answers with injected faults.
 Faults are queued per request, in order: "500" (an error page), "410" (Gone),
 "302" (a redirect elsewhere), "timeout" (stalls past the sender's deadline, then
 answers 503), "trickle" (answers 200 with a body sent one byte every
-`trickle_every` seconds), "accept-stall" (processes the event, then stalls past
+`trickle_every` seconds), "trickle-head" (answers 200, its status line and
+headers sent one byte every `trickle_every` seconds), "accept-stall" (processes the event, then stalls past
 the deadline before answering 200: the event took effect, LeadHub sees a failed
 attempt). With no fault queued it checks the signature (a bad one: 400, recorded
 in `rejected`), answers 200 and counts the event in `accepted`.
@@ -81,6 +82,8 @@ class Receiver:
             return self._answer(handler, 503, b"too slow")
         if fault == "trickle":
             return self._trickle(handler)
+        if fault == "trickle-head":
+            return self._trickle_head(handler)
         if fault == "302":
             handler.send_response(302)
             handler.send_header("Location", "https://elsewhere.example.com/hooks")
@@ -116,6 +119,18 @@ class Receiver:
                 time.sleep(self.trickle_every)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the sender's deadline
+
+    def _trickle_head(self, handler) -> None:
+        head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n"
+                b"X-Receiver: trickling its headers\r\n\r\n")
+        try:
+            for byte in head:  # wfile is unbuffered: each byte is its own write
+                handler.wfile.write(bytes([byte]))
+                time.sleep(self.trickle_every)
+            handler.wfile.write(b'{"ok": true}')
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the sender's deadline
+        handler.close_connection = True
 
     @staticmethod
     def _answer(handler, status: int, body: bytes) -> None:

@@ -8,6 +8,7 @@ import time
 import pytest
 from django.core import checks
 from django.db import connection
+from django.utils import timezone
 
 from apps.core.checks import check_webhook_timing
 from apps.leads import services
@@ -41,6 +42,26 @@ def test_it_ends_an_attempt_whose_answer_trickles_at_the_deadline(endpoint_a, re
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.PENDING and delivery.attempts == 1
     assert "no answer within 0.5s" in delivery.last_error
+
+
+def test_it_ends_an_attempt_whose_status_line_and_headers_trickle_at_the_deadline_and_retries_it(
+        endpoint_a, receiver, settings):
+    settings.LEADHUB_WEBHOOK_TIMEOUT = 1
+    receiver.trickle_every = 0.2  # ~100 bytes of status line and headers: 20 s without the deadline
+    receiver.faults = ["trickle-head"]
+    delivery = webhook_send_test(endpoint=endpoint_a)
+    started = time.monotonic()
+    assert sender.deliver_due() == 1
+    assert time.monotonic() - started < 1.8  # the deadline, and a margin for recording it on a busy machine
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts, delivery.last_status_code) == (DeliveryState.PENDING, 1, None)
+    assert "no answer within 1s" in delivery.last_error
+    assert delivery.next_attempt_at > timezone.now()  # retried later, with the backoff
+    assert sender.deliver_due() == 0
+    make_due()
+    assert sender.deliver_due() == 1
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == (DeliveryState.DELIVERED, 2)
 
 
 @pytest.mark.django_db(transaction=True)

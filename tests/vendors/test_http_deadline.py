@@ -1,0 +1,158 @@
+"""The one HTTP wrapper's deadline (apps/vendors/core/http.py) covers the whole
+exchange: a server on 127.0.0.1 that trickles its status line and headers one
+byte at a time is cut at the deadline, on a new connection or one reused from
+the pool, and the call leaves no thread or socket behind; a call without a
+deadline (a vendor's pull) still waits as long as each read brings something."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from apps.vendors.core.base import VendorError
+from apps.vendors.core.http import VendorHTTP
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nX-Padding: trickled\r\n\r\n"
+EVERY = 0.2  # seconds per byte of a trickled head: HEAD takes ~15 s
+
+
+class TricklingServer:
+    """A raw HTTP/1.1 server on 127.0.0.1 that answers each request per the next
+    mode of `modes`: "fast" (the whole answer at once, the connection kept open
+    for the next request) or "trickle-head" (the status line and headers one
+    byte every EVERY seconds, then the body). `handled` is set when a connection's
+    handler has finished (its client closed it, or it wrote everything)."""
+
+    def __init__(self, modes: list[str], *, every: float = EVERY):
+        self.modes = list(modes)
+        self.every = every
+        self.connections = 0
+        self.handled = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/leads"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept() (closing alone does not)
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(timeout=2)
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn):
+        try:
+            with conn:
+                buffered = b""
+                while self.modes:
+                    while b"\r\n\r\n" not in buffered:
+                        data = conn.recv(4096)
+                        if not data:
+                            return
+                        buffered += data
+                    head, _, buffered = buffered.partition(b"\r\n\r\n")
+                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), 0)
+                    while len(buffered) < length:
+                        buffered += conn.recv(4096)
+                    buffered = buffered[length:]
+                    if self.modes.pop(0) == "fast":
+                        conn.sendall(HEAD + b"ok")
+                        continue
+                    for byte in HEAD:
+                        conn.sendall(bytes([byte]))
+                        time.sleep(self.every)
+                    conn.sendall(b"ok")
+        except OSError:
+            pass  # the client cut the connection (its deadline)
+        finally:
+            self.handled.set()
+
+
+def _sockets() -> int:
+    """Open sockets of this process."""
+    fds = os.listdir("/proc/self/fd")
+    count = 0
+    for fd in fds:
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return count
+
+
+def _deadline_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "leadhub-http-deadline"]
+
+
+def test_it_ends_a_call_whose_status_line_and_headers_trickle_at_the_deadline():
+    with TricklingServer(["trickle-head"]) as server:
+        http = VendorHTTP(vendor="test", account="test", timeout=(5, 5))
+        sockets = _sockets()
+        started = time.monotonic()
+        with pytest.raises(VendorError) as raised:
+            http.request("POST", server.url, data=b"{}", deadline=1.0)
+        took = time.monotonic() - started
+        # The head takes ~15 s and every read brings a byte within the 5 s read timeout.
+        assert 0.9 < took < 1.6
+        assert "no answer within 1s" in raised.value.message
+        assert not raised.value.permanent and raised.value.reached
+        # Nothing left behind: no watchdog thread, and the connection is closed (the
+        # server's next write fails, so its handler ends, long before the head would).
+        assert _deadline_threads() == []
+        assert server.handled.wait(timeout=2)
+        assert _sockets() == sockets
+        http.close()
+
+
+def test_it_ends_a_trickled_answer_on_a_connection_reused_from_the_pool():
+    with TricklingServer(["fast", "trickle-head"]) as server:
+        http = VendorHTTP(vendor="test", account="test", timeout=(5, 5))
+        assert http.request("GET", server.url, deadline=1.0).body == b"ok"
+        started = time.monotonic()
+        with pytest.raises(VendorError, match="no answer within 1s"):
+            http.request("GET", server.url, deadline=1.0)
+        assert time.monotonic() - started < 1.6
+        assert server.connections == 1  # the second call went over the pooled connection
+        assert _deadline_threads() == []
+        http.close()
+
+
+def test_it_leaves_a_call_without_a_deadline_to_its_read_timeout():
+    # A vendor's pull: no deadline, so a slow but steady answer is read whole,
+    # however long it takes; each read waits at most the read timeout.
+    with TricklingServer(["trickle-head"], every=0.02) as server:
+        http = VendorHTTP(vendor="test", account="test", timeout=(5, 0.5))
+        started = time.monotonic()
+        raw = http.request("GET", server.url)
+        assert (raw.status_code, raw.body, raw.headers["X-Padding"]) == (200, b"ok", "trickled")
+        assert time.monotonic() - started > 1.2  # ~75 bytes, 0.02 s each: longer than the read timeout
+        assert _deadline_threads() == []  # no watchdog for a call without a deadline
+        http.close()
+
+
+def test_it_keeps_at_most_max_body_of_a_quick_answer_within_its_deadline():
+    with TricklingServer(["fast"]) as server:
+        http = VendorHTTP(vendor="test", account="test", timeout=(5, 5))
+        raw = http.request("GET", server.url, deadline=1.0, max_body=1)
+        assert (raw.status_code, raw.body) == (200, b"o")
+        http.close()
