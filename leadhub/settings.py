@@ -431,6 +431,10 @@ LEADHUB_WEBHOOK_RUN_SECONDS = env.float("LEADHUB_WEBHOOK_RUN_SECONDS", default=m
 LEADHUB_WEBHOOK_ALLOW_LOOPBACK = env.bool("LEADHUB_WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 LEADHUB_WEBHOOK_BATCH = env.int("LEADHUB_WEBHOOK_BATCH", default=50)
 LEADHUB_WEBHOOK_DISABLE_AFTER = env.int("LEADHUB_WEBHOOK_DISABLE_AFTER", default=5)
+# After "Rotate secret" the old signing secret still signs every delivery (a second
+# v1 in LeadHub-Signature) for this many hours, so a receiver keeps working while
+# its configuration is updated; 0: the old secret stops at once.
+LEADHUB_WEBHOOK_ROTATION_GRACE_HOURS = env.float("LEADHUB_WEBHOOK_ROTATION_GRACE_HOURS", default=24.0)
 
 # --- REST API (apps/api, docs/api.md) ---------------------------------------------------
 # The cache the API's rate limit counts in: the default (local memory) counts per

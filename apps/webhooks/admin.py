@@ -4,8 +4,10 @@ signing secret, "Send test event", "Rotate secret" and a link to its log; the
 log is read-only, with "Retry now"."""
 from __future__ import annotations
 
+import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -60,9 +62,14 @@ class WebhookEndpointAdmin(DealerScopedAdmin):
 
     @admin.display(description="signing secret")
     def signing_secret(self, obj):
-        return format_html("<code class='webhook-secret'>{}</code><div class='help'>Check every delivery's "
-                           "LeadHub-Signature header with it (docs/webhooks.md). Keep it out of source code.</div>",
-                           obj.secret)
+        shown = format_html("<code class='webhook-secret'>{}</code><div class='help'>Check every delivery's "
+                            "LeadHub-Signature header with it (docs/webhooks.md). Keep it out of source code.</div>",
+                            obj.secret)
+        if obj.previous_secret_valid():
+            shown += format_html("<div class='help'>The previous secret still works until {}: until then every "
+                                 "delivery carries a signature with each. Update your receiver before then.</div>",
+                                 local_time(obj, obj.previous_secret_expires_at))
+        return shown
 
     @admin.display(description="delivery log")
     def delivery_log(self, obj):
@@ -118,17 +125,35 @@ class WebhookEndpointAdmin(DealerScopedAdmin):
         endpoint = self._endpoint(request, object_id)
         if request.method == "POST":
             webhook_endpoint_rotate_secret(endpoint=endpoint, actor=request.user)
-            self.message_user(request, "New signing secret made: update your receiver. Deliveries from now on are "
-                              "signed with it.", messages.WARNING)
+            if endpoint.previous_secret_valid():
+                self.message_user(request, "New signing secret made. The old secret still works until "
+                                  f"{local_time(endpoint, endpoint.previous_secret_expires_at)}: until then every "
+                                  "delivery carries a signature with each. Update your receiver before then.",
+                                  messages.WARNING)
+            else:
+                self.message_user(request, "New signing secret made; the old one stopped working now. Update your "
+                                  "receiver: deliveries from now on are signed with the new one only.",
+                                  messages.WARNING)
             return HttpResponseRedirect(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
-        return self._confirm(request, endpoint, title="Rotate the signing secret", button="Rotate secret", text=(
-            "LeadHub makes a new secret and signs every delivery from now on with it; the old one stops at once. "
-            "Update your receiver right after."))
+        hours = settings.LEADHUB_WEBHOOK_ROTATION_GRACE_HOURS
+        if hours > 0:
+            text = (f"LeadHub makes a new secret. For the next {hours:g} hours every delivery is signed with both "
+                    "the new and the old secret (two v1 signatures in LeadHub-Signature), so your receiver keeps "
+                    "working while you update it; after that, with the new one only.")
+        else:
+            text = ("LeadHub makes a new secret and signs every delivery from now on with it; the old one stops at "
+                    "once. Update your receiver right after.")
+        return self._confirm(request, endpoint, title="Rotate the signing secret", button="Rotate secret", text=text)
 
     def _confirm(self, request, endpoint, *, title, button, text):
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": endpoint,
                    "title": title, "button": button, "text": text}
         return TemplateResponse(request, "admin/webhooks/webhookendpoint/confirm.html", context)
+
+
+def local_time(endpoint: WebhookEndpoint, when) -> str:
+    """A time as the endpoint's dealer reads it, with its zone: "2026-12-06 20:40 CET"."""
+    return when.astimezone(zoneinfo.ZoneInfo(endpoint.dealer.time_zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 @admin.register(WebhookDelivery)

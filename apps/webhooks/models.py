@@ -110,6 +110,13 @@ class WebhookEndpoint(models.Model):
     events = models.JSONField(default=list, help_text="The event types this endpoint takes.")
     # {"secret": "whsec_..."}, Fernet-encrypted like vendor credentials (apps/core/crypto.py).
     secrets = EncryptedSecretsField(blank=True, default="", editable=False)
+    # After "Rotate secret": the secret it replaced ({"secret": ...}, encrypted the same
+    # way) and until when deliveries are still signed with it too, so a receiver keeps
+    # working while its configuration is updated (LEADHUB_WEBHOOK_ROTATION_GRACE_HOURS).
+    # Never used after that time; cleared then (services.webhook_forget_expired_secrets).
+    previous_secrets = EncryptedSecretsField(blank=True, default="", editable=False)
+    previous_secret_expires_at = models.DateTimeField("previous secret valid until", null=True, blank=True,
+                                                      editable=False)
     is_active = models.BooleanField("active", default=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
@@ -121,8 +128,8 @@ class WebhookEndpoint(models.Model):
 
     objects = EndpointQuerySet.as_manager()
 
-    # Audit of who registered, changed, disabled or re-enabled it; never the secret.
-    history = HistoricalRecords(excluded_fields=["secrets"])
+    # Audit of who registered, changed, disabled or re-enabled it; never a secret.
+    history = HistoricalRecords(excluded_fields=["secrets", "previous_secrets"])
 
     class Meta:
         ordering = ["dealer", "url", "id"]
@@ -140,6 +147,22 @@ class WebhookEndpoint(models.Model):
         value = value or new_secret()
         self.secrets = EncryptedSecrets({"secret": value})
         return value
+
+    def previous_secret_valid(self, now=None) -> bool:
+        """Whether the secret the last rotation replaced still signs deliveries."""
+        return bool(self.previous_secrets and self.previous_secret_expires_at is not None
+                    and self.previous_secret_expires_at > (now or timezone.now()))
+
+    def signing_secrets(self, now=None) -> list[str]:
+        """The secrets a delivery is signed with now, one v1 signature each: the
+        current one, then the one the last rotation replaced while its grace
+        period lasts."""
+        values = [self.secret]
+        if self.previous_secret_valid(now):
+            previous = self.previous_secrets.get("secret", "")
+            if previous and previous != values[0]:
+                values.append(previous)
+        return values
 
     def takes(self, event_type: str) -> bool:
         return event_type == TEST_EVENT or event_type in (self.events or [])

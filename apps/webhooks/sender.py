@@ -29,7 +29,7 @@ from apps.vendors.core.base import VendorError
 from apps.vendors.core.http import VendorHTTP
 
 from .models import TEST_EVENT, DeliveryState, WebhookDelivery, WebhookEndpoint, validate_webhook_url
-from .services import webhook_endpoint_disable
+from .services import webhook_endpoint_disable, webhook_forget_expired_secrets
 from .signing import SIGNATURE_HEADER, signature_header
 
 log = logging.getLogger("leadhub.webhooks")
@@ -69,6 +69,7 @@ def deliver_due(*, holder: str | None = None, batch: int | None = None) -> int:
     batch = batch or settings.LEADHUB_WEBHOOK_BATCH
     stop_at = time.monotonic() + settings.LEADHUB_WEBHOOK_RUN_SECONDS
     release_expired_claims()
+    webhook_forget_expired_secrets()  # not used past their grace period (signing_secrets): not kept either
     http = VendorHTTP(vendor="webhook", account="webhooks",
                       timeout=(settings.LEADHUB_HTTP_CONNECT_TIMEOUT, settings.LEADHUB_WEBHOOK_TIMEOUT))
     http.session.trust_env = False  # no proxy or netrc from the environment: the URL is the one checked
@@ -160,14 +161,15 @@ def renew(delivery: WebhookDelivery, holder: str) -> bool:
 
 
 def request_for(delivery: WebhookDelivery, *, timestamp: int | None = None) -> tuple[bytes, dict]:
-    """The body and headers of a delivery, signed with its endpoint's secret now."""
+    """The body and headers of a delivery, signed now with its endpoint's secret
+    (and with the previous one too during a rotation's grace period)."""
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return body, {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "LeadHub-Event": delivery.event_type,
         "LeadHub-Delivery": delivery.payload.get("id") or f"evt_{delivery.event_id.hex}",
-        SIGNATURE_HEADER: signature_header(delivery.endpoint.secret, body, timestamp=timestamp),
+        SIGNATURE_HEADER: signature_header(delivery.endpoint.signing_secrets(), body, timestamp=timestamp),
     }
 
 

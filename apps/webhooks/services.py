@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django_q import tasks as django_q_tasks  # looked up per call: tests swap async_task
 
 from apps.accounts.models import Dealer, Membership, Role
+from apps.core.crypto import CredentialsUnreadable, EncryptedSecrets
 from apps.leads.models import Lead
 from apps.notifications.models import Kind
 from apps.notifications.services import Item, notify
@@ -201,13 +203,40 @@ def webhook_retry_now(*, deliveries) -> int:
         state=DeliveryState.PENDING, attempts=0, next_attempt_at=timezone.now(), claimed_by="", claimed_until=None)
 
 
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor=None) -> str:
-    """Give the endpoint a new signing secret (the old one stops at once); returns it."""
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor=None, now=None) -> str:
+    """Give the endpoint a new signing secret; returns it. Like Stripe's "roll
+    secret": the secret it replaces still signs every delivery, next to the new
+    one, for LEADHUB_WEBHOOK_ROTATION_GRACE_HOURS (until
+    `endpoint.previous_secret_expires_at`), so the receiver keeps working while
+    its configuration is updated; with 0 hours it stops at once. A delivery
+    carries at most two signatures: rotating again within the grace period
+    drops the oldest secret now. A current secret that no longer decrypts gets
+    no grace (nothing could sign with it)."""
+    now = now or timezone.now()
+    grace_hours = max(0.0, settings.LEADHUB_WEBHOOK_ROTATION_GRACE_HOURS)
+    try:
+        old = endpoint.secret
+    except CredentialsUnreadable:
+        old = ""
     secret = endpoint.set_secret()
+    if old and grace_hours:
+        endpoint.previous_secrets = EncryptedSecrets({"secret": old})
+        endpoint.previous_secret_expires_at = now + timedelta(hours=grace_hours)
+    else:
+        endpoint.previous_secrets = EncryptedSecrets()
+        endpoint.previous_secret_expires_at = None
     endpoint._change_reason = "Secret rotated"
     endpoint._history_user = actor
-    endpoint.save(update_fields=["secrets"])
+    endpoint.save(update_fields=["secrets", "previous_secrets", "previous_secret_expires_at"])
     return secret
+
+
+def webhook_forget_expired_secrets(*, now=None) -> int:
+    """Clear the replaced secrets whose grace period is over (they sign nothing
+    any more, so they are not kept); returns how many endpoints. Each sender
+    run and the daily webhook retention job call it."""
+    return WebhookEndpoint.objects.filter(previous_secret_expires_at__lte=now or timezone.now()).update(
+        previous_secrets="", previous_secret_expires_at=None)
 
 
 def webhook_endpoint_reenable(*, endpoint: WebhookEndpoint) -> None:

@@ -1,7 +1,8 @@
 """Signing deliveries, Stripe style (docs/webhooks.md).
 
-Header `LeadHub-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
-The timestamp is signed with the body, so a captured delivery cannot be replayed
+Header `LeadHub-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
+with a second v1 (the previous secret's) during a rotation's grace period. The
+timestamp is signed with the body, so a captured delivery cannot be replayed
 later than the receiver's tolerance. Plain standard library: a receiver can copy
 verify_signature as it is.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 
 SIGNATURE_HEADER = "LeadHub-Signature"
 DEFAULT_TOLERANCE = 300  # seconds
@@ -24,10 +26,13 @@ def compute_signature(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def signature_header(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
-    """The LeadHub-Signature header value for `body`, signed now (or at `timestamp`)."""
+def signature_header(secrets: str | Sequence[str], body: bytes, *, timestamp: int | None = None) -> str:
+    """The LeadHub-Signature header value for `body`, signed now (or at
+    `timestamp`): one v1 per secret, in the order given (the endpoint's current
+    secret first, then, during a rotation's grace period, the previous one)."""
     timestamp = int(time.time()) if timestamp is None else int(timestamp)
-    return f"t={timestamp},v1={compute_signature(secret, timestamp, body)}"
+    secrets = [secrets] if isinstance(secrets, str) else list(secrets)
+    return f"t={timestamp}," + ",".join(f"v1={compute_signature(s, timestamp, body)}" for s in secrets)
 
 
 def verify_signature(secret: str, header: str, body: bytes, tolerance: int = DEFAULT_TOLERANCE, *,
@@ -37,8 +42,9 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance: int = DEF
     Returns the signed timestamp. Raises SignatureError when the header is
     missing or malformed, when no v1 signature matches (a tampered body, a wrong
     secret), or when the timestamp is more than `tolerance` seconds from now (a
-    replay). Several v1 values are accepted (any may match), so a header can
-    carry signatures with an old and a new secret.
+    replay). Several v1 values are accepted (any may match): during a rotation's
+    grace period a header carries one signature with the new secret and one
+    with the old, so a receiver with either secret accepts it.
     """
     if not header:
         raise SignatureError("no LeadHub-Signature header")

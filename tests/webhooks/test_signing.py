@@ -95,3 +95,13 @@ def test_it_refuses_this_machines_addresses_unless_loopback_is_allowed(url, sett
     assert raised.value.code == "loopback"
     settings.LEADHUB_WEBHOOK_ALLOW_LOOPBACK = True
     validate_webhook_url(url)
+
+
+def test_it_puts_one_v1_per_secret_in_the_header_the_new_first_and_either_verifies():
+    header = signature_header(["whsec_new", "whsec_old"], BODY, timestamp=1_700_000_000)
+    assert header == (f"t=1700000000,v1={compute_signature('whsec_new', 1_700_000_000, BODY)},"
+                      f"v1={compute_signature('whsec_old', 1_700_000_000, BODY)}")
+    for secret in ("whsec_new", "whsec_old"):
+        assert verify_signature(secret, header, BODY, now=1_700_000_000) == 1_700_000_000
+    with pytest.raises(SignatureError):
+        verify_signature("whsec_other", header, BODY, now=1_700_000_000)
