@@ -88,16 +88,20 @@ class TricklingServer:
             self.handled.set()
 
 
-def _sockets() -> int:
-    """Open sockets of this process."""
-    fds = os.listdir("/proc/self/fd")
-    count = 0
-    for fd in fds:
+def _client_sockets_to(port: int) -> int:
+    """This process's open sockets connected to 127.0.0.1:`port` (the client
+    side: other tests' sockets, opening or closing meanwhile, are not counted)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
         try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+            target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
-            pass
-    return count
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    return sum(1 for row in rows if int(row[2].split(":")[1], 16) == port and row[9] in inodes)
 
 
 def _deadline_threads() -> list[threading.Thread]:
@@ -107,7 +111,7 @@ def _deadline_threads() -> list[threading.Thread]:
 def test_it_ends_a_call_whose_status_line_and_headers_trickle_at_the_deadline():
     with TricklingServer(["trickle-head"]) as server:
         http = VendorHTTP(vendor="test", account="test", timeout=(5, 5))
-        sockets = _sockets()
+        port = server.listener.getsockname()[1]
         started = time.monotonic()
         with pytest.raises(VendorError) as raised:
             http.request("POST", server.url, data=b"{}", deadline=1.0)
@@ -120,19 +124,22 @@ def test_it_ends_a_call_whose_status_line_and_headers_trickle_at_the_deadline():
         # server's next write fails, so its handler ends, long before the head would).
         assert _deadline_threads() == []
         assert server.handled.wait(timeout=2)
-        assert _sockets() == sockets
+        assert _client_sockets_to(port) == 0
         http.close()
 
 
 def test_it_ends_a_trickled_answer_on_a_connection_reused_from_the_pool():
     with TricklingServer(["fast", "trickle-head"]) as server:
         http = VendorHTTP(vendor="test", account="test", timeout=(5, 5))
+        port = server.listener.getsockname()[1]
         assert http.request("GET", server.url, deadline=1.0).body == b"ok"
+        assert _client_sockets_to(port) == 1  # kept open in the pool
         started = time.monotonic()
         with pytest.raises(VendorError, match="no answer within 1s"):
             http.request("GET", server.url, deadline=1.0)
         assert time.monotonic() - started < 1.6
         assert server.connections == 1  # the second call went over the pooled connection
+        assert _client_sockets_to(port) == 0  # closed, not handed back to the pool
         assert _deadline_threads() == []
         http.close()
 
