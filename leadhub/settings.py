@@ -401,7 +401,8 @@ LEADHUB_SYNC_STALE_FACTOR = env.float("LEADHUB_SYNC_STALE_FACTOR", default=3.0)
 LEADHUB_METRICS_TOKEN = env.str("LEADHUB_METRICS_TOKEN", default="")
 # Stored vendor pages and sent payloads are pruned after this many days by a daily
 # job (apps/sync/retention.py); 0 keeps them forever. A page is never pruned while
-# it is the only copy of a lead.
+# it is the only copy of a lead. Finished webhook deliveries are deleted after the
+# same window by a daily job of their own (apps/webhooks/retention.py).
 LEADHUB_RETENTION_DAYS = env.int("LEADHUB_RETENTION_DAYS", default=90)
 # Days back that the daily historic reconciliation covers.
 LEADHUB_HISTORIC_DAYS = env.int("LEADHUB_HISTORIC_DAYS", default=3)
