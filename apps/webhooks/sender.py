@@ -24,11 +24,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core.backoff import backoff_seconds
+from apps.leads.models import Lead
 from apps.sync.locks import new_holder
 from apps.vendors.core.base import VendorError
 from apps.vendors.core.http import VendorHTTP
 
-from .models import TEST_EVENT, DeliveryState, WebhookDelivery, WebhookEndpoint, validate_webhook_url
+from .models import TEST_EVENT, DeliveryState, Event, WebhookDelivery, WebhookEndpoint, validate_webhook_url
 from .services import webhook_endpoint_disable, webhook_forget_expired_secrets
 from .signing import SIGNATURE_HEADER, signature_header
 
@@ -219,6 +220,12 @@ def record(delivery: WebhookDelivery, outcome: Outcome, holder: str) -> None:
             WebhookEndpoint.objects.filter(pk=endpoint_id, consecutive_failures__gt=0).update(consecutive_failures=0)
         return
     final = outcome.gone or attempts >= settings.LEADHUB_WEBHOOK_ATTEMPTS
+    if not final and _lead_moved_away(delivery):
+        # It was being sent when its lead moved (services.webhook_lead_moved leaves
+        # such a delivery to finish): not retried to a dealer the lead has left.
+        mine.update(state=DeliveryState.CANCELLED, cancelled_reason=(
+            "Not retried: the lead moved to another dealer while this attempt was being sent."), **common)
+        return
     if not final:
         delay = backoff_seconds(attempts, base=settings.LEADHUB_WEBHOOK_BASE_SECONDS,
                                 cap=settings.LEADHUB_WEBHOOK_MAX_SECONDS, retry_after=outcome.retry_after)
@@ -237,3 +244,11 @@ def record(delivery: WebhookDelivery, outcome: Outcome, holder: str) -> None:
         webhook_endpoint_disable(endpoint_id=endpoint_id, reason=(
             f"{failures} deliveries in a row failed for good (the last after {attempts} attempts: "
             f"{outcome.error})."))
+
+
+def _lead_moved_away(delivery: WebhookDelivery) -> bool:
+    """The delivery is about a lead now with another dealer than its endpoint's
+    (lead.moved_away is meant for the old dealer; a test event has no lead)."""
+    if delivery.lead_id is None or delivery.event_type == Event.LEAD_MOVED_AWAY:
+        return False
+    return not Lead.objects.filter(pk=delivery.lead_id, dealer__webhook_endpoints=delivery.endpoint_id).exists()

@@ -14,6 +14,7 @@ from apps.leads.pending import pending_record
 from apps.leads.signals import lead_moved
 from apps.routing.arrivals import process_arrivals
 from apps.sync import engine
+from apps.webhooks import sender
 from apps.webhooks.models import DeliveryState, Event, WebhookDelivery, WebhookEndpoint
 from apps.webhooks.payloads import event_uuid
 from apps.webhooks.services import webhook_retry_now
@@ -123,3 +124,24 @@ def test_it_leaves_a_lead_not_yet_announced_to_its_arrival(dealer_a, quick):
     assert [row.endpoint for row in WebhookDelivery.objects.all()] == [z_all]
     assert WebhookDelivery.objects.get().event_id == event_uuid(f"lead.created:{lead.pk}")
     assert not _rows(a_all)
+
+
+def test_it_does_not_retry_to_the_old_dealer_what_was_being_sent_when_the_lead_moved(shared):
+    [sending] = _rows(shared["a_created"], Event.LEAD_CREATED)
+    WebhookDelivery.objects.filter(pk=sending.pk).update(state=DeliveryState.DELIVERING, claimed_by="worker-1")
+    assert not engine.apply_pending(shared["account"]).errors  # the lead moves meanwhile
+    sending.refresh_from_db()
+    assert sending.state == DeliveryState.DELIVERING  # left to finish
+    sender.record(sending, sender.Outcome(False, 503, "503: the receiver did not accept the event"), "worker-1")
+    sending.refresh_from_db()
+    assert sending.state == DeliveryState.CANCELLED and sending.attempts == 1 and sending.last_status_code == 503
+    assert "moved to another dealer" in sending.cancelled_reason
+
+
+def test_it_retries_a_failed_attempt_about_a_lead_that_stayed(shared):
+    [sending] = _rows(shared["a_created"], Event.LEAD_CREATED)
+    WebhookDelivery.objects.filter(pk=sending.pk).update(state=DeliveryState.DELIVERING, claimed_by="worker-1")
+    sending.refresh_from_db()
+    sender.record(sending, sender.Outcome(False, 503, "503: the receiver did not accept the event"), "worker-1")
+    sending.refresh_from_db()
+    assert sending.state == DeliveryState.PENDING and sending.attempts == 1
