@@ -32,6 +32,7 @@ from .models import (FollowUp, ImportKind, ImportState, Lead, LeadEvent, Pending
 from .pending import leads_waiting_q
 from .pagination import CappedPaginator
 from .search import search_leads
+from .signals import lead_moved
 from .statuses import FINAL_STATUSES, Status
 from . import imports
 from .csv_export import streamed_csv
@@ -407,7 +408,14 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         new_owner = obj.owner if obj.owner_id else None
         if reassigned:
             obj.owner_id = Lead.objects.filter(pk=obj.pk).values_list("owner_id", flat=True).first()
+        moved_from = form.initial.get("dealer") if change and "dealer" in form.changed_data else None
         super().save_model(request, obj, form, change)
+        if moved_from is not None and moved_from != obj.dealer_id:
+            # A lead made in LeadHub given to another dealer (a vendor's lead cannot
+            # be: its dealer is read-only here) moves like a Cat lead does
+            # (signals.lead_moved): the old dealer's webhooks stop, the new one's hear.
+            lead_moved.send(sender=Lead, lead_ids=[obj.pk], from_dealer_id=moved_from, to_dealer_id=obj.dealer_id,
+                            key=f"edit:{timezone.now():%Y%m%dT%H%M%S.%f}")
         if reassigned:
             result = services.lead_assign_owner(lead=obj, owner=new_owner, actor=request.user)
             if not result.ok:  # the form checked the owner already; the lead moved meanwhile

@@ -32,9 +32,10 @@ inside that transaction; sent once per lead. The webhooks app queues its
 `lead.created` deliveries here.
 
 `lead_moved(sender=Lead, lead_ids=[...], from_dealer_id=int, to_dealer_id=int, key=str)`:
-leads nobody had worked yet moved from one dealer to another (a Cat shared
-account that now serves the lead's catDealerCode: apps/vendors/cat/inbound.py
-apply_pending), inside the transaction that moved them. `key` names the move
+leads moved from one dealer to another, inside the transaction that moved them:
+leads nobody had worked yet, by a Cat shared account that now serves the lead's
+catDealerCode (apps/vendors/cat/inbound.py apply_pending), or a lead made in
+LeadHub whose dealer someone changed on its admin form (apps/leads/admin.py). `key` names the move
 (stable if the same move is announced again), so a receiver can make its own
 records of it idempotent. The webhooks app stops what the old dealer's endpoints
 were still owed about the leads and tells the new dealer's (docs/webhooks.md).

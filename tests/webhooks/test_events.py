@@ -316,3 +316,24 @@ def test_it_queues_assigned_from_the_leads_own_form_and_notifies_only_a_new_owne
     assert Notification.objects.filter(user=alice).count() == 1
     save_form("")  # saved again without a change of owner: nothing more
     assert len(_assigned_rows(endpoints["a_all"])) == 2
+
+
+def test_it_moves_a_hand_made_lead_given_to_another_dealer_on_its_form(client, endpoints, dealer_a, dealer_b, lead_a,
+                                                                       root):
+    """A lead made in LeadHub whose dealer the group's IT changes: what dealer A's
+    endpoints were still owed about it is cancelled, dealer B's hear lead.created."""
+    process_arrivals()
+    [owed] = [row for row in _queued(Event.LEAD_CREATED) if row.endpoint == endpoints["a_created"]
+              and row.lead_id == lead_a.pk]
+    client.force_login(root)
+    response = client.post(f"/admin/leads/lead/{lead_a.pk}/change/", {
+        "dealer": dealer_b.pk, "origin": "manual", "first_name": "Ann", "last_name": "Alder",
+        "email": "ann@acme.test", "phone": "+1 309 555 0101", "company": "Alder Paving", "owner": "",
+        "country": "", **LEAD_INLINES})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Lead.objects.get(pk=lead_a.pk).dealer == dealer_b
+    owed.refresh_from_db()
+    assert owed.state == "cancelled" and "moved to another dealer" in owed.cancelled_reason
+    created_at_b = [row for row in _queued(Event.LEAD_CREATED) if row.endpoint == endpoints["b_all"]]
+    assert [row.lead_id for row in created_at_b] == [lead_a.pk]
+    assert created_at_b[0].payload["data"]["lead"]["dealer"] == dealer_b.code
