@@ -406,14 +406,21 @@ class LeadAdmin(ExportMixin, DealerScopedAdmin):
         view is one transaction)."""
         reassigned = change and "owner" in form.changed_data
         new_owner = obj.owner if obj.owner_id else None
-        if reassigned:
-            obj.owner_id = Lead.objects.filter(pk=obj.pk).values_list("owner_id", flat=True).first()
         moved_from = form.initial.get("dealer") if change and "dealer" in form.changed_data else None
-        super().save_model(request, obj, form, change)
-        if moved_from is not None and moved_from != obj.dealer_id:
+        if moved_from is not None:
             # A lead made in LeadHub given to another dealer (a vendor's lead cannot
-            # be: its dealer is read-only here) moves like a Cat lead does
-            # (signals.lead_moved): the old dealer's webhooks stop, the new one's hear.
+            # be: its dealer is read-only here). Its owner worked for the old dealer
+            # (Lead.clean holds the form's owner to the new one): it moves without
+            # one, then is given the form's owner, so nothing of the old dealer's
+            # person reaches the new dealer's webhooks or history in between.
+            obj.owner_id = None
+            reassigned = new_owner is not None
+        elif reassigned:
+            obj.owner_id = Lead.objects.filter(pk=obj.pk).values_list("owner_id", flat=True).first()
+        super().save_model(request, obj, form, change)
+        if moved_from is not None:
+            # Like a Cat lead's move (signals.lead_moved): the old dealer's webhooks
+            # stop, the new one's hear of it; the save's time names this move.
             lead_moved.send(sender=Lead, lead_ids=[obj.pk], from_dealer_id=moved_from, to_dealer_id=obj.dealer_id,
                             key=f"edit:{timezone.now():%Y%m%dT%H%M%S.%f}")
         if reassigned:

@@ -221,7 +221,7 @@ class Lead(models.Model):
             # index; the status, owner and account filters are checked in the index's
             # own entries (key columns after the order), so the leads a filter does
             # not match are skipped without reading them (vendor=manual where a
-            # dealer has none: the whole range in 9-17 ms at 5,000,000 leads, 432 ms
+            # dealer has none: the whole range in 9-17 ms at 5,000,000 leads, 467 ms p95
             # when every lead was read). One index, not one per filter: every index
             # is written on every insert and every assignment (the pull and the job
             # after it, bench/README.md). A vendor kind is a join to the account.

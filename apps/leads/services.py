@@ -572,6 +572,9 @@ def lead_record_vendor_owner(*, lead: Lead, owner, source_account) -> None:
         raise ValueError(problems[0].message)
     with transaction.atomic():
         current = Lead.objects.select_for_update().get(pk=lead.pk)
+        if current.owner_id == getattr(owner, "pk", None):
+            lead.owner = owner
+            return  # nothing changed: no audit row, no event, nothing to report (as lead_assign_owner)
         how = f"{'Assigned' if owner is not None else 'Unassigned'} in {source_account.name}"
         current.owner = owner
         _audit(current, None, how)

@@ -9,7 +9,7 @@ leads): the foreign-key checks of the job after a pull (`SELECT 1 FROM leads_lea
 WHERE id = $1 FOR KEY SHARE`, one per timeline entry and notification) walked the
 whole of an API list index (since merged into
 `lead_api_list_idx`) instead of the primary key, 0.3-0.5 ms each, and
-the job took 8-19 s instead of 5. Autovacuum would analyze the table within its
+the job took 8-19 s instead of 3.4-4.3. Autovacuum would analyze the table within its
 naptime (a minute); the job runs at once, so the pull does what autovacuum would.
 
 A table with statistics that still describe it (the pull added less than a tenth of

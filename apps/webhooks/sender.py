@@ -251,4 +251,6 @@ def _lead_moved_away(delivery: WebhookDelivery) -> bool:
     (lead.moved_away is meant for the old dealer; a test event has no lead)."""
     if delivery.lead_id is None or delivery.event_type == Event.LEAD_MOVED_AWAY:
         return False
-    return not Lead.objects.filter(pk=delivery.lead_id, dealer__webhook_endpoints=delivery.endpoint_id).exists()
+    dealer_id = Lead.objects.filter(pk=delivery.lead_id).values_list("dealer_id", flat=True).first()
+    return dealer_id is not None and not WebhookEndpoint.objects.filter(pk=delivery.endpoint_id,
+                                                                        dealer_id=dealer_id).exists()

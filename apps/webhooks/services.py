@@ -141,13 +141,16 @@ def webhook_lead_moved(*, lead_ids: list[int], from_dealer_id: int, key: str) ->
         return 0
     now = timezone.now()
     of_old_dealer = WebhookDelivery.objects.filter(lead_id__in=lead_ids, endpoint__dealer_id=from_dealer_id)
+    # Cancelled first, then what was told is read: a delivery a sender claimed
+    # between the two (the UPDATE waits for its row lock, then skips it) is seen
+    # as being sent, so its endpoint still hears lead.moved_away.
+    of_old_dealer.filter(state__in=[DeliveryState.PENDING, DeliveryState.FAILED]).update(
+        state=DeliveryState.CANCELLED, claimed_by="", claimed_until=None,
+        cancelled_reason=f"Not sent: the lead moved to another dealer on {now:%Y-%m-%d %H:%M} UTC.")
     # Being sent: a worker holds it and may have POSTed it already; it is left to
     # finish (and counts as told). Delivered: history.
     told = set(of_old_dealer.filter(state__in=[DeliveryState.DELIVERED, DeliveryState.DELIVERING])
                .values_list("endpoint_id", "lead_id"))
-    of_old_dealer.filter(state__in=[DeliveryState.PENDING, DeliveryState.FAILED]).update(
-        state=DeliveryState.CANCELLED, claimed_by="", claimed_until=None,
-        cancelled_reason=f"Not sent: the lead moved to another dealer on {now:%Y-%m-%d %H:%M} UTC.")
     queued = _queue_moved_away(lead_ids, from_dealer_id, told, key=key, now=now)
     queued += webhook_queue_lead_events(event_type=Event.LEAD_CREATED, announced_only=True, occurrences=[
         Occurrence(pk, key=f"{pk}:moved:{key}") for pk in lead_ids])
@@ -214,6 +217,15 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor=None, now
     no grace (nothing could sign with it)."""
     now = now or timezone.now()
     grace_hours = max(0.0, settings.LEADHUB_WEBHOOK_ROTATION_GRACE_HOURS)
+    with transaction.atomic():
+        # Two admins rotating at once take turns: the second replaces the first's
+        # new secret (kept for the grace period), never the secret read before it.
+        list(WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).values_list("pk", flat=True))
+        endpoint.refresh_from_db(fields=["secrets", "previous_secrets", "previous_secret_expires_at"])
+        return _rotate(endpoint, actor=actor, now=now, grace_hours=grace_hours)
+
+
+def _rotate(endpoint: WebhookEndpoint, *, actor, now, grace_hours: float) -> str:
     try:
         old = endpoint.secret
     except CredentialsUnreadable:
@@ -235,8 +247,10 @@ def webhook_forget_expired_secrets(*, now=None) -> int:
     """Clear the replaced secrets whose grace period is over (they sign nothing
     any more, so they are not kept); returns how many endpoints. Each sender
     run and the daily webhook retention job call it."""
-    return WebhookEndpoint.objects.filter(previous_secret_expires_at__lte=now or timezone.now()).update(
-        previous_secrets="", previous_secret_expires_at=None)
+    expired = WebhookEndpoint.objects.filter(previous_secret_expires_at__lte=now or timezone.now())
+    if not expired.exists():  # every sender run: SQLite's UPDATE takes its write lock even for no row
+        return 0
+    return expired.update(previous_secrets="", previous_secret_expires_at=None)
 
 
 def webhook_endpoint_reenable(*, endpoint: WebhookEndpoint) -> None:

@@ -5,12 +5,19 @@ the pool, and the call leaves no thread or socket behind; a call without a
 deadline (a vendor's pull) still waits as long as each read brings something."""
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 import socket
+import ssl
 import threading
 import time
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from apps.vendors.core.base import VendorError
 from apps.vendors.core.http import VendorHTTP
@@ -26,9 +33,10 @@ class TricklingServer:
     byte every EVERY seconds, then the body). `handled` is set when a connection's
     handler has finished (its client closed it, or it wrote everything)."""
 
-    def __init__(self, modes: list[str], *, every: float = EVERY):
+    def __init__(self, modes: list[str], *, every: float = EVERY, tls: ssl.SSLContext | None = None):
         self.modes = list(modes)
         self.every = every
+        self.tls = tls  # HTTPS with this server context (its handshake in the connection's thread)
         self.connections = 0
         self.handled = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -36,7 +44,7 @@ class TricklingServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/leads"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.listener.getsockname()[1]}/leads"
 
     def __enter__(self):
         self.thread.start()
@@ -61,6 +69,8 @@ class TricklingServer:
 
     def _handle(self, conn):
         try:
+            if self.tls:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             with conn:
                 buffered = b""
                 while self.modes:
@@ -82,7 +92,7 @@ class TricklingServer:
                         conn.sendall(bytes([byte]))
                         time.sleep(self.every)
                     conn.sendall(b"ok")
-        except OSError:
+        except (OSError, ssl.SSLError):
             pass  # the client cut the connection (its deadline)
         finally:
             self.handled.set()
@@ -162,4 +172,44 @@ def test_it_keeps_at_most_max_body_of_a_quick_answer_within_its_deadline():
         http = VendorHTTP(vendor="test", account="test", timeout=(5, 5))
         raw = http.request("GET", server.url, deadline=1.0, max_body=1)
         assert (raw.status_code, raw.body) == (200, b"o")
+        http.close()
+
+
+@pytest.fixture
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key (files), made for the test."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context, str(cert_file)
+
+
+def test_it_ends_a_trickled_answer_over_tls_at_the_deadline(self_signed):
+    # The watchdog shuts down the TLS connection's own socket under the reading
+    # thread: the call ends at the deadline, over a fresh and a pooled connection.
+    context, ca_file = self_signed
+    with TricklingServer(["fast", "trickle-head"], tls=context) as server:
+        http = VendorHTTP(vendor="test", account="test", timeout=(5, 5))
+        port = server.listener.getsockname()[1]
+        assert http.request("GET", server.url, deadline=2.0, verify=ca_file).body == b"ok"
+        started = time.monotonic()
+        with pytest.raises(VendorError, match="no answer within 1s"):
+            http.request("GET", server.url, deadline=1.0, verify=ca_file)
+        assert time.monotonic() - started < 1.6
+        assert server.connections == 1  # the pooled TLS connection
+        assert _client_sockets_to(port) == 0
+        assert _deadline_threads() == []
         http.close()

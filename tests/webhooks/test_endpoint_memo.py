@@ -2,7 +2,10 @@
 apps/webhooks/services._active_endpoints), and an endpoint added, disabled or
 deleted meanwhile is honoured by the next event; a memo never outlives its
 transaction."""
+import json
+
 import pytest
+from django.utils import timezone
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -97,9 +100,18 @@ def test_it_forgets_the_endpoints_read_in_a_savepoint_that_was_rolled_back(deale
 
 @pytest.mark.django_db(transaction=True)
 def test_it_keeps_no_memo_past_a_commit(dealer_a, alice):
-    lead = make_lead(dealer_a)  # committed: read with no endpoint, then the memo goes with the transaction
-    assert ENDPOINT_MEMO not in connections["default"].__dict__
-    WebhookEndpoint.objects.bulk_create([WebhookEndpoint(dealer=dealer_a, url="https://a.example.com/",
-                                                         events=[Event.LEAD_STATUS_CHANGED], secrets="")])
-    assert services.lead_change_status(lead=lead, to_status="accepted", actor=alice).ok
-    assert WebhookDelivery.objects.filter(lead_id=lead.pk).count() == 1
+    first, second = _leads(dealer_a, 2, "c")
+    with transaction.atomic():  # read with no endpoint (the memo is made), then committed
+        assert services.lead_change_status(lead=first, to_status="accepted", actor=alice).ok
+    assert not WebhookDelivery.objects.exists()
+    # An endpoint written behind the models' back (as another process would: no
+    # signal here forgets the memo): only the commit can have dropped it.
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {WebhookEndpoint._meta.db_table} (dealer_id, url, events, is_active, secrets, "
+                       "disabled_reason, consecutive_failures, created_at, previous_secrets, description) "
+                       "VALUES (%s, %s, %s, %s, '', '', 0, %s, '', '')",
+                       [dealer_a.pk, "https://a.example.com/raw", json.dumps([Event.LEAD_STATUS_CHANGED]), True,
+                        timezone.now()])
+    with transaction.atomic():
+        assert services.lead_change_status(lead=second, to_status="accepted", actor=alice).ok
+    assert WebhookDelivery.objects.filter(lead_id=second.pk).count() == 1

@@ -1,5 +1,7 @@
 """Each of the four events is queued from its real source, for the subscribed,
 active endpoints of the lead's own dealer only, in bounded queries for batches."""
+import json
+
 import pytest
 from django.utils import timezone
 from django.db import connection, transaction
@@ -337,3 +339,34 @@ def test_it_moves_a_hand_made_lead_given_to_another_dealer_on_its_form(client, e
     created_at_b = [row for row in _queued(Event.LEAD_CREATED) if row.endpoint == endpoints["b_all"]]
     assert [row.lead_id for row in created_at_b] == [lead_a.pk]
     assert created_at_b[0].payload["data"]["lead"]["dealer"] == dealer_b.code
+
+
+@pytest.mark.parametrize("give_to", ["bob", ""])
+def test_it_moves_an_owned_lead_without_its_old_owner_reaching_the_new_dealer(client, endpoints, dealer_a, dealer_b,
+                                                                             lead_a, alice, bob, root, give_to):
+    assert services.lead_assign_owner(lead=lead_a, owner=alice, actor=root).ok
+    process_arrivals()
+    client.force_login(root)
+    response = client.post(f"/admin/leads/lead/{lead_a.pk}/change/", {
+        "dealer": dealer_b.pk, "origin": "manual", "first_name": "Ann", "last_name": "Alder",
+        "email": "ann@acme.test", "phone": "+1 309 555 0101", "company": "Alder Paving",
+        "owner": bob.pk if give_to else "", "country": "", **LEAD_INLINES})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Lead.objects.get(pk=lead_a.pk).owner == (bob if give_to else None)
+    to_b = list(WebhookDelivery.objects.filter(endpoint=endpoints["b_all"]).order_by("pk"))
+    assert "alice" not in json.dumps([row.payload for row in to_b])  # dealer A's person, nowhere
+    assert [row.event_type for row in to_b] == [Event.LEAD_CREATED] + ([Event.LEAD_ASSIGNED] if give_to else [])
+    assert to_b[0].payload["data"]["lead"]["owner"] is None
+    if give_to:
+        assert to_b[1].payload["data"]["owner"]["username"] == "bob"
+    # Nor in the lead's audit history as the new dealer's lead.
+    assert not Lead.history.filter(id=lead_a.pk, dealer=dealer_b, owner=alice).exists()
+
+
+def test_it_announces_a_vendors_owner_only_when_it_changes(endpoints, dealer_a, lead_a, alice):
+    process_arrivals()
+    account = make_cat_account(dealer_a)
+    services.lead_record_vendor_owner(lead=lead_a, owner=alice, source_account=account)
+    services.lead_record_vendor_owner(lead=lead_a, owner=alice, source_account=account)  # the same again
+    assert len(_assigned_rows(endpoints["a_all"])) == 1
+    assert Lead.history.filter(id=lead_a.pk, history_change_reason__startswith="Assigned in").count() == 1

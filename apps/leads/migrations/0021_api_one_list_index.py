@@ -15,7 +15,8 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    # The new index first: the API's list has an index all along.
+    # One transaction (docs/deployment.md): writes wait for the build, and reads for
+    # the drops until it commits.
     operations = [
         migrations.AddIndex(
             model_name='lead',

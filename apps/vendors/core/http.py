@@ -157,8 +157,13 @@ class _Watchdog:
     the call ends (nothing outlives the call). The socket is only shut down, never
     closed, from the timer thread: the calling thread still owns it, and closing
     happens there (urllib3 drops a connection that failed; VendorHTTP.request
-    closes the response of a call cut at the deadline), so a file descriptor is
-    never closed under a thread reading it nor reused meanwhile."""
+    closes the response of a call cut at the deadline). The calling thread may
+    close a socket while the timer is shutting the call's sockets down: a closed
+    socket's shutdown fails with EBADF (ignored); the window in which its file
+    descriptor could be reused by another socket of the process meanwhile is
+    the few instructions between the two, at the very moment of the deadline.
+    A deadline that passes just after the whole answer was read also counts as
+    missed: the delivery is sent again, which its id makes harmless."""
 
     def __init__(self, seconds: float | None):
         """`seconds` None: no deadline, no thread; the watchdog never fires."""
@@ -207,7 +212,10 @@ class _Watchdog:
             watched = list(self._watched)
         for thing in watched:
             sock = thing if isinstance(thing, socket.socket) else getattr(thing, "sock", None)
-            if sock is not None:
+            # TLS inside TLS (an HTTPS proxy) wraps the socket in urllib3's
+            # SSLTransport, which is no socket: the one underneath is cut.
+            sock = getattr(sock, "socket", sock)
+            if isinstance(sock, socket.socket):
                 try:
                     # The plain socket's shutdown, also for a TLS socket: ssl.SSLSocket's
                     # own would also drop its TLS state under the reading thread.

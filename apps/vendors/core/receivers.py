@@ -12,4 +12,6 @@ def analyze_accounts_when_added(sender, instance, created, **kwargs) -> None:
     without statistics the API's vendor filter (a join to it) was planned as a
     full scan and a sort of the dealer's leads (docs/api.md)."""
     if created:
-        transaction.on_commit(lambda: analyze_table(sender))
+        # robust: the account is saved whatever happens to the statistics (a lock
+        # timeout, a user that does not own the table): logged, never a 500.
+        transaction.on_commit(lambda: analyze_table(sender), robust=True)
