@@ -16,7 +16,6 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 from apps.accounts.admin_scoping import DealerScopedAdmin
 from apps.sync.admin import RetryableLogAdminMixin
@@ -176,7 +175,7 @@ class WebhookDeliveryAdmin(RetryableLogAdminMixin, DealerScopedAdmin):
         column wraps it at the host's and the path's own seams, not mid-word."""
         url = obj.endpoint.url.split("://", 1)[-1]
         pieces = re.split(r"(?<=[./])", url)
-        return format_html_join(mark_safe("<wbr>"), "{}", ((piece,) for piece in pieces if piece))
+        return format_html_join("", "{}<wbr>", ((piece,) for piece in pieces if piece))
 
     def get_readonly_fields(self, request, obj=None):
         # A record, not a form: every field is read-only (a field added later too).
