@@ -55,6 +55,7 @@ from .history import record_lead_history
 from .models import Lead, Origin
 from .phones import normalize_phone
 from .signals import leads_created
+from .table_stats import lead_statistics_refresh
 
 IMPORT_COLUMNS = ["id", "dealer", "external_ref", "first_name", "last_name", "company", "email", "phone",
                   "mobile_phone", "address1", "address2", "city", "state_province", "postal_code", "country",
@@ -346,6 +347,10 @@ def write_lead_plan(result: LeadImportResult, ops: list[_Op], *, user, reason: s
                                                                    "unchanged the second time."))
             return result
         result.longest_write_seconds = max(result.longest_write_seconds, time.perf_counter() - began)
+        # The next batch's foreign-key checks (timeline, history, notifications)
+        # probe the primary key only once the planner knows the table it grew
+        # (table_stats.py: a first import into a new installation).
+        lead_statistics_refresh(created=sum(1 for op in batch if op.lead_id is None))
         result.batches += 1
         result.written_rows += len(batch)
         if progress:

@@ -1,13 +1,16 @@
 """PostgreSQL's planner statistics, gathered at once where autovacuum would be late:
-the lead table's by the job after a pull when the pull outgrew them
+the lead table's by the job after a pull and after each import batch when they outgrew them
 (apps/leads/table_stats.py: without them the job's foreign-key checks walked another
 index holding `id` instead of the primary key), and the vendor account table's when
 an account is added (apps/vendors/core/receivers.py: the API's vendor filter)."""
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.db import connection
 
+from apps.leads.lead_import import import_lead_file
 from apps.leads.models import Lead
 from apps.leads.table_stats import GROWTH, lead_statistics_refresh
 from apps.routing.arrivals import process_arrivals
@@ -84,3 +87,12 @@ def test_it_analyzes_the_vendor_account_table_when_an_account_is_added(dealer_a,
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
         assert cursor.fetchone()[0] >= 1
+
+
+def test_it_analyzes_a_table_without_statistics_after_an_import_batch(dealer_a, alice, postgresql_only):
+    _forget_statistics()
+    rows = "\n".join(f"A100,ST-{i},Walk,In{i},walk{i}@in.test,,US," for i in range(300))
+    source = io.BytesIO(f"dealer,external_ref,first_name,last_name,email,phone,country,owner\n{rows}\n".encode())
+    result = import_lead_file(source, user=alice)
+    assert result.committed and not result.problems
+    assert _reltuples() >= 300
