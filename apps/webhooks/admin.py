@@ -75,7 +75,8 @@ class WebhookEndpointAdmin(DealerScopedAdmin):
     @admin.display(description="delivery log")
     def delivery_log(self, obj):
         url = reverse("admin:webhooks_webhookdelivery_changelist") + f"?endpoint__id__exact={obj.pk}"
-        return format_html("<a href='{}'>{} deliveries</a>", url, obj.deliveries.count())
+        count = obj.deliveries.count()
+        return format_html("<a href='{}'>{} deliver{}</a>", url, count, "y" if count == 1 else "ies")
 
     def save_model(self, request, obj, form, change):
         if not change:

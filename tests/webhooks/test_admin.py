@@ -125,3 +125,14 @@ def test_it_says_in_the_log_why_a_delivery_was_cancelled(client, adam, mine):
     assert "Cancelled" in body and "Not sent: the lead moved to another dealer on 2026-12-05." in body
     page = client.get(reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])).content.decode()
     assert "the lead moved to another dealer" in page
+
+
+def test_it_counts_one_delivery_in_the_singular(client, adam, dealer_a):
+    client.force_login(adam)
+    endpoint = WebhookEndpoint.objects.create(dealer=dealer_a, url="https://a.example.com/one",
+                                              events=[Event.LEAD_CREATED])
+    change = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
+    webhook_send_test(endpoint=endpoint)
+    assert ">1 delivery</a>" in client.get(change).content.decode()
+    webhook_send_test(endpoint=endpoint)
+    assert ">2 deliveries</a>" in client.get(change).content.decode()
